@@ -1,0 +1,136 @@
+"""Readers on real TrueX captures (spec §12, client IDs anonymised)."""
+
+from decimal import Decimal
+
+import pytest
+
+from truex_qf.domain.model import (
+    CxlRejResponseTo,
+    ExecType,
+    MDEntryType,
+    MDUpdateAction,
+    OrdStatus,
+    Side,
+    TimeInForce,
+)
+from truex_qf.fix.readers import (
+    MalformedMessage,
+    read_business_reject,
+    read_cancel_reject,
+    read_execution_report,
+    read_increment,
+    read_snapshot,
+)
+
+
+def wire(text: str) -> str:
+    return text.replace("|", "\x01")
+
+
+PENDING_NEW = wire(
+    "8=FIXT.1.1|9=236|35=8|49=TRUEX_UAT_GW|56=CLI_CLIENT|34=3|52=20250910-18:32:27.345901|"
+    "11=BUY29147251|17=1922892243|37=1922892243|38=0.001|40=2|44=113391|54=1|59=1|151=0|14=0|"
+    "60=20250910-18:32:27.341860|55=BTC-PYUSD|453=1|448=12345678901234567|452=3|150=A|39=A|10=005|"
+)
+IOC_CANCEL = wire(
+    "8=FIXT.1.1|9=278|35=8|49=TRUEX_UAT_GW|56=CLI_CLIENT|34=5|52=20250910-18:28:00.636132|"
+    "11=BUY28880518|41=BUY28880518|17=881066443|37=881000905|38=0.001|40=2|44=113406.5|54=1|59=3|"
+    "151=0|14=0|60=20250910-18:28:00.633994|55=BTC-PYUSD|453=1|448=12345678901234567|452=3|"
+    "150=4|39=4|58=Order parameter request|10=224|"
+)
+EMPTY_SNAPSHOT = wire(
+    "8=FIXT.1.1|9=236|35=W|49=TRUEX_UAT_GW|56=CLI_CLIENT|34=2|52=20250910-14:39:14.463394|"
+    "262=MD_BTC_1757515154372|55=BTC-PYUSD|167=CSPOT|268=2|269=0|270=0|271=0|1023=1|"
+    "273=19700101-00:00:00.000000000|269=1|270=0|271=0|1023=1|273=19700101-00:00:00.000000000|10=019|"
+)
+
+
+def test_pending_new():
+    report = read_execution_report(PENDING_NEW, 7)
+    assert report.exec_type is ExecType.PENDING_NEW
+    assert report.ord_status is OrdStatus.PENDING_NEW
+    assert (report.order_id, report.cl_ord_id, report.exec_id) == (
+        "1922892243",
+        "BUY29147251",
+        "1922892243",
+    )
+    assert report.price == Decimal("113391")
+    assert report.order_qty == Decimal("0.001")
+    assert report.side is Side.BUY
+    assert report.time_in_force is TimeInForce.GTC
+    assert report.received_ns == 7
+    assert not report.is_fill
+
+
+def test_ioc_remainder_cancel():
+    report = read_execution_report(IOC_CANCEL)
+    assert report.exec_type is ExecType.CANCELED
+    assert report.orig_cl_ord_id == report.cl_ord_id == "BUY28880518"
+    assert report.text == "Order parameter request"
+    assert report.price == Decimal("113406.5")
+
+
+def test_fill_with_fees():
+    raw = wire(
+        "8=FIXT.1.1|35=8|11=Q1|17=9|37=5|38=2|54=2|55=BTC-PYUSD|150=F|39=1|151=1.5|14=0.5|"
+        "32=0.5|31=100000.5|6=100000.5|851=1|880=T77|136=2|137=1.25|139=4|137=0.1|139=7|10=000|"
+    )
+    report = read_execution_report(raw)
+    assert report.is_fill
+    assert (report.last_qty, report.last_px, report.cum_qty, report.leaves_qty) == (
+        Decimal("0.5"),
+        Decimal("100000.5"),
+        Decimal("0.5"),
+        Decimal("1.5"),
+    )
+    assert [(fee.amount, fee.fee_type) for fee in report.fees] == [
+        (Decimal("1.25"), "4"),
+        (Decimal("0.1"), "7"),
+    ]
+    assert (report.trade_match_id, report.liquidity_indicator) == ("T77", "1")
+
+
+def test_missing_required_field_named():
+    with pytest.raises(MalformedMessage) as caught:
+        read_execution_report(wire("35=8|11=Q1|17=1|150=0|39=0|55=X|54=1|38=1|151=1|14=0|"))
+    assert caught.value.tag == 37
+
+
+def test_empty_book_snapshot_has_zero_entries():
+    snapshot = read_snapshot(EMPTY_SNAPSHOT)
+    assert snapshot.symbol == "BTC-PYUSD"
+    assert snapshot.md_req_id == "MD_BTC_1757515154372"
+    assert [(e.entry_type, e.price, e.size, e.level) for e in snapshot.entries] == [
+        (MDEntryType.BID, Decimal(0), Decimal(0), 1),
+        (MDEntryType.OFFER, Decimal(0), Decimal(0), 1),
+    ]
+
+
+def test_increment_entries_in_order():
+    raw = wire(
+        "8=FIXT.1.1|35=X|262=MD1|268=3|279=0|269=0|55=BTC-PYUSD|270=99999.5|271=0.25|"
+        "279=2|269=1|55=BTC-PYUSD|270=100001|271=0|279=0|269=2|55=BTC-PYUSD|270=100000|271=0.1|2446=1|10=000|"
+    )
+    increment = read_increment(raw)
+    assert increment.md_req_id == "MD1"
+    assert [(c.action, c.entry_type, c.price, c.size) for c in increment.changes] == [
+        (MDUpdateAction.NEW, MDEntryType.BID, Decimal("99999.5"), Decimal("0.25")),
+        (MDUpdateAction.DELETE, MDEntryType.OFFER, Decimal("100001"), Decimal(0)),
+        (MDUpdateAction.NEW, MDEntryType.TRADE, Decimal("100000"), Decimal("0.1")),
+    ]
+
+
+def test_cancel_reject():
+    raw = wire("8=FIXT.1.1|35=9|37=NONE|11=C2|41=C1|39=8|434=1|102=1|58=Unknown order|10=000|")
+    reject = read_cancel_reject(raw)
+    assert (reject.order_id, reject.cl_ord_id, reject.orig_cl_ord_id) == ("NONE", "C2", "C1")
+    assert reject.response_to is CxlRejResponseTo.CANCEL
+    assert reject.ord_status is OrdStatus.REJECTED
+    assert (reject.reason, reject.text) == ("1", "Unknown order")
+
+
+def test_business_reject_wrong_session():
+    reject = read_business_reject(
+        wire("8=FIXT.1.1|35=j|49=|56=|45=0|380=0|58=Invalid session ID|10=000|")
+    )
+    assert (reject.reason, reject.ref_seq_num, reject.text) == ("0", 0, "Invalid session ID")

@@ -1,0 +1,50 @@
+"""Helpers for tests that run the market maker against the simulator."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from decimal import Decimal
+
+from truex_qf.demo import DEMO_SYMBOL
+from truex_qf.domain.model import Side
+from truex_qf.strategy.settings import default_strategy
+
+
+def strategy(**quoting):
+    base = default_strategy()
+    symbol = base.symbols[0]
+    params = {
+        "levels_per_side": 1,
+        "spread_bps": Decimal(5),
+        "min_edge_bps": Decimal(0),
+        "inventory_skew_bps": Decimal(0),
+        "max_skew_bps": Decimal(0),
+        **quoting,
+    }
+    symbol = dataclasses.replace(symbol, quoting=dataclasses.replace(symbol.quoting, **params))
+    max_position = symbol.quoting.max_position_base
+    risk = dataclasses.replace(base.risk, max_position_base={DEMO_SYMBOL: max_position})
+    symbol = dataclasses.replace(symbol, max_position_base=max_position)
+    # zero tolerance: every quote must sit exactly where the fair value puts it
+    return dataclasses.replace(
+        base, symbols=(symbol,), risk=risk, loop_interval_s=0.05, requote_tolerance_bps=Decimal(0)
+    )
+
+
+def step_until(runner, condition, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            book = runner.mm.books.book(DEMO_SYMBOL)
+            working = [
+                (o.side.name, o.price, o.state.value) for o in runner.mm.orders.working_orders()
+            ]
+            raise AssertionError(
+                f"condition not reached; fair values {runner.mm.fair_values()}, decision "
+                f"{runner.mm.symbols[DEMO_SYMBOL].decision}, book bids "
+                f"{book.levels(Side.BUY, 3) if book else None} offers "
+                f"{book.levels(Side.SELL, 3) if book else None}, working "
+                f"{working}"
+            )
+        runner.step()

@@ -1,0 +1,121 @@
+"""The operator's workflow as separate processes: simulate, run, kill, SIGINT."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tests.conftest import unique_comp_id
+from truex_qf.netutil import free_port
+
+
+def _env(tmp_path, oe_port: int, md_port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "TRUEX_API_KEY": "11111111-2222-4333-8444-555555555555",
+        "TRUEX_SECRET_KEY": "cli-test-secret",
+        "TRUEX_SENDER_COMP_ID": unique_comp_id(),
+        "TRUEX_CLIENT_ID": "12345678901234567",
+        "TRUEX_FIX_HOST": "127.0.0.1",
+        "TRUEX_ORDER_ENTRY_PORT": str(oe_port),
+        "TRUEX_MARKET_DATA_PORT": str(md_port),
+        "TRUEX_STATE_DIR": str(tmp_path / "state"),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "truex_qf.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_line(stream, fragment: str, timeout_s: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    seen = []
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        seen.append(line)
+        if fragment in line:
+            return line
+    raise AssertionError(f"{fragment!r} not seen; got {''.join(seen)[-2000:]}")
+
+
+def test_run_kill_then_sigint_exits_clean(tmp_path):
+    oe_port, md_port = free_port(), free_port()
+    env = _env(tmp_path, oe_port, md_port)
+    venue = _cli(
+        "simulate",
+        "--oe-port",
+        str(oe_port),
+        "--md-port",
+        str(md_port),
+        "--seed",
+        "BTC-PYUSD=100000",
+        env=env,
+    )
+    try:
+        _wait_for_line(venue.stdout, "simulated TrueX listening")
+        trader = _cli("run", env=env)
+        try:
+            _wait_for_line(trader.stderr, "sessions OE up MD up", timeout_s=30)
+            killed = subprocess.run(
+                [sys.executable, "-m", "truex_qf.cli", "kill"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert killed.returncode == 0, killed.stderr
+            _wait_for_line(trader.stderr, "kill switch engaged")
+            trader.send_signal(signal.SIGINT)
+            out, err = trader.communicate(timeout=60)
+        finally:
+            if trader.poll() is None:
+                trader.kill()
+        assert trader.returncode == 0, err[-3000:]
+        assert "working orders after shutdown: 0" in out
+        assert "trading state: HALTED (kill switch: kill command)" in out
+        assert "Traceback" not in err
+        assert not (tmp_path / "state" / "truex-qf.pid").exists()
+    finally:
+        venue.send_signal(signal.SIGTERM)
+        venue.communicate(timeout=30)
+    assert venue.returncode == 0
+
+
+def test_kill_without_running_instance_is_one_line(tmp_path):
+    env = _env(tmp_path, 1, 2)
+    result = subprocess.run(
+        [sys.executable, "-m", "truex_qf.cli", "kill"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: no running truex-qf found")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_strategy_file_is_one_line(tmp_path):
+    bad = tmp_path / "strategy.toml"
+    bad.write_text("[symbols.BTC-PYUSD]\nspread_bps = -3\n")
+    env = _env(tmp_path, free_port(), free_port())
+    result = subprocess.run(
+        [sys.executable, "-m", "truex_qf.cli", "run", "--strategy", str(bad)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "symbols.BTC-PYUSD.spread_bps" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,80 @@
+"""Session-level behaviour the engine owns, provoked from the simulator's side."""
+
+from __future__ import annotations
+
+import time
+
+from truex_qf.domain.model import SessionLoggedOn, SessionRole
+from truex_qf.fix.client import FixClient
+
+OE = SessionRole.ORDER_ENTRY
+
+
+def _wait_admin(journal, predicate, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for role, text in list(journal.admin_in_text):
+            if predicate(role, text):
+                return text
+        time.sleep(0.02)
+    raise AssertionError(f"no such admin message; saw {journal.admin_in_text!r}")
+
+
+def test_both_sessions_log_on_with_signed_reset_logons(local_venue, client):
+    client.wait_logged_on(OE, 10)
+    client.wait_logged_on(SessionRole.MARKET_DATA, 10)
+    journal = local_venue.venue.application.journal
+    logons = [text for _, text in journal.admin_in_text if "|35=A|" in text]
+    assert len(logons) == 2
+    for text in logons:
+        assert "|34=1|" in text and "|141=Y|" in text and "|1137=9|" in text
+        assert "|554=***|" in text  # signed, and the journal never holds the signature
+
+
+def test_engine_answers_test_request(local_venue, client):
+    client.wait_logged_on(OE, 10)
+    venue = local_venue.venue.application
+    assert venue.send_test_request(OE, "TEST-PING-7")
+    answer = _wait_admin(
+        venue.journal,
+        lambda role, text: role is OE and "|35=0|" in text and "|112=TEST-PING-7|" in text,
+    )
+    assert "|112=TEST-PING-7|" in answer
+
+
+def test_sequence_gap_triggers_resend_request(local_venue, client):
+    client.wait_logged_on(OE, 10)
+    venue = local_venue.venue.application
+    first_missing = venue.skip_outbound_sequence(OE, 3)
+    venue.send_test_request(OE, "REVEALS-GAP")
+    resend = _wait_admin(venue.journal, lambda role, text: role is OE and "|35=2|" in text)
+    assert f"|7={first_missing}|" in resend
+    # The venue gap-fills (admin messages are never resent, the revealing TestRequest
+    # included); once filled, the session is back in step and answers a new TestRequest.
+    deadline = time.monotonic() + 10
+    while (SessionRole.ORDER_ENTRY, "4") not in venue.journal.admin_out:
+        assert time.monotonic() < deadline, "venue never gap-filled"
+        time.sleep(0.02)
+    venue.send_test_request(OE, "AFTER-GAP")
+    _wait_admin(venue.journal, lambda role, text: role is OE and "|112=AFTER-GAP|" in text)
+
+
+def test_new_logon_resets_sequence_numbers(local_venue, client, events):
+    client.wait_logged_on(OE, 10)
+    venue = local_venue.venue.application
+    for n in range(5):  # move both sides' sequence numbers well past 1
+        venue.send_test_request(OE, f"BUMP-{n}")
+    _wait_admin(venue.journal, lambda role, text: "|112=BUMP-4|" in text)
+    client.stop(force=True)
+    again = FixClient(local_venue.client_settings, events.put, roles=frozenset({OE}))
+    again.start()
+    try:
+        again.wait_logged_on(OE, 15)
+        oe_logons = [
+            text for role, text in venue.journal.admin_in_text if role is OE and "|35=A|" in text
+        ]
+        assert len(oe_logons) == 2
+        assert "|34=1|" in oe_logons[-1] and "|141=Y|" in oe_logons[-1]
+        events.wait_for(lambda e: isinstance(e, SessionLoggedOn) and e.role is OE)
+    finally:
+        again.stop(force=True)

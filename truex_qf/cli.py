@@ -1,0 +1,624 @@
+"""``truex-qf``: one entry point, a subcommand per job, exit codes that mean something.
+
+Exit codes: 0 success, 1 an operational failure, 2 bad configuration or input, 3 logon
+refused, 4 timeout, 5 order rejected, 130 interrupted. A user mistake is one line on stderr,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import click
+
+# quickfix resets SIGINT to SIG_DFL when imported: import it here, before main() installs
+# our handlers, never lazily inside a command (which would silently undo them).
+import truex_qf.fix.client  # noqa: F401
+from truex_qf.config import (
+    UAT_REST_URL,
+    apply_env_file,
+    load_credentials,
+    load_fix_settings,
+    load_identity,
+    parse_port,
+)
+from truex_qf.domain.model import Side
+from truex_qf.errors import ConfigError, TruexError
+from truex_qf.logsetup import configure_logging
+
+stop_requested = threading.Event()
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """First signal: ask the running command to stop cleanly. A second one interrupts."""
+    if stop_requested.is_set():
+        raise KeyboardInterrupt
+    stop_requested.set()
+    if threading.current_thread() is threading.main_thread() and not _waits_for_stop:
+        raise KeyboardInterrupt
+
+
+_waits_for_stop = False
+
+
+def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except TruexError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _decimal(name: str, value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ConfigError(name, f"{value!r} is not a number") from None
+    if not number.is_finite() or number <= 0:
+        raise ConfigError(name, f"{value!r} must be a positive number")
+    return number
+
+
+@click.group()
+@click.option(
+    "--env-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Load settings from this file first (variables already set in the environment win).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Also print every FIX message (redacted).")
+@click.pass_context
+def cli(ctx: click.Context, env_file: Path | None, verbose: bool) -> None:
+    """truex-qf: market making on TrueX over FIX 5.0 SP2, built on QuickFIX."""
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    if env_file is not None:
+        if env_file.exists():
+            try:
+                apply_env_file(env_file)
+            except ConfigError as exc:
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(exc.exit_code)
+        elif env_file.name != ".env":
+            click.echo(f"error: {env_file}: no such file", err=True)
+            sys.exit(2)
+
+
+def _state_dir() -> Path:
+    return Path(os.environ.get("TRUEX_STATE_DIR", "").strip() or "state")
+
+
+@cli.command("test-order")
+@click.option("--symbol", default="BTC-PYUSD", show_default=True, help="Instrument, BASE-QUOTE.")
+@click.option("--side", type=click.Choice(["buy", "sell"]), default="buy", show_default=True)
+@click.option(
+    "--quantity", default="0.001", show_default=True, help="Base quantity, on the lot grid."
+)
+@click.option(
+    "--price", default=None, help="Limit price; default: --distance-bps behind the top of book."
+)
+@click.option(
+    "--distance-bps", default="100", show_default=True, help="How far behind the top of book."
+)
+@click.option(
+    "--timeout", "timeout_s", default=15.0, show_default=True, help="Seconds to wait per step."
+)
+@click.pass_context
+@_one_line_errors
+def test_order(
+    ctx: click.Context,
+    symbol: str,
+    side: str,
+    quantity: str,
+    price: str | None,
+    distance_bps: str,
+    timeout_s: float,
+) -> None:
+    """Log on, place one limit order far from the market, cancel it, log out."""
+    from truex_qf.testorder import TestOrderRequest, run_test_order
+
+    config = load_fix_settings()
+    configure_logging(config.state_dir, ctx.obj["verbose"])
+    request = TestOrderRequest(
+        symbol=symbol.strip().upper(),
+        side=Side.BUY if side == "buy" else Side.SELL,
+        quantity=_decimal("--quantity", quantity) or Decimal(0),
+        price=_decimal("--price", price),
+        distance_bps=_decimal("--distance-bps", distance_bps) or Decimal(0),
+        timeout_s=timeout_s,
+    )
+    run_test_order(config, request, report=click.echo)
+    click.echo("test-order: OK")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--oe-port", default="19484", show_default=True, help="Order-entry port.")
+@click.option("--md-port", default="20484", show_default=True, help="Market-data port.")
+@click.option(
+    "--seed", "seeds", multiple=True, metavar="SYMBOL=MID", help="Rest house orders around MID."
+)
+@click.option(
+    "--flow", is_flag=True, help="Simulated traders (random walk, makers, takers) per --seed."
+)
+@click.pass_context
+@_one_line_errors
+def simulate(
+    ctx: click.Context, host: str, oe_port: str, md_port: str, seeds: tuple[str, ...], flow: bool
+) -> None:
+    """Run the simulated TrueX exchange until SIGINT or SIGTERM.
+
+    It accepts the client named by TRUEX_API_KEY, TRUEX_SECRET_KEY, TRUEX_SENDER_COMP_ID and
+    TRUEX_CLIENT_ID, so one exported set drives both ends.
+    """
+    from truex_qf.fix.venue_app import VenueAccount
+    from truex_qf.fix.venue_server import SimulatedVenue, SimulatorSettings
+
+    global _waits_for_stop
+    env = os.environ
+    credentials = load_credentials(env)
+    sender, client_id = load_identity(env)
+    configure_logging(_state_dir(), ctx.obj["verbose"])
+    settings = SimulatorSettings(
+        account=VenueAccount(sender, client_id, credentials),
+        order_entry_port=parse_port("--oe-port", oe_port),
+        market_data_port=parse_port("--md-port", md_port),
+        host=host,
+    )
+    parsed_seeds = [_parse_seed(seed, settings.symbols) for seed in seeds]
+    venue = SimulatedVenue(settings)
+    venue.start()
+    _waits_for_stop = True
+    flows = []
+    try:
+        for symbol, mid in parsed_seeds:
+            if flow:
+                flows.append(_start_flow(venue, symbol, mid))
+            else:
+                venue.seed_book(symbol, mid)
+        click.echo(
+            f"simulated TrueX listening on {host}: order entry {settings.order_entry_port}, "
+            f"market data {settings.market_data_port}; accepting {sender}. Ctrl-C stops."
+        )
+        while not stop_requested.wait(0.5):
+            pass
+    finally:
+        for running in flows:
+            running.stop()
+        venue.stop()
+    click.echo("simulator stopped")
+
+
+def _start_flow(venue, symbol: str, mid: Decimal):  # type: ignore[no-untyped-def]
+    from truex_qf.venue.flow import FlowSettings, SimulatedFlow
+
+    running = SimulatedFlow(
+        venue.engine,
+        venue.application.publish,
+        venue.application.lock,
+        FlowSettings(symbol=symbol, start_price=mid),
+    )
+    running.start()
+    return running
+
+
+def _parse_seed(text: str, symbols: dict[str, str]) -> tuple[str, Decimal]:
+    symbol, sep, mid = text.partition("=")
+    if not sep or symbol not in symbols:
+        raise ConfigError(
+            "--seed", f"{text!r}: expected SYMBOL=MID with SYMBOL one of {', '.join(symbols)}"
+        )
+    return symbol, _decimal("--seed", mid) or Decimal(0)
+
+
+@cli.command()
+@click.option("--duration", "duration_s", default=20.0, show_default=True, help="Seconds to trade.")
+@click.pass_context
+@_one_line_errors
+def demo(ctx: click.Context, duration_s: float) -> None:
+    """Simulated TrueX with simulated traders, and the market maker against it. No setup."""
+    from truex_qf.demo import run_demo
+    from truex_qf.runner import LiveView
+
+    _positive_duration(duration_s)
+    state_dir = _state_dir() / "demo"
+    configure_logging(state_dir, ctx.obj["verbose"])
+    _stop_on_signals()
+    click.echo(f"demo: simulated TrueX with simulated traders; market making for {duration_s:g} s")
+    result = run_demo(state_dir, duration_s, view=LiveView(), stop=stop_requested)
+    for line in result.summary.lines():
+        click.echo(line)
+    click.echo(f"simulator's record of our fills: {result.venue_fills}")
+    click.echo(f"run id: {result.run_id} (stored in {state_dir}; see truex-qf pnl --help)")
+
+
+@cli.command()
+@click.option(
+    "--duration",
+    "duration_s",
+    type=float,
+    default=None,
+    help="Seconds to trade; default: until stopped.",
+)
+@click.option(
+    "--strategy",
+    "strategy_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Strategy file (TOML, see strategy.example.toml); default: built-in defaults.",
+)
+@click.pass_context
+@_one_line_errors
+def run(ctx: click.Context, duration_s: float | None, strategy_path: Path | None) -> None:
+    """The market maker on both sessions, against what the environment points at.
+
+    SIGINT/SIGTERM (or the end of --duration) cancels every working order, waits for the
+    acknowledgements, logs out and prints a summary. `truex-qf kill` halts it and cancels all.
+    """
+    from truex_qf.pipeline import Pipeline, pipeline_settings
+    from truex_qf.runner import LiveView, Runner
+    from truex_qf.strategy.coinbase import CoinbaseTicker
+    from truex_qf.strategy.settings import load_strategy
+
+    if duration_s is not None:
+        _positive_duration(duration_s)
+    config = load_fix_settings()
+    strategy = load_strategy(strategy_path)
+    configure_logging(config.state_dir, ctx.obj["verbose"])
+    references = {
+        s.symbol: CoinbaseTicker(s.symbol, base_url=strategy.coinbase_base_url)
+        for s in strategy.symbols
+        if s.reference == "coinbase"
+    }
+    pipeline = Pipeline(pipeline_settings(config.state_dir, config.sender_comp_id))
+    rest = _rest_client(config)
+    for ticker in references.values():
+        ticker.start()
+    runner = Runner(
+        config,
+        strategy,
+        references=references,  # type: ignore[arg-type]
+        view=LiveView(),
+        pipeline=pipeline,
+        rest=rest,
+    )
+    runner.mm.unknown_order_policy = _unknown_order_policy()
+    runner.stop_requested = stop_requested
+    _stop_on_signals(kill=runner.kill_requested)
+    try:
+        summary = runner.run(duration_s)
+    finally:
+        for ticker in references.values():
+            ticker.stop()
+    for line in summary.lines():
+        click.echo(line)
+    click.echo(f"run id: {pipeline.run_id} (truex-qf orders / fills / pnl / audit verify)")
+    if summary.working_orders_after_shutdown:
+        raise TruexError(
+            f"{summary.working_orders_after_shutdown} orders still working; check the venue"
+        )
+
+
+@cli.command()
+@_one_line_errors
+def kill() -> None:
+    """Engage the kill switch of the running instance: cancel every order and halt."""
+    from truex_qf.runner import read_pid
+
+    pid = read_pid(_state_dir())
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except ProcessLookupError:
+        raise TruexError(f"process {pid} is not running (stale PID file)") from None
+    click.echo(f"kill switch sent to process {pid}")
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    """The store's engine for the report commands, after checking its schema."""
+    from truex_qf.storage.database import check_schema, database_url, make_engine
+
+    url = database_url(_state_dir())
+    check_schema(url)
+    return make_engine(url)
+
+
+@cli.group()
+def db() -> None:
+    """The SQL store (SQLite under the state folder, or DATABASE_URL)."""
+
+
+@db.command("upgrade")
+@_one_line_errors
+def db_upgrade() -> None:
+    """Create or migrate the schema to what this version of truex-qf needs."""
+    from truex_qf.storage.database import database_url, mask_url, upgrade
+
+    url = database_url(_state_dir())
+    revision = upgrade(url)
+    click.echo(f"{mask_url(url)}: schema at revision {revision}")
+
+
+@cli.group()
+def audit() -> None:
+    """The hash-chained journal of every FIX message."""
+
+
+@audit.command("verify")
+@_one_line_errors
+def audit_verify() -> None:
+    """Check the whole chain; exit 1 at the first edited, missing or reordered row."""
+    from truex_qf.storage.journal import verify_database
+
+    report = verify_database(_engine())
+    click.echo(str(report))
+    if not report.ok:
+        sys.exit(1)
+
+
+@audit.command("show")
+@click.option("--session", default=None, help="Session ID, or part of it (e.g. TRUEX_UAT_OE).")
+@click.option("--type", "msg_type", default=None, help="MsgType, e.g. D, 8, A.")
+@click.option("--cl-ord-id", default=None, help="ClOrdID (also finds cancels/replaces of it).")
+@click.option("--since", default=None, help="ISO time (UTC unless a zone is given).")
+@click.option("--until", default=None, help="ISO time, exclusive.")
+@click.option("--limit", default=200, show_default=True)
+@_one_line_errors
+def audit_show(
+    session: str | None,
+    msg_type: str | None,
+    cl_ord_id: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+) -> None:
+    """Messages from the journal, oldest first, one per line (secrets were never stored)."""
+    from truex_qf.storage.journal import format_entry, show
+
+    entries = show(
+        _engine(),
+        session=session,
+        msg_type=msg_type,
+        cl_ord_id=cl_ord_id,
+        since=_iso_time("--since", since),
+        until=_iso_time("--until", until),
+        limit=limit,
+    )
+    for entry in entries:
+        click.echo(format_entry(entry))
+
+
+@cli.command()
+@click.option("--run-id", default=None, help="Which run; default: the latest.")
+@_one_line_errors
+def replay(run_id: str | None) -> None:
+    """Rebuild orders, positions and PnL from the journal alone; compare with the tables."""
+    from truex_qf.reports import latest_run_id
+    from truex_qf.storage.replay import compare_with_tables, rebuild_from_journal
+
+    engine = _engine()
+    run_id = run_id or latest_run_id(engine)
+    if run_id is None:
+        raise TruexError("no run in the store yet")
+    state = rebuild_from_journal(engine, run_id)
+    differences = compare_with_tables(engine, run_id, state)
+    replayed_orders = len(list(state.all_orders()))
+    click.echo(
+        f"run {run_id}: {state.rows_replayed} journal rows, {replayed_orders} orders, "
+        f"{len(state.fills)} fills replayed"
+    )
+    for difference in differences:
+        click.echo(f"DIFFERENT {difference}")
+    if differences:
+        sys.exit(1)
+    click.echo("replay matches the stored orders, executions, positions and PnL")
+
+
+def _report_options(command):  # type: ignore[no-untyped-def]
+    command = click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a table.")(command)
+    command = click.option("--run-id", default=None, help="Which run; default: the latest.")(
+        command
+    )
+    return command
+
+
+def _print_report(report, as_csv: bool) -> None:  # type: ignore[no-untyped-def]
+    click.echo(report.to_csv() if as_csv else report.to_table(), nl=not as_csv)
+
+
+@cli.command()
+@_report_options
+@click.option("--symbol", default=None)
+@click.option("--state", default=None, help="e.g. FILLED, CANCELED, NEW.")
+@click.option("--limit", type=int, default=None, help="The newest N orders.")
+@_one_line_errors
+def orders(run_id, as_csv, symbol, state, limit) -> None:  # type: ignore[no-untyped-def]
+    """Orders of a run with their latest state."""
+    from truex_qf.reports import orders_report
+
+    _print_report(
+        orders_report(_engine(), run_id=run_id, symbol=symbol, state=state, limit=limit), as_csv
+    )
+
+
+@cli.command()
+@_report_options
+@click.option("--symbol", default=None)
+@click.option("--since", default=None, help="ISO time (UTC unless a zone is given).")
+@click.option("--limit", type=int, default=None, help="The newest N fills.")
+@_one_line_errors
+def fills(run_id, as_csv, symbol, since, limit) -> None:  # type: ignore[no-untyped-def]
+    """Executions of a run."""
+    from truex_qf.reports import fills_report
+
+    report = fills_report(
+        _engine(), run_id=run_id, symbol=symbol, since=_iso_time("--since", since), limit=limit
+    )
+    _print_report(report, as_csv)
+
+
+@cli.command()
+@_report_options
+@_one_line_errors
+def pnl(run_id, as_csv) -> None:  # type: ignore[no-untyped-def]
+    """Position and PnL per symbol, checked against the executions."""
+    from truex_qf.reports import pnl_report
+
+    _print_report(pnl_report(_engine(), run_id=run_id), as_csv)
+
+
+@cli.command()
+@click.option("--interval", "interval_s", default=1.0, show_default=True, help="Seconds.")
+@click.option("--once", is_flag=True, help="Print the view once and exit.")
+@click.option("--namespace", default=None, help="Live-state namespace; default: SenderCompID.")
+@_one_line_errors
+def status(interval_s: float, once: bool, namespace: str | None) -> None:
+    """Live view of a running instance: sessions, books, quotes, position, PnL, events.
+
+    Reads Redis (REDIS_URL) for the live state and the store for recent events.
+    """
+    from truex_qf.status_view import status_reader, watch
+
+    redis_url = os.environ.get("REDIS_URL", "").strip() or None
+    namespace = (
+        namespace
+        or os.environ.get("TRUEX_LIVE_NAMESPACE", "").strip()
+        or os.environ.get("TRUEX_SENDER_COMP_ID", "").strip()
+        or "default"
+    )
+    read = status_reader(_engine(), redis_url=redis_url, namespace=namespace)
+    with contextlib.suppress(KeyboardInterrupt):
+        watch(read, sys.stdout, interval_s, iterations=1 if once else None)
+
+
+def _iso_time(name: str, text: str | None):  # type: ignore[no-untyped-def]
+    from datetime import datetime
+
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(name, f"{text!r} is not an ISO time like 2026-11-24T21:00:00") from None
+
+
+@cli.command()
+@click.option(
+    "--listen-port",
+    type=int,
+    default=None,
+    help="Route each connection by its Logon's TargetCompID.",
+)
+@click.option("--oe", default=None, metavar="HOST:PORT", help="Order-entry gateway.")
+@click.option("--md", default=None, metavar="HOST:PORT", help="Market-data gateway.")
+@click.option("--oe-listen-port", type=int, default=None, help="A port relayed to --oe as is.")
+@click.option("--md-listen-port", type=int, default=None, help="A port relayed to --md as is.")
+@click.option("--max-connections", default=16, show_default=True)
+@click.option("--idle-timeout", "idle_timeout_s", default=90.0, show_default=True, help="Seconds.")
+@click.option("--listen-host", default="127.0.0.1", show_default=True)
+@click.pass_context
+@_one_line_errors
+def proxy(
+    ctx: click.Context,
+    listen_port: int | None,
+    oe: str | None,
+    md: str | None,
+    oe_listen_port: int | None,
+    md_listen_port: int | None,
+    max_connections: int,
+    idle_timeout_s: float,
+    listen_host: str,
+) -> None:
+    """A FIX-aware TCP relay for deployments that reach TrueX through one host."""
+    from truex_qf.proxy import build_proxy_config, run_forever
+
+    config = build_proxy_config(
+        listen_port=listen_port,
+        oe=oe,
+        md=md,
+        oe_listen_port=oe_listen_port,
+        md_listen_port=md_listen_port,
+        max_connections=max_connections,
+        idle_timeout_s=idle_timeout_s,
+        listen_host=listen_host,
+    )
+    configure_logging(_state_dir(), ctx.obj["verbose"])
+    _stop_on_signals()
+    run_forever(config, stop_requested)
+
+
+def _rest_client(config):  # type: ignore[no-untyped-def]
+    """TrueX REST for reconciliation and the deadman cancel; TRUEX_REST_URL=off disables it."""
+    from truex_qf.rest.client import TruexRestClient
+
+    url = os.environ.get("TRUEX_REST_URL", "").strip() or UAT_REST_URL
+    if url.lower() == "off":
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError("TRUEX_REST_URL", f"{url!r} is not an http(s) URL (or 'off')")
+    return TruexRestClient(url, config.credentials, config.client_id)
+
+
+@cli.command()
+@click.option("--timeout", "timeout_s", default=5.0, show_default=True, help="Seconds per step.")
+@_one_line_errors
+def doctor(timeout_s: float) -> None:
+    """Check configuration, DNS, TCP, FIX logons, clock skew and REST; exit 0 only if all pass."""
+    from truex_qf.doctor import exit_code, format_check, run_doctor
+
+    checks = run_doctor(
+        os.environ, timeout_s=timeout_s, report=lambda c: click.echo(format_check(c))
+    )
+    sys.exit(exit_code(checks))
+
+
+def _unknown_order_policy():  # type: ignore[no-untyped-def]
+    """TRUEX_UNKNOWN_ORDERS: what reconciliation does with venue orders we did not place."""
+    from truex_qf.trading.reconcile import UnknownOrderPolicy
+
+    value = os.environ.get("TRUEX_UNKNOWN_ORDERS", "").strip().lower() or "cancel"
+    try:
+        return UnknownOrderPolicy(value)
+    except ValueError:
+        raise ConfigError("TRUEX_UNKNOWN_ORDERS", f"{value!r}: use cancel or adopt") from None
+
+
+def _positive_duration(duration_s: float) -> None:
+    if not duration_s > 0:
+        raise ConfigError("--duration", f"{duration_s:g} must be a positive number of seconds")
+
+
+def _stop_on_signals(kill: threading.Event | None = None) -> None:
+    """SIGINT/SIGTERM ask for a clean stop (a second one interrupts); SIGUSR1 is the kill switch."""
+    global _waits_for_stop
+    _waits_for_stop = True
+    if kill is not None:
+        signal.signal(signal.SIGUSR1, lambda signum, frame: kill.set())
+
+
+def main() -> None:
+    """Console entry point."""
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

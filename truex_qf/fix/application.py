@@ -1,0 +1,186 @@
+"""The one ``quickfix.Application`` that owns both TrueX sessions.
+
+It signs every outgoing Logon, turns refused logons into typed events, and hands every inbound
+application message, read into a domain value, to a single ``sink`` callable. It does nothing
+else on the engine's threads: the sink is expected to be a queue's ``put`` (or as cheap), so
+that strategy, risk and storage run on threads of their own (shared/style.md, "one owner for
+trading state").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import quickfix as fix
+
+from truex_qf.config import Credentials
+from truex_qf.domain.model import (
+    InboundEvent,
+    LogonRefused,
+    SessionLoggedOn,
+    SessionLoggedOut,
+    SessionRejected,
+    SessionRole,
+)
+from truex_qf.fix.callbacks import FROM_ADMIN, FROM_APP, TO_APP, guarded
+from truex_qf.fix.readers import READERS, MalformedMessage
+from truex_qf.fix.redaction import printable
+from truex_qf.fix.signing import logon_signature
+
+log = logging.getLogger("truex_qf.fix")
+
+EventSink = Callable[[InboundEvent], None]
+
+SIGNATURE_PROBLEM = "8"  # SessionRejectReason(373): TrueX's answer to a bad Logon signature
+
+
+@dataclass
+class SessionState:
+    """What the rest of the program may ask about one session, safe to read from any thread."""
+
+    role: SessionRole
+    session_id: fix.SessionID
+    name: str
+    logged_on: bool = False
+    refusal: LogonRefused | None = None
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+
+def copy_session_id(session_id: fix.SessionID) -> fix.SessionID:
+    """A SessionID we own: the one passed to callbacks is lent, and has no copy constructor."""
+    return fix.SessionID(
+        session_id.getBeginString().getValue(),
+        session_id.getSenderCompID().getValue(),
+        session_id.getTargetCompID().getValue(),
+    )
+
+
+class TruexApplication(fix.Application):
+    """Signs logons, routes inbound messages as domain events to ``sink``."""
+
+    def __init__(
+        self, credentials: Credentials, roles: dict[str, SessionRole], sink: EventSink
+    ) -> None:
+        super().__init__()
+        self._credentials = credentials
+        self._roles = roles
+        self._sink = sink
+        self.sessions: dict[SessionRole, SessionState] = {}
+
+    # ------------------------------------------------------------------ session lifecycle
+
+    @guarded()
+    def onCreate(self, session_id: fix.SessionID) -> None:
+        name = session_id.toString()
+        role = self._roles[name]
+        self.sessions[role] = SessionState(role, copy_session_id(session_id), name)
+
+    @guarded()
+    def onLogon(self, session_id: fix.SessionID) -> None:
+        state = self._state(session_id)
+        log.info("%s logged on (%s)", state.role.value, state.name)
+        self._sink(SessionLoggedOn(state.role, state.name))  # queued before the waiter wakes
+        with state.changed:
+            state.logged_on = True
+            state.refusal = None
+            state.changed.notify_all()
+
+    @guarded()
+    def onLogout(self, session_id: fix.SessionID) -> None:
+        state = self._state(session_id)
+        with state.changed:
+            was_logged_on = state.logged_on
+            state.logged_on = False
+            state.changed.notify_all()
+        if was_logged_on:
+            log.info("%s logged out (%s)", state.role.value, state.name)
+        self._sink(SessionLoggedOut(state.role, state.name))
+
+    # ------------------------------------------------------------------ admin messages
+
+    @guarded()
+    def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        header = message.getHeader()
+        if header.getField(35) != fix.MsgType_Logon:
+            return
+        # With ResetOnLogon the engine has already set 34=1 and 52 and added 141=Y, so the
+        # signature computed here is over exactly what goes on the wire.
+        username = self._credentials.api_key
+        message.setField(553, username)
+        message.setField(
+            554,
+            logon_signature(
+                self._credentials.secret_key,
+                header.getField(52),
+                "A",
+                header.getField(34),
+                header.getField(49),
+                header.getField(56),
+                username,
+            ),
+        )
+
+    @guarded(FROM_ADMIN)
+    def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        msg_type = message.getHeader().getField(35)
+        if msg_type not in ("3", "5"):
+            return
+        state = self._state(session_id)
+        text = message.getField(58) if message.isSetField(58) else ""
+        reason = message.getField(373) if message.isSetField(373) else None
+        if not state.logged_on:
+            self._refused(state, text or "logon refused", reason)
+        elif msg_type == "3":
+            ref = message.getField(45) if message.isSetField(45) else ""
+            log.warning("%s: venue rejected our message %s: %s", state.name, ref, text)
+            self._sink(
+                SessionRejected(
+                    state.role, state.name, int(ref) if ref.isdigit() else None, reason, text
+                )
+            )
+        elif text:
+            log.warning("%s: venue logged us out: %s", state.name, text)
+
+    def _refused(self, state: SessionState, text: str, reason: str | None) -> None:
+        if reason == SIGNATURE_PROBLEM:
+            text = f"{text} (signature problem: check TRUEX_API_KEY and TRUEX_SECRET_KEY)"
+        refusal = LogonRefused(state.role, state.name, text, reason)
+        log.error("%s: logon refused: %s", state.name, text)
+        # The event goes on the queue before the waiter wakes, so whoever catches the
+        # LogonRejectedError finds the refusal already queued for the alerts and the store.
+        self._sink(refusal)
+        with state.changed:
+            state.refusal = refusal
+            state.changed.notify_all()
+
+    # ------------------------------------------------------------------ application messages
+
+    @guarded(TO_APP)
+    def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        header = message.getHeader()
+        if header.isSetField(43) and header.getField(43) == "Y":
+            # A resend of an old order would trade on stale intent: gap-fill it instead.
+            raise fix.DoNotSend()
+
+    @guarded(FROM_APP)
+    def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        received_ns = time.perf_counter_ns()
+        raw = message.toString()
+        msg_type = message.getHeader().getField(35)
+        reader = READERS.get(msg_type)
+        if reader is None:
+            log.warning("ignoring unsupported message type 35=%s: %s", msg_type, printable(raw))
+            return
+        try:
+            event = reader(raw, received_ns)
+        except (MalformedMessage, ValueError) as exc:
+            log.error("cannot read %s: %s", exc, printable(raw))
+            return
+        self._sink(event)  # type: ignore[arg-type]
+
+    def _state(self, session_id: fix.SessionID) -> SessionState:
+        return self.sessions[self._roles[session_id.toString()]]

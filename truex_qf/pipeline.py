@@ -1,0 +1,249 @@
+"""Everything that records or watches a run: the store, the FIX journal, Redis, metrics, alerts.
+
+The runner calls the hooks below at fixed points; each is cheap (an enqueue or a metric update)
+because they run on the trading thread or the engine's threads. The I/O happens on the
+components' own threads: the store writer, the Redis publisher, the metrics HTTP server and the
+webhook sender. Storage being unreachable spills to disk; a full spill halts trading rather
+than trade unrecorded. Redis or a webhook being down is logged and counted, nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import inspect
+
+from truex_qf.config import parse_port
+from truex_qf.domain.model import SessionLoggedOn, SessionLoggedOut, SessionRole
+from truex_qf.observe.alerts import AlertManager
+from truex_qf.observe.live_state import (
+    LiveSnapshot,
+    LiveStatePublisher,
+    build_snapshot,
+    fill_payload,
+    session_payload,
+    trading_state_payload,
+)
+from truex_qf.observe.metrics import Metrics
+from truex_qf.storage.database import check_schema, database_url, make_engine, upgrade
+from truex_qf.storage.recorder import JournalTap, StoreRecorder
+from truex_qf.storage.rows import Row
+from truex_qf.storage.writer import StoreWriter
+from truex_qf.trading.events import TradingStateChanged
+from truex_qf.trading.market_maker import MarketMaker
+from truex_qf.trading.orders import Fill
+from truex_qf.trading.risk import TradingState
+
+log = logging.getLogger("truex_qf.pipeline")
+
+STORAGE_SPILL_FULL = "STORAGE_SPILL_FULL"
+SAMPLE_INTERVAL_S = 1.0
+SNAPSHOT_INTERVAL_S = 5.0
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Where a run records to. Only the database is always on (SQLite by default)."""
+
+    database_url: str
+    create_fresh_schema: bool  # the default SQLite file: create the schema on first use
+    spill_path: Path
+    redis_url: str | None = None
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    alert_webhook: str | None = None
+    namespace: str = "default"
+    spill_max_bytes: int = 50_000_000
+
+
+def pipeline_settings(
+    state_dir: Path, namespace: str, env: Mapping[str, str] | None = None
+) -> PipelineSettings:
+    """From DATABASE_URL, REDIS_URL, TRUEX_METRICS_PORT/HOST, TRUEX_ALERT_WEBHOOK_URL."""
+    env = os.environ if env is None else env
+    metrics_port = env.get("TRUEX_METRICS_PORT", "").strip()
+    return PipelineSettings(
+        database_url=database_url(state_dir, env),
+        create_fresh_schema=not env.get("DATABASE_URL", "").strip(),
+        spill_path=state_dir / "store-spill.jsonl",
+        redis_url=env.get("REDIS_URL", "").strip() or None,
+        metrics_port=parse_port("TRUEX_METRICS_PORT", metrics_port) if metrics_port else None,
+        metrics_host=env.get("TRUEX_METRICS_HOST", "").strip() or "127.0.0.1",
+        alert_webhook=env.get("TRUEX_ALERT_WEBHOOK_URL", "").strip() or None,
+        namespace=env.get("TRUEX_LIVE_NAMESPACE", "").strip() or namespace,
+    )
+
+
+def prepare_database(settings: PipelineSettings) -> None:
+    """Refuse an out-of-date schema; create it only in a brand-new default SQLite file."""
+    if settings.create_fresh_schema:
+        engine = make_engine(settings.database_url)
+        try:
+            empty = not inspect(engine).get_table_names()
+        finally:
+            engine.dispose()
+        if empty:
+            upgrade(settings.database_url)
+    check_schema(settings.database_url)
+
+
+class Pipeline:
+    """Built before the FIX client (the journal tap goes into it), attached to the market maker."""
+
+    def __init__(self, settings: PipelineSettings) -> None:
+        self.settings = settings
+        self.run_id = str(uuid.uuid4())
+        self.halt_reason: str | None = None
+        self._halt = threading.Event()
+        self.writer = StoreWriter(
+            settings.database_url,
+            settings.spill_path,
+            spill_max_bytes=settings.spill_max_bytes,
+            on_spill_full=self._on_spill_full,
+        )
+        self._journal = JournalTap(self.run_id, self.writer.submit)
+        self.metrics = Metrics()
+        self.alerts = AlertManager(settings.alert_webhook)
+        self.publisher = (
+            LiveStatePublisher(settings.redis_url, namespace=settings.namespace)
+            if settings.redis_url
+            else None
+        )
+        self.metrics_port: int | None = None
+        self._roles: Mapping[str, SessionRole] = {}
+        self._mm: MarketMaker | None = None
+        self._snapshot: LiveSnapshot | None = None
+        self._recorder: StoreRecorder | None = None
+        self._next_sample = 0.0
+        self._next_store_snapshot = 0.0
+        self._started_at = datetime.now(UTC)
+        self._run_row: dict[str, object] = {}
+
+    # ------------------------------------------------------------------ wiring
+
+    def tap(self, session: str, direction: str, raw: str) -> None:
+        """The FIX engine log's feed (engine threads): journal every message, note liveness."""
+        self._journal(session, direction, raw)
+        role = self._roles.get(session)
+        if role is None:
+            return
+        if direction == "IN":
+            self.metrics.message_received(role)
+            self.alerts.message_received(role)
+            if "\x0135=2\x01" in raw:
+                self.metrics.resend_request(role)
+        elif "\x0135=2\x01" in raw:  # we asked for a resend: we saw a sequence gap
+            self.metrics.sequence_gap(role)
+            self.alerts.sequence_gap(role)
+
+    def wrap_send(self, send: Callable[[object], bool]) -> Callable[[object], bool]:
+        def sending(command: object) -> bool:
+            sent = send(command)
+            if sent:
+                self.metrics.command_sent(command)
+            return sent
+
+        return sending
+
+    def attach(self, mm: MarketMaker, roles: Mapping[str, SessionRole]) -> None:
+        self._mm = mm
+        self._roles = roles
+        self._recorder = StoreRecorder(self.run_id, self.writer.submit, mm.orders)
+        mm.listeners.append(self._recorder)
+        mm.listeners.append(self._on_market_maker_event)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, mode: str, venue: str, sender_comp_id: str) -> None:
+        prepare_database(self.settings)
+        self.writer.start()
+        self._run_row = {
+            "run_id": self.run_id,
+            "mode": mode,
+            "venue": venue,
+            "sender_comp_id": sender_comp_id,
+            "started_at": self._started_at,
+            "ended_at": None,
+        }
+        self.writer.submit(Row("runs", dict(self._run_row)))
+        if self.settings.metrics_port is not None:
+            self.metrics_port = self.metrics.serve(
+                self.settings.metrics_port, self.settings.metrics_host
+            )
+            log.info(
+                "metrics on http://%s:%d/metrics", self.settings.metrics_host, self.metrics_port
+            )
+        if self.publisher is not None:
+            self.publisher.start()
+        log.info("run %s recording to the store", self.run_id)
+
+    def finish(self) -> None:
+        """Last snapshot, close the run row, drain every queue (bounded), stop the threads."""
+        mm = self._mm
+        if mm is not None and self._recorder is not None:
+            self._recorder.snapshot(mm.positions, mm.fair_values())
+            self._publish_snapshot(mm)
+        if self._run_row:
+            self.writer.submit(Row("runs", {**self._run_row, "ended_at": datetime.now(UTC)}))
+        if not self.writer.stop():
+            log.error("the store writer did not drain in time; rows are in the spill file")
+        if self.publisher is not None:
+            self.publisher.stop()
+        self.alerts.stop()
+        self.metrics.close()
+
+    # ------------------------------------------------------------------ trading-loop hooks
+
+    def on_event(self, event: object) -> None:
+        """Every inbound event the loop takes off its queue."""
+        self.metrics.observe(event)
+        self.alerts.observe(event)
+
+    def after_pass(self, mm: MarketMaker) -> None:
+        """The end of each loop turn: latency pairing, periodic sampling and snapshots."""
+        self.metrics.pass_done()
+        now = time.monotonic()
+        if now >= self._next_sample:
+            self._next_sample = now + SAMPLE_INTERVAL_S
+            self.metrics.sample(mm)
+            self.alerts.sample(mm)
+            self._publish_snapshot(mm)
+        if now >= self._next_store_snapshot and self._recorder is not None:
+            self._next_store_snapshot = now + SNAPSHOT_INTERVAL_S
+            self._recorder.snapshot(mm.positions, mm.fair_values())
+        if self._halt.is_set() and mm.risk.state is not TradingState.HALTED:
+            mm.risk.set_state(TradingState.HALTED, STORAGE_SPILL_FULL)
+            log.error("trading halted: %s", self.halt_reason)
+
+    def _publish_snapshot(self, mm: MarketMaker) -> None:
+        if self.publisher is not None:
+            self._snapshot = build_snapshot(mm, previous=self._snapshot)
+            self.publisher.publish_snapshot(self._snapshot)
+
+    def _on_market_maker_event(self, event: object) -> None:
+        if self.publisher is None:
+            return
+        if isinstance(event, Fill):
+            self.publisher.publish_event("fills", fill_payload(event))
+        elif isinstance(event, TradingStateChanged):
+            self.publisher.publish_event("state", trading_state_payload(event.state, event.reason))
+        elif isinstance(event, SessionLoggedOn | SessionLoggedOut):
+            up = isinstance(event, SessionLoggedOn)
+            self.publisher.publish_event("state", session_payload(event.role, up))
+
+    def _on_spill_full(self, reason: str) -> None:
+        """Writer thread: ask the trading loop to halt (it applies it on its next turn)."""
+        self.halt_reason = f"{STORAGE_SPILL_FULL}: {reason}"
+        self._halt.set()
+
+
+def describe_venue(host: str, order_entry_port: int, market_data_port: int) -> str:
+    return f"{host}:{order_entry_port}/{market_data_port}"

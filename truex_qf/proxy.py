@@ -1,0 +1,693 @@
+"""A FIX-aware TCP relay for deployments that reach TrueX through one host.
+
+The JS integration reached production only through a local TCP proxy in front of a VPN (spec
+§1.1, §1.5). This module is that proxy, with what the JS one lacked: it reads the first FIX
+message of every inbound connection (the Logon), routes the connection by its
+TargetCompID(56) to the order-entry or market-data gateway, and then relays bytes both ways
+unchanged, the first message included. A listener can also be bound to one upstream and skip
+the inspection (one port per gateway).
+
+Each connection leaves an open line and a close line in the log: connection id, client
+address, TargetCompID, upstream, bytes each way, duration and why it ended. The first Logon
+is logged only after :func:`~truex_qf.fix.redaction.printable` has masked its signature(554);
+nothing else read from a client is ever logged. A connection whose gateway sent nothing back
+is logged as a warning: "proxy up but venue silent" was the JS team's hardest failure to see.
+
+Everything runs on one asyncio loop: :class:`ProxyServer` for a caller that owns a loop,
+:func:`run_forever` for a foreground command, :func:`start_in_thread` for a background one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from truex_qf.errors import ConfigError, TruexError
+from truex_qf.fix.redaction import printable
+
+log = logging.getLogger("truex_qf.proxy")
+
+SOH = b"\x01"
+DEFAULT_ORDER_ENTRY_COMP_IDS = ("TRUEX_UAT_OE", "TRUEX_PROD_OE")
+DEFAULT_MARKET_DATA_COMP_IDS = ("TRUEX_UAT_MD", "TRUEX_PROD_MD")
+ROUTING_LISTENER = "routing"
+
+_COMP_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+_HOST = re.compile(r"[A-Za-z0-9_.\-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
+_TRAILER = re.compile(rb"10=(\d{3})\x01")
+_READ_CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A gateway address the proxy connects to."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ListenerSpec:
+    """One listening port: routes by TargetCompID when ``upstream`` is None, else fixed.
+
+    ``option`` is the command-line option the port came from, named in errors.
+    """
+
+    name: str
+    port: int
+    upstream: Upstream | None = None
+    option: str = "--listen-port"
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """Validated proxy settings; build it with :func:`build_proxy_config`.
+
+    ``routes`` maps a TargetCompID to its gateway. Port 0 in a listener means "pick a free
+    port"; the bound ports are reported by :attr:`ProxyServer.ports`.
+    """
+
+    listeners: tuple[ListenerSpec, ...]
+    routes: Mapping[str, Upstream] = field(default_factory=dict)
+    listen_host: str = "127.0.0.1"
+    max_connections: int = 16
+    # FIX heartbeats every 30 s (spec §1.3), so 90 s without a byte means a dead session.
+    idle_timeout_s: float | None = 90.0
+    first_message_timeout_s: float = 10.0
+    connect_timeout_s: float = 10.0
+    # Bytes allowed before BodyLength(9) is known: "8=FIXT.1.1|9=NNNN|" is under 20.
+    max_header_bytes: int = 64
+    # A signed Logon is about 300 bytes; anything far larger on a fresh socket is not FIX.
+    max_first_message_bytes: int = 8192
+
+
+def parse_host_port(value: str, option: str) -> Upstream:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) as an :class:`Upstream`, or a ConfigError."""
+    host, sep, port_text = value.strip().rpartition(":")
+    if not sep or not _HOST.fullmatch(host) or not port_text.isdigit():
+        raise ConfigError(option, f"{value!r} is not HOST:PORT")
+    port = int(port_text)
+    if not 1 <= port <= 65535:
+        raise ConfigError(option, f"port {port} is outside 1-65535")
+    return Upstream(host.strip("[]"), port)
+
+
+def build_proxy_config(
+    *,
+    listen_port: int | None,
+    oe: str | None,
+    md: str | None,
+    oe_listen_port: int | None = None,
+    md_listen_port: int | None = None,
+    max_connections: int = 16,
+    idle_timeout_s: float | None = 90.0,
+    listen_host: str = "127.0.0.1",
+    oe_comp_ids: Iterable[str] = DEFAULT_ORDER_ENTRY_COMP_IDS,
+    md_comp_ids: Iterable[str] = DEFAULT_MARKET_DATA_COMP_IDS,
+    routes: Iterable[str] = (),
+    first_message_timeout_s: float = 10.0,
+    connect_timeout_s: float = 10.0,
+) -> ProxyConfig:
+    """Validate the command line's values into a :class:`ProxyConfig`.
+
+    ``oe``/``md`` are ``HOST:PORT`` of the gateways; the routing listener on ``listen_port``
+    sends TargetCompIDs ``oe_comp_ids`` to ``oe`` and ``md_comp_ids`` to ``md``. ``routes``
+    adds ``COMPID=HOST:PORT`` entries (option ``--route``). ``oe_listen_port`` and
+    ``md_listen_port`` add fixed listeners that relay to one gateway without inspecting.
+    Every error is one line naming the option.
+    """
+    if not oe and not md and not list(routes):
+        raise ConfigError("--oe/--md", "no upstream: give --oe HOST:PORT and/or --md HOST:PORT")
+    oe_upstream = parse_host_port(oe, "--oe") if oe else None
+    md_upstream = parse_host_port(md, "--md") if md else None
+
+    table: dict[str, Upstream] = {}
+
+    def add_route(comp_id: str, upstream: Upstream, option: str) -> None:
+        if not _COMP_ID.fullmatch(comp_id):
+            raise ConfigError(option, f"{comp_id!r} is not a CompID (letters, digits, _ . -)")
+        if comp_id in table:
+            raise ConfigError(option, f"TargetCompID {comp_id} is routed twice")
+        table[comp_id] = upstream
+
+    if oe_upstream is not None:
+        for comp_id in oe_comp_ids:
+            add_route(comp_id, oe_upstream, "--oe-comp-id")
+    if md_upstream is not None:
+        for comp_id in md_comp_ids:
+            add_route(comp_id, md_upstream, "--md-comp-id")
+    for entry in routes:
+        comp_id, sep, address = entry.partition("=")
+        if not sep:
+            raise ConfigError("--route", f"{entry!r} is not COMPID=HOST:PORT")
+        add_route(comp_id.strip(), parse_host_port(address, "--route"), "--route")
+
+    listeners: list[ListenerSpec] = []
+    if listen_port is not None:
+        _check_listen_port(listen_port, "--listen-port")
+        if not table:
+            raise ConfigError("--listen-port", "no TargetCompID is routed to any upstream")
+        listeners.append(ListenerSpec(ROUTING_LISTENER, listen_port))
+    for name, port, upstream, option, needs in (
+        ("oe", oe_listen_port, oe_upstream, "--oe-listen-port", "--oe"),
+        ("md", md_listen_port, md_upstream, "--md-listen-port", "--md"),
+    ):
+        if port is None:
+            continue
+        _check_listen_port(port, option)
+        if upstream is None:
+            raise ConfigError(option, f"needs {needs} HOST:PORT")
+        listeners.append(ListenerSpec(name, port, upstream, option))
+    if not listeners:
+        raise ConfigError("--listen-port", "no listener: give --listen-port or a fixed port")
+    seen_ports: dict[int, str] = {}
+    for spec in listeners:
+        if spec.port and spec.port in seen_ports:
+            raise ConfigError(spec.option, f"port {spec.port} is also {seen_ports[spec.port]}")
+        seen_ports[spec.port] = spec.option
+
+    if max_connections < 1:
+        raise ConfigError("--max-connections", "must be at least 1")
+    if idle_timeout_s is not None and idle_timeout_s <= 0:
+        raise ConfigError("--idle-timeout", "must be a positive number of seconds")
+    if first_message_timeout_s <= 0:
+        raise ConfigError("--first-message-timeout", "must be a positive number of seconds")
+    if connect_timeout_s <= 0:
+        raise ConfigError("--connect-timeout", "must be a positive number of seconds")
+    if not _HOST.fullmatch(listen_host):
+        raise ConfigError("--listen-host", f"{listen_host!r} is not a host name or address")
+    return ProxyConfig(
+        listeners=tuple(listeners),
+        routes=table,
+        listen_host=listen_host.strip("[]"),
+        max_connections=max_connections,
+        idle_timeout_s=idle_timeout_s,
+        first_message_timeout_s=first_message_timeout_s,
+        connect_timeout_s=connect_timeout_s,
+    )
+
+
+def _check_listen_port(port: int, option: str) -> None:
+    if not 0 <= port <= 65535:
+        raise ConfigError(option, f"port {port} is outside 0-65535 (0 picks a free port)")
+
+
+# --- Framing the first message ---------------------------------------------------------------
+
+
+class FramingError(ValueError):
+    """The bytes a client sent first are not a FIX message; the text is safe to log."""
+
+
+@dataclass(frozen=True)
+class FirstMessage:
+    """The first complete FIX message on a connection and what routing needs from it."""
+
+    raw: bytes
+    msg_type: str | None
+    target_comp_id: str | None
+
+
+def frame_first_message(
+    buffer: bytes, max_header_bytes: int = 64, max_message_bytes: int = 8192
+) -> FirstMessage | None:
+    """The complete message at the start of ``buffer``; None while more bytes are needed.
+
+    Framing follows BodyLength(9), as a FIX engine does: ``8=...|9=N|`` then N body bytes
+    then ``10=ddd|`` with the checksum verified. Bytes that cannot become a FIX message raise
+    :class:`FramingError` as early as possible (an HTTP request fails on its first byte).
+    """
+    begin_end = buffer.find(SOH)
+    if begin_end < 0:
+        _check_prefix(buffer, b"8=", "does not start with BeginString(8)")
+        if len(buffer) > max_header_bytes:
+            raise FramingError(f"no BeginString(8) within {max_header_bytes} bytes")
+        return None
+    _check_prefix(buffer[:begin_end], b"8=", "does not start with BeginString(8)")
+    if begin_end < 3:
+        raise FramingError("empty BeginString(8)")
+    length_start = begin_end + 1
+    length_end = buffer.find(SOH, length_start)
+    length_field = buffer[length_start:] if length_end < 0 else buffer[length_start:length_end]
+    _check_prefix(length_field, b"9=", "BodyLength(9) does not follow BeginString(8)")
+    digits = length_field[2:]
+    if digits and not digits.isdigit():
+        raise FramingError("BodyLength(9) is not a number")
+    header_bytes = len(buffer) if length_end < 0 else length_end + 1
+    if header_bytes > max_header_bytes:
+        raise FramingError(f"no BodyLength(9) within {max_header_bytes} bytes")
+    if length_end < 0:
+        return None
+    if not digits:
+        raise FramingError("empty BodyLength(9)")
+    body_length = int(digits)
+    total = length_end + 1 + body_length + 7  # 7 = len("10=ddd|")
+    if body_length == 0 or total > max_message_bytes:
+        raise FramingError(f"BodyLength(9) {body_length} is out of range")
+    if len(buffer) < total:
+        return None
+    body_end = length_end + 1 + body_length
+    trailer = _TRAILER.fullmatch(buffer[body_end:total])
+    if trailer is None or buffer[body_end - 1 : body_end] != SOH:
+        raise FramingError("BodyLength(9) does not end where CheckSum(10) starts")
+    if sum(buffer[:body_end]) % 256 != int(trailer.group(1)):
+        raise FramingError("CheckSum(10) does not match")
+    fields = _fields(buffer[length_end + 1 : body_end - 1])
+    return FirstMessage(raw=buffer[:total], msg_type=fields.get(35), target_comp_id=fields.get(56))
+
+
+def _check_prefix(data: bytes, prefix: bytes, problem: str) -> None:
+    if not (data.startswith(prefix) or prefix.startswith(data)):
+        raise FramingError(problem)
+
+
+def _fields(body: bytes) -> dict[int, str]:
+    """First occurrence of each tag in ``body`` (header tags come first in valid FIX)."""
+    fields: dict[int, str] = {}
+    for item in body.split(SOH):
+        tag, sep, value = item.partition(b"=")
+        if not sep or not tag.isdigit():
+            raise FramingError("a field is not TAG=VALUE")
+        fields.setdefault(int(tag), value.decode("latin-1"))
+    return fields
+
+
+# --- The server ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Connection:
+    """What one relayed connection logs when it ends."""
+
+    conn_id: int
+    listener: str
+    client: str
+    started: float = field(default_factory=time.monotonic)
+    last_activity: float = field(default_factory=time.monotonic)
+    target_comp_id: str = "-"
+    upstream: Upstream | None = None
+    relaying: bool = False
+    client_to_upstream_bytes: int = 0
+    upstream_to_client_bytes: int = 0
+    close_reason: str | None = None
+
+    def end(self, reason: str) -> None:
+        """Record why the connection ends; the first cause wins."""
+        if self.close_reason is None:
+            self.close_reason = reason
+
+
+class _RelayFailed(Exception):
+    """A read or write failed on one side; the connection ends."""
+
+
+class ProxyServer:
+    """The relay on the running asyncio loop: ``await start()``, then ``await stop()``."""
+
+    def __init__(self, config: ProxyConfig) -> None:
+        self.config = config
+        self._servers: list[asyncio.Server] = []
+        self._ports: dict[str, int] = {}
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._conn_ids = itertools.count(1)
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """Bound port per listener name (``routing``, ``oe``, ``md``); empty before start."""
+        return dict(self._ports)
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._handlers)
+
+    async def start(self) -> dict[str, int]:
+        """Bind every listener; a port that cannot be bound is a ConfigError naming it."""
+        host = self.config.listen_host
+        try:
+            for spec in self.config.listeners:
+                try:
+                    server = await asyncio.start_server(
+                        lambda r, w, spec=spec: self._accept(r, w, spec), host, spec.port
+                    )
+                except OSError as exc:
+                    reason = exc.strerror or str(exc)
+                    raise ConfigError(
+                        spec.option, f"cannot listen on {host}:{spec.port} ({reason})"
+                    ) from None
+                self._servers.append(server)
+                self._ports[spec.name] = int(server.sockets[0].getsockname()[1])
+                log.info(
+                    "proxy listening on %s:%d: %s",
+                    host,
+                    self._ports[spec.name],
+                    self._describe(spec),
+                )
+        except BaseException:
+            await self.stop()
+            raise
+        return self.ports
+
+    async def stop(self) -> None:
+        """Stop listening and close every relayed connection (logged as "proxy stopping")."""
+        for server in self._servers:
+            server.close()
+        handlers = list(self._handlers)
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 2)
+        self._servers.clear()
+
+    def _describe(self, spec: ListenerSpec) -> str:
+        if spec.upstream is not None:
+            return f"{spec.name} listener, every connection to {spec.upstream}"
+        by_upstream: dict[Upstream, list[str]] = {}
+        for comp_id, upstream in self.config.routes.items():
+            by_upstream.setdefault(upstream, []).append(comp_id)
+        routes = "; ".join(f"{', '.join(ids)} -> {up}" for up, ids in by_upstream.items())
+        return f"routing by TargetCompID(56): {routes}"
+
+    async def _accept(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, spec: ListenerSpec
+    ) -> None:
+        peer = writer.get_extra_info("peername")
+        client = f"{peer[0]}:{peer[1]}" if peer else "?"
+        conn_id = next(self._conn_ids)
+        if len(self._handlers) >= self.config.max_connections:
+            log.warning(
+                "conn %d from %s refused: %d connections open (--max-connections %d)",
+                conn_id,
+                client,
+                len(self._handlers),
+                self.config.max_connections,
+            )
+            await _close(writer)
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        conn = _Connection(conn_id, spec.name, client)
+        log.info("conn %d from %s on the %s listener", conn_id, client, spec.name)
+        upstream_writer: asyncio.StreamWriter | None = None
+        try:
+            opened = await self._open_upstream(conn, spec, reader)
+            if opened is not None:
+                upstream_reader, upstream_writer, first_bytes = opened
+                await self._relay(
+                    conn, reader, writer, upstream_reader, upstream_writer, first_bytes
+                )
+        except asyncio.CancelledError:
+            # Only stop() cancels these tasks. Not re-raised: asyncio.streams (3.11) logs a
+            # cancelled connection task as an "Exception in callback" error.
+            conn.end("proxy stopping")
+        except Exception as exc:  # a bug must end one connection, never the server
+            conn.end(f"proxy error ({type(exc).__name__})")
+            log.exception("conn %d: unexpected error", conn_id)
+        finally:
+            self._handlers.discard(task)
+            await _close(writer)
+            if upstream_writer is not None:
+                await _close(upstream_writer)
+            self._log_close(conn)
+
+    async def _open_upstream(
+        self, conn: _Connection, spec: ListenerSpec, reader: asyncio.StreamReader
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes] | None:
+        """Pick the gateway (reading the first message if routing) and connect to it."""
+        first_bytes = b""
+        if spec.upstream is not None:
+            upstream = spec.upstream
+        else:
+            framed = await self._read_first_message(conn, reader)
+            if framed is None:
+                return None
+            first, first_bytes = framed
+            if first.target_comp_id is None:
+                msg_type = _loggable(first.msg_type or "")
+                conn.end(f"first message (35={msg_type}) has no TargetCompID(56)")
+                return None
+            conn.target_comp_id = _loggable(first.target_comp_id)
+            routed = self.config.routes.get(first.target_comp_id)
+            if routed is None:
+                conn.end(f"unknown TargetCompID {conn.target_comp_id}")
+                return None
+            upstream = routed
+            log.info(
+                "conn %d TargetCompID %s -> %s; first message: %s",
+                conn.conn_id,
+                first.target_comp_id,
+                upstream,
+                # redacted, and no raw line break from a client can start a forged log line
+                printable(first.raw.decode("latin-1")).replace("\n", "\\n").replace("\r", "\\r"),
+            )
+        conn.upstream = upstream
+        try:
+            upstream_reader, upstream_writer = await asyncio.wait_for(
+                asyncio.open_connection(upstream.host, upstream.port),
+                self.config.connect_timeout_s,
+            )
+        except (OSError, TimeoutError) as exc:
+            detail = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+            conn.end(f"upstream {upstream} unreachable ({detail})")
+            return None
+        return upstream_reader, upstream_writer, first_bytes
+
+    async def _read_first_message(
+        self, conn: _Connection, reader: asyncio.StreamReader
+    ) -> tuple[FirstMessage, bytes] | None:
+        """The first message and every byte read so far (it may run past the message)."""
+        buffer = b""
+        try:
+            async with asyncio.timeout(self.config.first_message_timeout_s):
+                while True:
+                    first = frame_first_message(
+                        buffer, self.config.max_header_bytes, self.config.max_first_message_bytes
+                    )
+                    if first is not None:
+                        return first, buffer
+                    chunk = await reader.read(_READ_CHUNK)
+                    if not chunk:
+                        conn.end(f"client closed before a complete first message ({len(buffer)} B)")
+                        return None
+                    buffer += chunk
+        except TimeoutError:
+            conn.end(
+                f"no complete first message within {self.config.first_message_timeout_s:g} s "
+                f"({len(buffer)} B)"
+            )
+        except FramingError as exc:
+            conn.end(f"not FIX: {exc} ({len(buffer)} B)")  # never the bytes: may hold secrets
+        except OSError as exc:
+            conn.end(f"client error before the first message ({type(exc).__name__})")
+        return None
+
+    async def _relay(
+        self,
+        conn: _Connection,
+        client_reader: asyncio.StreamReader,
+        client_writer: asyncio.StreamWriter,
+        upstream_reader: asyncio.StreamReader,
+        upstream_writer: asyncio.StreamWriter,
+        first_bytes: bytes,
+    ) -> None:
+        """Copy bytes both ways until both sides closed, one side failed, or idle timeout."""
+        conn.relaying = True
+        conn.last_activity = time.monotonic()
+        if first_bytes:
+            try:
+                upstream_writer.write(first_bytes)
+                await upstream_writer.drain()
+            except OSError as exc:
+                conn.end(f"upstream error ({type(exc).__name__})")
+                return
+            conn.client_to_upstream_bytes = len(first_bytes)
+        pumps = {
+            asyncio.create_task(
+                self._pump(conn, client_reader, upstream_writer, "client", "upstream")
+            ),
+            asyncio.create_task(
+                self._pump(conn, upstream_reader, client_writer, "upstream", "client")
+            ),
+        }
+        watchdog = asyncio.create_task(self._watch_idle(conn))
+        pending: set[asyncio.Task[None]] = {*pumps, watchdog}
+        try:
+            while pumps & pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                # exception() on every finished task, so none is left "never retrieved"
+                failed = [task for task in done if task.exception() is not None]
+                if watchdog in done or failed:
+                    break
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _pump(
+        self,
+        conn: _Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        source: str,
+        sink: str,
+    ) -> None:
+        """One direction; at end of stream the half-close is passed on to the other side."""
+        while True:
+            try:
+                data = await reader.read(_READ_CHUNK)
+            except OSError as exc:
+                conn.end(f"{source} error ({type(exc).__name__})")
+                raise _RelayFailed from None
+            if not data:
+                break
+            conn.last_activity = time.monotonic()
+            if source == "client":
+                conn.client_to_upstream_bytes += len(data)
+            else:
+                conn.upstream_to_client_bytes += len(data)
+            try:
+                writer.write(data)
+                await writer.drain()
+            except OSError as exc:
+                conn.end(f"{sink} error ({type(exc).__name__})")
+                raise _RelayFailed from None
+        conn.end(f"{source} closed")
+        try:
+            if writer.can_write_eof():
+                writer.write_eof()
+        except OSError as exc:
+            conn.end(f"{sink} error ({type(exc).__name__})")
+            raise _RelayFailed from None
+
+    async def _watch_idle(self, conn: _Connection) -> None:
+        idle_s = self.config.idle_timeout_s
+        if idle_s is None:
+            await asyncio.Event().wait()  # never; cancelled with the connection
+            return
+        while (remaining := conn.last_activity + idle_s - time.monotonic()) > 0:
+            await asyncio.sleep(remaining)
+        conn.end(f"idle for {idle_s:g} s")
+
+    @staticmethod
+    def _log_close(conn: _Connection) -> None:
+        duration_s = time.monotonic() - conn.started
+        silent = conn.relaying and conn.upstream_to_client_bytes == 0
+        log.log(
+            logging.INFO if conn.relaying and not silent else logging.WARNING,
+            "conn %d closed (%s%s): client %s, listener %s, TargetCompID %s, upstream %s, "
+            "client->upstream %d B, upstream->client %d B, %.1f s",
+            conn.conn_id,
+            conn.close_reason or "closed",
+            "; upstream sent nothing" if silent else "",
+            conn.client,
+            conn.listener,
+            conn.target_comp_id,
+            conn.upstream or "-",
+            conn.client_to_upstream_bytes,
+            conn.upstream_to_client_bytes,
+            duration_s,
+        )
+
+
+def _loggable(client_text: str) -> str:
+    """A CompID-like value as is; anything else quoted and cut, so no client can forge lines."""
+    return client_text if _COMP_ID.fullmatch(client_text) else ascii(client_text[:64])
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(writer.wait_closed(), 1)
+
+
+# --- Running it ------------------------------------------------------------------------------
+
+
+async def serve(
+    config: ProxyConfig,
+    stop_event: threading.Event,
+    started: Future[dict[str, int]] | None = None,
+) -> None:
+    """Run the proxy on the current loop until ``stop_event`` is set (or the task is cancelled)."""
+    server = ProxyServer(config)
+    try:
+        ports = await server.start()
+    except BaseException as exc:
+        if started is not None and not started.done():
+            started.set_exception(exc)
+        raise
+    if started is not None and not started.done():
+        started.set_result(ports)
+    try:
+        # Polling keeps Ctrl-C (which cancels this task) prompt and needs no helper thread.
+        while not stop_event.is_set():
+            await asyncio.sleep(0.1)
+    finally:
+        await server.stop()
+        log.info("proxy stopped")
+
+
+def run_forever(
+    config: ProxyConfig,
+    stop_event: threading.Event,
+    started: Future[dict[str, int]] | None = None,
+) -> None:
+    """Block until ``stop_event`` is set; ``started`` receives the bound ports (or the error).
+
+    For the CLI's foreground: a bind failure raises :class:`ConfigError` naming the option.
+    """
+    asyncio.run(serve(config, stop_event, started))
+
+
+class ProxyThread:
+    """The proxy on its own thread, for callers (and tests) that are not async."""
+
+    def __init__(self, config: ProxyConfig) -> None:
+        self.config = config
+        self._stop_event = threading.Event()
+        self._started: Future[dict[str, int]] = Future()
+        self._thread = threading.Thread(target=self._run, name="truex-proxy", daemon=True)
+        self.ports: dict[str, int] = {}
+
+    def start(self, timeout_s: float = 10.0) -> dict[str, int]:
+        """Start and wait until every listener is bound; returns the ports by listener name."""
+        self._thread.start()
+        try:
+            self.ports = self._started.result(timeout_s)
+        except TimeoutError:
+            self.stop()
+            raise TruexError(f"proxy did not start within {timeout_s:g} s") from None
+        return self.ports
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Close the listeners and every relayed connection, then join the thread."""
+        self._stop_event.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        try:
+            run_forever(self.config, self._stop_event, self._started)
+        except Exception:
+            if self._started.exception() is None:  # a start error already reached start()
+                log.exception("proxy stopped on an unexpected error")
+
+
+def start_in_thread(config: ProxyConfig, timeout_s: float = 10.0) -> ProxyThread:
+    """A started :class:`ProxyThread`; a bind failure raises here, in the caller's thread."""
+    proxy = ProxyThread(config)
+    proxy.start(timeout_s)
+    return proxy

@@ -1,0 +1,105 @@
+"""Runs REST calls off the trading thread and posts their results back as events.
+
+The trading loop must never wait on HTTP: it asks (reconcile, deadman cancel, cancel unknown
+orders) and carries on; this worker's thread does the calls and puts a result event on the same
+queue the FIX events arrive on, so the loop applies it in order like any other event.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+from truex_qf.rest.client import ID_TYPE_CLIENT, RestError, TruexRestClient, VenueOrder
+from truex_qf.trading.reconcile import DeadmanResult, ReconcileRequest, ReconcileResult
+
+log = logging.getLogger("truex_qf.rest")
+
+_STOP = object()
+
+
+class RestWorker:
+    """One thread, one job at a time (REST rate limits apply to us too)."""
+
+    def __init__(self, client: TruexRestClient, post: Callable[[object], None]) -> None:
+        self.client = client
+        self._post = post
+        self._jobs: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="truex-rest", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Finish the job in hand, then stop; safe when never started."""
+        if self._thread.is_alive():
+            self._jobs.put(_STOP)
+            self._thread.join(timeout_s)
+        self.client.close()
+
+    # ------------------------------------------------------------------ requests (any thread)
+
+    def reconcile(self, request: ReconcileRequest) -> None:
+        self._jobs.put(request)
+
+    def deadman(self, known_cl_ord_ids: tuple[str, ...]) -> None:
+        self._jobs.put(("deadman", known_cl_ord_ids))
+
+    def cancel_orders(self, order_ids: tuple[str, ...]) -> None:
+        self._jobs.put(("cancel", order_ids))
+
+    # ------------------------------------------------------------------ the thread
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not _STOP:
+            try:
+                self._do(job)
+            except Exception:  # a failed job must not end the worker
+                log.exception("REST job %r failed", job)
+
+    def _do(self, job: object) -> None:
+        if isinstance(job, ReconcileRequest):
+            self._post(self._reconcile(job))
+        elif isinstance(job, tuple) and job[0] == "deadman":
+            self._post(self._deadman(job[1]))
+        elif isinstance(job, tuple) and job[0] == "cancel":
+            for order_id in job[1]:
+                try:
+                    result = self.client.cancel_order(order_id)
+                    log.warning(
+                        "cancelled unknown venue order %s: %s", order_id, result.outcome.value
+                    )
+                except RestError as exc:
+                    log.error("could not cancel unknown venue order %s: %s", order_id, exc)
+
+    def _reconcile(self, request: ReconcileRequest) -> ReconcileResult:
+        try:
+            active = tuple(self.client.active_orders())
+            listed = {order.external_id for order in active}
+            statuses: dict[str, VenueOrder | None] = {}
+            for cl_ord_id in request.working_cl_ord_ids:
+                if cl_ord_id in listed:
+                    continue
+                try:
+                    statuses[cl_ord_id] = self.client.order_status(
+                        cl_ord_id, id_type=ID_TYPE_CLIENT
+                    )
+                except RestError as exc:
+                    if exc.status != 404:
+                        raise
+                    statuses[cl_ord_id] = None
+            return ReconcileResult(active=active, statuses=statuses)
+        except RestError as exc:
+            return ReconcileResult(error=str(exc))
+
+    def _deadman(self, known: tuple[str, ...]) -> DeadmanResult:
+        try:
+            result = self.client.cancel_all_active(known_external_ids=known)
+        except RestError as exc:
+            return DeadmanResult(canceled=0, failed=(), error=str(exc))
+        error = result.listing_error
+        return DeadmanResult(
+            canceled=len(result.canceled), failed=tuple(result.failed), error=error
+        )

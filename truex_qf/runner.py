@@ -1,0 +1,398 @@
+"""``truex-qf run`` and the demo: the market maker on both FIX sessions, start to clean finish.
+
+Threads: QuickFIX's session threads only read messages into events and put them on a queue;
+the trading loop (this module's :meth:`Runner.run`, on the calling thread) is the one owner of
+trading state. It drains the queue, lets the :class:`MarketMaker` decide, and sends through the
+:class:`FixClient`. Shutdown (end of ``--duration``, SIGINT/SIGTERM) halts quoting, cancels every
+working order, waits for the acknowledgements, then logs out of both sessions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import TextIO
+
+from truex_qf.config import FixSettings
+from truex_qf.domain.decimals import plain_decimal
+from truex_qf.domain.model import (
+    InboundEvent,
+    LogonRefused,
+    SessionLoggedOn,
+    SessionLoggedOut,
+    SessionRole,
+)
+from truex_qf.errors import LogonRejectedError, TruexError
+from truex_qf.fix.client import FixClient
+from truex_qf.fix.reconnect import Action, BackoffPolicy, SessionReconnector
+from truex_qf.pipeline import Pipeline, describe_venue
+from truex_qf.rest.client import TruexRestClient
+from truex_qf.rest.worker import RestWorker
+from truex_qf.strategy.fair_value import PriceSource
+from truex_qf.strategy.settings import StrategySettings
+from truex_qf.trading.market_maker import MarketMaker
+
+log = logging.getLogger("truex_qf.runner")
+
+PID_FILE = "truex-qf.pid"
+SHUTDOWN_ACK_TIMEOUT_S = 10.0
+LOGON_TIMEOUT_S = 30.0
+DISPLAY_QUANTUM = Decimal("0.00000001")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did; ``lines()`` is what ``run`` and ``demo`` print at the end."""
+
+    fills: int
+    filled_base: Decimal
+    orders_sent: int
+    replaces_sent: int
+    cancels_sent: int
+    positions: dict[str, Decimal]
+    realized_pnl: dict[str, Decimal]
+    unrealized_pnl: dict[str, Decimal | None]
+    fees: dict[str, Decimal]
+    risk_denials: dict[str, int]
+    venue_rejects: int
+    trading_state: str
+    working_orders_after_shutdown: int
+
+    def lines(self) -> list[str]:
+        def per_symbol(values: dict) -> str:
+            return ", ".join(f"{s} {_shown(v)}" for s, v in sorted(values.items())) or "none"
+
+        denials = ", ".join(f"{k} {v}" for k, v in sorted(self.risk_denials.items()))
+        return [
+            f"orders sent: {self.orders_sent} new, {self.replaces_sent} replace, "
+            f"{self.cancels_sent} cancel",
+            f"fills: {self.fills} ({self.filled_base} base)",
+            f"position: {per_symbol(self.positions)}",
+            f"realized pnl: {per_symbol(self.realized_pnl)} (fees {per_symbol(self.fees)})",
+            f"unrealized pnl: {per_symbol(self.unrealized_pnl)}",
+            f"risk denials: {sum(self.risk_denials.values())}"
+            + (f" ({denials})" if denials else ""),
+            f"venue rejects: {self.venue_rejects}",
+            f"trading state: {self.trading_state}",
+            f"working orders after shutdown: {self.working_orders_after_shutdown}",
+        ]
+
+
+def _shown(value: Decimal | None) -> str:
+    """Money and quantities for people: at most 8 decimals (the books keep full precision)."""
+    if value is None:
+        return "n/a"
+    return plain_decimal(value.quantize(DISPLAY_QUANTUM))
+
+
+def summarize(mm: MarketMaker) -> RunSummary:
+    """The summary, read back from the order manager, positions and risk engine."""
+    snapshot = mm.positions.snapshot(mm.fair_values())
+    return RunSummary(
+        fills=mm.stats.fills,
+        filled_base=mm.stats.filled_base,
+        orders_sent=mm.stats.orders_sent,
+        replaces_sent=mm.stats.replaces_sent,
+        cancels_sent=mm.stats.cancels_sent,
+        positions={s: p.quantity_base for s, p in snapshot.items()},
+        realized_pnl={s: p.realized_pnl_quote for s, p in snapshot.items()},
+        unrealized_pnl={s: p.unrealized_pnl_quote for s, p in snapshot.items()},
+        fees={s: p.fees_quote for s, p in snapshot.items()},
+        risk_denials=mm.risk.denial_counts(),
+        venue_rejects=mm.stats.venue_rejects,
+        trading_state=f"{mm.risk.state.value} ({mm.risk.state_reason})",
+        working_orders_after_shutdown=mm.working_order_count(),
+    )
+
+
+class LiveView:
+    """A compact status that refreshes in place on a terminal, or log lines every 10 s."""
+
+    def __init__(self, stream: TextIO = sys.stderr, interval_s: float = 1.0) -> None:
+        self.stream = stream
+        self.in_place = stream.isatty()
+        self.interval_s = interval_s if self.in_place else 10.0
+        self._last = 0.0
+        self._lines_drawn = 0
+
+    def maybe_render(self, mm: MarketMaker, now: float) -> None:
+        if now - self._last < self.interval_s:
+            return
+        self._last = now
+        lines = status_lines(mm)
+        if self.in_place:
+            up = f"\x1b[{self._lines_drawn}F" if self._lines_drawn else ""
+            self.stream.write(up + "".join(f"\x1b[2K{line}\n" for line in lines))
+            self.stream.flush()
+            self._lines_drawn = len(lines)
+        else:
+            log.info(" | ".join(lines))
+
+
+def status_lines(mm: MarketMaker) -> list[str]:
+    """The live view's content: sessions, state, and per symbol book, quotes, position, PnL."""
+    oe, md = mm.sessions_up
+    lines = [
+        f"sessions OE {'up' if oe else 'DOWN'} MD {'up' if md else 'DOWN'} | state "
+        f"{mm.risk.state.value} | orders {mm.stats.orders_sent} repl {mm.stats.replaces_sent} "
+        f"cxl {mm.stats.cancels_sent} | fills {mm.stats.fills} | denials "
+        f"{sum(mm.risk.denial_counts().values())}"
+    ]
+    fair_values = mm.fair_values()
+    for symbol in mm.symbols:
+        book = mm.books.book(symbol)
+        bid = book.best_bid_price() if book else None
+        ask = book.best_offer_price() if book else None
+        working = mm.orders.working_orders(symbol)
+        bids = sorted((o.price for o in working if o.side.name == "BUY" and o.price), reverse=True)
+        asks = sorted(o.price for o in working if o.side.name == "SELL" and o.price)
+        position = mm.positions.position_base(symbol)
+        fair = fair_values.get(symbol)
+        pnl = mm.positions.unrealized_pnl(symbol, fair) if fair is not None else None
+        realized = mm.positions.get(symbol)
+        ours = f"{_shown(bids[0] if bids else None)}/{_shown(asks[0] if asks else None)}"
+        lines.append(
+            f"{symbol} book {bid}/{ask} fv {_shown(fair)} | ours {ours} "
+            f"({len(working)} working) | pos {position} | "
+            f"rpnl {_shown(realized.realized_pnl_quote if realized else Decimal(0))} "
+            f"upnl {_shown(pnl)}"
+        )
+    return lines
+
+
+class Runner:
+    """Owns the FIX client, the event queue and the market maker for one run."""
+
+    def __init__(
+        self,
+        fix_settings: FixSettings,
+        strategy: StrategySettings,
+        *,
+        references: dict[str, PriceSource] | None = None,
+        view: LiveView | None = None,
+        pipeline: Pipeline | None = None,
+        mode: str = "run",
+        reconnect_policy: BackoffPolicy | None = None,
+        rest: TruexRestClient | None = None,
+    ) -> None:
+        self.fix_settings = fix_settings
+        self.events: queue.Queue[InboundEvent] = queue.Queue()
+        self.pipeline = pipeline
+        self.mode = mode
+        self.client = FixClient(
+            fix_settings, self.events.put, journal=pipeline.tap if pipeline else None
+        )
+        send = pipeline.wrap_send(self.client.send) if pipeline else self.client.send
+        self.mm = MarketMaker(strategy, send, references=references)
+        if pipeline is not None:
+            pipeline.attach(self.mm, self.client.roles)
+        self.rest_worker = RestWorker(rest, self.events.put) if rest is not None else None
+        if self.rest_worker is not None:
+            self.mm.request_reconcile = self.rest_worker.reconcile
+            self.mm.request_deadman = self.rest_worker.deadman
+            self.mm.request_cancel_venue_orders = self.rest_worker.cancel_orders
+        else:
+            log.warning("no REST client: no reconciliation, and no deadman cancel on disconnect")
+        self.view = view
+        self.reconnect_policy = reconnect_policy or BackoffPolicy()
+        self.reconnectors: dict[SessionRole, SessionReconnector] = {}
+        self.stop_requested = threading.Event()
+        self.kill_requested = threading.Event()
+        self._loop_interval_s = strategy.loop_interval_s
+        self._pid_file: Path | None = None
+        self._pipeline_finished = False
+        self._closing = False
+        self._next_tick = 0.0
+
+    def run(self, duration_s: float | None = None) -> RunSummary:
+        """Trade until ``duration_s`` passes or :attr:`stop_requested` is set; then flatten."""
+        self.start()
+        try:
+            deadline = None if duration_s is None else time.monotonic() + duration_s
+            while not self.stop_requested.is_set():
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                self.step()
+            return self.finish()
+        finally:
+            self.close()
+
+    def start(self) -> None:
+        """Start recording, connect both sessions and wait until they are logged on."""
+        self._pid_file = _write_pid(self.fix_settings.state_dir)
+        if self.pipeline is not None:
+            settings = self.fix_settings
+            venue = describe_venue(
+                settings.host, settings.order_entry_port, settings.market_data_port
+            )
+            self.pipeline.start(self.mode, venue, settings.sender_comp_id)
+        if self.rest_worker is not None:
+            self.rest_worker.start()
+        self.client.start()
+        now = time.monotonic()
+        self.reconnectors = {
+            role: SessionReconnector(role.value, self.reconnect_policy, now) for role in SessionRole
+        }
+        self._wait_logged_on()
+
+    def step(self) -> None:
+        """One turn of the trading loop."""
+        self._pump()
+        if self.kill_requested.is_set() and not self.mm.risk.kill_switch_engaged:
+            self.mm.engage_kill_switch("kill command")
+
+    def finish(self) -> RunSummary:
+        """Cancel everything, wait for the acknowledgements, and summarize."""
+        self._flatten()
+        return summarize(self.mm)
+
+    def close(self) -> None:
+        """Log out of both sessions, drain the recorders, remove the PID file; safe twice."""
+        self._closing = True
+        self.client.stop()
+        if self.rest_worker is not None:
+            self.rest_worker.stop()
+            self.rest_worker = None
+        if self.pipeline is not None and not self._pipeline_finished:
+            self._pipeline_finished = True
+            self.pipeline.finish()
+        if self._pid_file is not None:
+            self._pid_file.unlink(missing_ok=True)
+            self._pid_file = None
+
+    def _wait_logged_on(self) -> None:
+        for role in (SessionRole.ORDER_ENTRY, SessionRole.MARKET_DATA):
+            try:
+                self.client.wait_logged_on(role, LOGON_TIMEOUT_S)
+            except LogonRejectedError:
+                self._drain_to_pipeline()  # the refusal still reaches the alerts and the store
+                raise
+            except TruexError as exc:
+                self._drain_to_pipeline()
+                raise TruexError(f"{exc}; is the venue reachable?") from None
+
+    def _drain_to_pipeline(self) -> None:
+        if self.pipeline is None:
+            return
+        while True:
+            try:
+                self._handle(self.events.get_nowait())
+            except queue.Empty:
+                break
+        self.pipeline.alerts.evaluate()
+
+    def _pump(self) -> None:
+        """One loop turn: wait for an event (at most until the next tick), drain the queue,
+        decide; the periodic tick (timeouts, staleness) runs on its own schedule, so a busy
+        market-data stream cannot starve it."""
+        now = time.monotonic()
+        try:
+            first = self.events.get(
+                timeout=max(0.0, min(self._loop_interval_s, self._next_tick - now))
+            )
+        except queue.Empty:
+            first = None
+        if first is not None:
+            self._handle(first)
+            while True:
+                try:
+                    self._handle(self.events.get_nowait())
+                except queue.Empty:
+                    break
+        if time.monotonic() >= self._next_tick:
+            self._next_tick = time.monotonic() + self._loop_interval_s
+            self.mm.tick()
+        else:
+            self.mm.requote_dirty()
+        self._poll_links()
+        if self.pipeline is not None:
+            self.pipeline.after_pass(self.mm)
+        if self.view is not None:
+            self.view.maybe_render(self.mm, time.monotonic())
+
+    def _handle(self, event: InboundEvent) -> None:
+        if self.pipeline is not None:
+            self.pipeline.on_event(event)
+        self._track_link(event)
+        self.mm.handle(event)
+
+    def _track_link(self, event: InboundEvent) -> None:
+        """Feed session events to the reconnect schedule; apply what it decides."""
+        if not isinstance(event, SessionLoggedOn | SessionLoggedOut | LogonRefused):
+            return
+        link = self.reconnectors.get(event.role)
+        if link is None or self._closing:
+            return
+        now = time.monotonic()
+        if isinstance(event, SessionLoggedOn):
+            link.on_logged_on(now)
+            return
+        why = f"logon refused: {event.text}" if isinstance(event, LogonRefused) else "logged out"
+        self._apply_link(event.role, link.on_down(now, why), why)
+
+    def _poll_links(self) -> None:
+        now = time.monotonic()
+        for role, link in self.reconnectors.items():
+            action = link.poll(now)
+            if action is not None:
+                self._apply_link(role, action, link.last_failure or "")
+
+    def _apply_link(self, role: SessionRole, action: Action | None, why: str) -> None:
+        if action is None or self._closing:
+            return
+        link = self.reconnectors[role]
+        if action is Action.DISABLE:
+            wait = (link.resume_at_s or time.monotonic()) - time.monotonic()
+            if link.breaker_open:
+                log.error(
+                    "%s: circuit breaker open after repeated failures (%s); next try in %.0f s",
+                    role.value,
+                    why,
+                    wait,
+                )
+            else:
+                log.warning("%s down (%s); reconnecting in %.1f s", role.value, why, wait)
+            self.client.set_enabled(role, False, f"reconnect backoff: {why}")
+        else:
+            log.info("%s: reconnecting", role.value)
+            self.client.set_enabled(role, True)
+
+    def _flatten(self) -> None:
+        """Cancel everything and wait (bounded) until the venue has acknowledged it."""
+        self.mm.begin_shutdown()
+        deadline = time.monotonic() + SHUTDOWN_ACK_TIMEOUT_S
+        while self.mm.working_order_count() and time.monotonic() < deadline:
+            try:
+                self._handle(self.events.get(timeout=0.2))
+            except queue.Empty:
+                self.mm.cancel_all()  # anything whose cancel was refused locally gets another go
+        remaining = self.mm.working_order_count()
+        if remaining:
+            states = {o.cl_ord_id: o.state.value for o in self.mm.orders.working_orders()}
+            log.error("%d orders still working after shutdown: %s", remaining, states)
+        if self.view is not None:
+            self.view.maybe_render(self.mm, float("inf"))
+
+
+def _write_pid(state_dir: Path) -> Path:
+    """Where ``truex-qf kill`` finds this process."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / PID_FILE
+    path.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    return path
+
+
+def read_pid(state_dir: Path) -> int:
+    """The running instance's PID, or a TruexError saying none runs there."""
+    path = state_dir / PID_FILE
+    try:
+        return int(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        raise TruexError(f"no running truex-qf found (no {path})") from None

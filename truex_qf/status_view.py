@@ -1,0 +1,421 @@
+"""The operator's status view: what the running program publishes, and what its run stored.
+
+Two sources, either of which may be missing or down:
+
+- the live state on Redis (:func:`truex_qf.observe.live_state.read_live_state`): sessions,
+  trading state, and per symbol the top of book, fair value, our working quotes, position and
+  PnL, about once a second, expiring when the program stops;
+- the database (:func:`read_db_summary`): the run, and its latest ``risk_events`` and
+  ``session_events``. Alerts themselves are only logged (there is no alert table); the events
+  behind them (denials, trading-state changes, logons and logouts, rejects) are these rows.
+
+:func:`render_status` turns both into lines, never raising on missing or odd data;
+:func:`watch` redraws them every interval, in place on a terminal. Nothing here needs the FIX
+engine.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from sqlalchemy import Engine, select
+
+from truex_qf.errors import TruexError
+from truex_qf.observe.live_state import DEFAULT_PREFIX, read_live_state
+from truex_qf.reports import fetch_rows, latest_run_id
+from truex_qf.storage.schema import risk_events, runs, session_events
+
+ERROR_KEY = "error"
+"""Set in a live dict (by :func:`live_unavailable`) when reading Redis failed, with the reason."""
+STALE_AFTER_S = 5.0
+"""A live snapshot older than this is marked STALE (the program publishes about once a second)."""
+_ROLES = (("order_entry", "OE"), ("market_data", "MD"))
+_CURSOR_UP = "\x1b[{}A"
+_CLEAR_LINE = "\x1b[2K"
+_CLEAR_BELOW = "\x1b[J"
+
+
+@dataclass(frozen=True, slots=True)
+class EventLine:
+    """One stored event for the view: a ``risk_events`` or ``session_events`` row, in short.
+
+    ``source`` is ``RISK`` or ``SESSION``; ``kind`` is the row's kind (DENIAL, STATE,
+    KILL_SWITCH; LOGON, LOGOUT, ...); ``subject`` the reason code and symbol, or the role.
+    """
+
+    at: datetime
+    source: str
+    kind: str
+    subject: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DbSummary:
+    """A run as the view shows it: which run, and its latest stored events, newest first."""
+
+    run_id: str | None
+    mode: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    events: tuple[EventLine, ...] = ()
+    error: str | None = None
+    """Why the database could not be read (then the other fields are empty)."""
+
+
+def live_unavailable(reason: str) -> dict[str, Any]:
+    """A live dict saying that Redis could not be read, and why."""
+    return {"state": None, "sessions": None, "symbols": {}, ERROR_KEY: reason}
+
+
+def read_db_summary(engine: Engine, run_id: str | None = None, events: int = 8) -> DbSummary:
+    """The run (the latest when ``run_id`` is None) and its last ``events`` risk events and last
+    ``events`` session events, merged newest first. Raises :class:`TruexError` (one line, URL
+    masked) when the database cannot be read."""
+    run = run_id if run_id is not None else latest_run_id(engine)
+    if run is None:
+        return DbSummary(run_id=None)
+    run_rows = fetch_rows(engine, select(runs).where(runs.c.run_id == run), "runs")
+    run_row: Mapping[str, Any] = run_rows[0] if run_rows else {}
+    lines: list[EventLine] = []
+    if events > 0:
+        risk_rows = fetch_rows(
+            engine,
+            select(risk_events)
+            .where(risk_events.c.run_id == run)
+            .order_by(risk_events.c.id.desc())
+            .limit(events),
+            "risk_events",
+        )
+        session_rows = fetch_rows(
+            engine,
+            select(session_events)
+            .where(session_events.c.run_id == run)
+            .order_by(session_events.c.id.desc())
+            .limit(events),
+            "session_events",
+        )
+        lines += [
+            EventLine(
+                at=_as_utc(row["at"]),
+                source="RISK",
+                kind=row["kind"],
+                subject=" ".join(part for part in (row["reason_code"], row["symbol"]) if part),
+                text=row["detail"] or "",
+            )
+            for row in risk_rows
+        ]
+        lines += [
+            EventLine(
+                at=_as_utc(row["at"]),
+                source="SESSION",
+                kind=row["kind"],
+                subject=row["role"],
+                text=row["text"] or "",
+            )
+            for row in session_rows
+        ]
+    lines.sort(key=lambda line: line.at, reverse=True)  # stable: same time keeps id order
+    return DbSummary(
+        run_id=run,
+        mode=run_row.get("mode"),
+        started_at=_as_utc(run_row["started_at"]) if run_row.get("started_at") else None,
+        ended_at=_as_utc(run_row["ended_at"]) if run_row.get("ended_at") else None,
+        events=tuple(lines),
+    )
+
+
+def status_reader(
+    engine: Engine | None,
+    *,
+    redis_url: str | None,
+    namespace: str | None,
+    prefix: str = DEFAULT_PREFIX,
+    run_id: str | None = None,
+    events: int = 8,
+) -> Callable[[], tuple[dict[str, Any] | None, DbSummary | None]]:
+    """A ``read`` for :func:`watch`: each source read on its own, a failure kept as its reason.
+
+    Without ``redis_url`` and ``namespace`` there is no live part (None); without ``engine``
+    no database part (None).
+    """
+
+    def read() -> tuple[dict[str, Any] | None, DbSummary | None]:
+        live: dict[str, Any] | None = None
+        if redis_url and namespace:
+            try:
+                live = read_live_state(redis_url, prefix, namespace)
+            except TruexError as error:
+                live = live_unavailable(str(error))
+        summary: DbSummary | None = None
+        if engine is not None:
+            try:
+                summary = read_db_summary(engine, run_id, events)
+            except TruexError as error:
+                summary = DbSummary(run_id=run_id, error=str(error))
+        return live, summary
+
+    return read
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def render_status(
+    live: Mapping[str, Any] | None,
+    db_summary: DbSummary | None,
+    width: int = 100,
+    *,
+    now_s: float | None = None,
+) -> list[str]:
+    """The lines of the view, each at most ``width`` characters; never raises on odd data.
+
+    ``live`` is shaped like :func:`read_live_state`'s answer (or :func:`live_unavailable`'s);
+    ``now_s`` (epoch seconds, default now) dates the ages shown.
+    """
+    now = time.time() if now_s is None else now_s
+    lines = [_title(db_summary, now)]
+    try:
+        lines += _live_lines(live, now)
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        lines.append(f"live state unreadable: {type(error).__name__}: {error}")
+    lines += _event_lines(db_summary, now)
+    return [_fit(line, width) for line in lines]
+
+
+def _title(summary: DbSummary | None, now: float) -> str:
+    title = f"truex-qf status  {_clock(now, now)}"
+    if summary is not None and summary.run_id is not None:
+        run = f"run {summary.run_id}"
+        if summary.mode:
+            run += f" ({summary.mode})"
+        if summary.started_at is not None:
+            run += f" started {_clock(summary.started_at.timestamp(), now)}"
+        if summary.ended_at is not None:
+            run += f", ended {_clock(summary.ended_at.timestamp(), now)}"
+        title += f"  {run}"
+    return title
+
+
+def _live_lines(live: Mapping[str, Any] | None, now: float) -> list[str]:
+    if live is None:
+        return ["live state unavailable: not read (no Redis configured)"]
+    if live.get(ERROR_KEY):
+        return [f"live state unavailable: {live[ERROR_KEY]}"]
+    state = live.get("state")
+    sessions = live.get("sessions")
+    symbols = live.get("symbols") or {}
+    if not state and not sessions and not symbols:
+        return ["live state: nothing published (the program is not running, or just started)"]
+    return [_sessions_line(sessions, now), _state_line(state, now), *_symbol_lines(symbols)]
+
+
+def _sessions_line(sessions: Mapping[str, Any] | None, now: float) -> str:
+    if not sessions:
+        return "sessions  unknown"
+    parts = []
+    for role, label in _ROLES:
+        health = sessions.get(role)
+        if not isinstance(health, Mapping):
+            parts.append(f"{label} unknown")
+            continue
+        text = f"{label} {'UP' if health.get('up') else 'DOWN'}"
+        changed_at = _number(health.get("changed_at"))
+        if changed_at is not None:
+            text += f" since {_clock(changed_at, now)} ({_duration(now - changed_at)})"
+        parts.append(text)
+    return "sessions  " + "   ".join(parts)
+
+
+def _state_line(state: Mapping[str, Any] | None, now: float) -> str:
+    if not state:
+        return "trading   unknown"
+    text = f"trading   {state.get('state') or '?'}"
+    if state.get("kill_switch"):
+        text += "  KILL SWITCH ENGAGED"
+    if state.get("reason"):
+        text += f"  reason: {state['reason']}"
+    taken_at = _number(state.get("taken_at", state.get("published_at")))
+    if taken_at is not None:
+        age = now - taken_at
+        text += f"  (as of {_clock(taken_at, now)}, {_duration(age)} ago"
+        text += ", STALE)" if age > STALE_AFTER_S else ")"
+    return text
+
+
+_SYMBOL_HEADER = ("symbol", "bid", "ask", "fair", "position", "realized", "unrealized")
+
+
+def _symbol_lines(symbols: Mapping[str, Any]) -> list[str]:
+    if not symbols:
+        return ["symbols   none published"]
+    rows = [list(_SYMBOL_HEADER)]
+    quotes: list[str] = []
+    for name in sorted(symbols):
+        view = symbols[name] or {}
+        rows.append(
+            [
+                str(name),
+                _level(view.get("bid_price"), view.get("bid_size")),
+                _level(view.get("ask_price"), view.get("ask_size")),
+                _text(view.get("fair_value")),
+                _text(view.get("position_base")),
+                _text(view.get("realized_pnl_quote")),
+                _text(view.get("unrealized_pnl_quote")),
+            ]
+        )
+        quotes.append(_quotes_text(view.get("working_quotes") or []))
+    widths = [max(len(row[index]) for row in rows) for index in range(len(_SYMBOL_HEADER))]
+    lines = []
+    for index, row in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if index > 0:
+            lines.append(f"  quotes: {quotes[index - 1]}")
+    return lines
+
+
+def _level(price: object, size: object) -> str:
+    if price is None:
+        return "-"
+    return f"{price} x {_text(size)}" if size is not None else str(price)
+
+
+def _quotes_text(working: list[Any]) -> str:
+    if not working:
+        return "none"
+    parts = []
+    for quote in working:
+        if not isinstance(quote, Mapping):
+            continue
+        price = quote.get("price")
+        at = f" @ {price}" if price is not None else " MKT"
+        side, size, state = quote.get("side", "?"), _text(quote.get("size")), quote.get("state")
+        parts.append(f"{side} {size}{at} {state or ''}")
+    return ", ".join(part.rstrip() for part in parts) or "none"
+
+
+def _event_lines(summary: DbSummary | None, now: float) -> list[str]:
+    if summary is None:
+        return []
+    if summary.error is not None:
+        return [f"database unavailable: {summary.error}"]
+    if summary.run_id is None:
+        return ["events    no run stored"]
+    if not summary.events:
+        return ["events    none stored for this run"]
+    lines = ["recent events (newest first)"]
+    for event in summary.events:
+        text = f"  {_clock(event.at.timestamp(), now)}  {event.source:<7}  {event.kind}"
+        if event.subject:
+            text += f" {event.subject}"
+        if event.text:
+            text += f": {event.text}"
+        lines.append(text)
+    return lines
+
+
+def _text(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _clock(epoch_s: float, now: float) -> str:
+    """``HH:MM:SSZ`` when on today's UTC date, else with the date."""
+    moment = datetime.fromtimestamp(epoch_s, UTC)
+    if moment.date() == datetime.fromtimestamp(now, UTC).date():
+        return moment.strftime("%H:%M:%SZ")
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _duration(seconds: float) -> str:
+    """``4s``, ``2m05s``, ``3h02m``, ``2d03h``; a negative age (clock skew) reads as ``0s``."""
+    total = max(0, int(seconds))
+    if total < 60:
+        return f"{total}s"
+    if total < 3600:
+        return f"{total // 60}m{total % 60:02d}s"
+    if total < 86400:
+        return f"{total // 3600}h{total % 3600 // 60:02d}m"
+    return f"{total // 86400}d{total % 86400 // 3600:02d}h"
+
+
+def _fit(line: str, width: int) -> str:
+    line = line.replace("\r", " ").replace("\n", " ")
+    if width <= 0 or len(line) <= width:
+        return line
+    return line[: max(width - 1, 0)] + "…"
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def watch(
+    read: Callable[[], tuple[Mapping[str, Any] | None, DbSummary | None]],
+    stream: TextIO,
+    interval_s: float,
+    iterations: int | None = None,
+    *,
+    width: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """Read and draw the view every ``interval_s`` seconds, ``iterations`` times (None: forever).
+
+    On a terminal the view is redrawn in place (cursor up, each line cleared before it is
+    written) and cut to the terminal's width so that no line wraps; elsewhere each view is
+    printed in full, followed by a blank line. A ``read`` that raises shows as
+    ``live state unavailable: <reason>``: a monitoring loop must outlive the thing it watches.
+    """
+    tty = _is_tty(stream)
+    drawn = 0
+    count = 0
+    while iterations is None or count < iterations:
+        started = time.monotonic()
+        try:
+            live, summary = read()
+        except Exception as error:  # any failure of a source is shown, never fatal
+            live, summary = live_unavailable(f"{type(error).__name__}: {error}"), None
+        columns = width if width is not None else _terminal_width(tty)
+        lines = render_status(live, summary, columns, now_s=clock())
+        if tty:
+            prefix = _CURSOR_UP.format(drawn) + "\r" if drawn else ""
+            body = "".join(f"{_CLEAR_LINE}{line}\n" for line in lines)
+            stream.write(prefix + body + _CLEAR_BELOW)
+            drawn = len(lines)
+        else:
+            stream.write("\n".join(lines) + "\n\n")
+        stream.flush()
+        count += 1
+        if iterations is not None and count >= iterations:
+            break
+        sleep(max(0.0, interval_s - (time.monotonic() - started)))
+
+
+def _is_tty(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if isatty is not None else False
+    except (OSError, ValueError):
+        return False
+
+
+def _terminal_width(tty: bool) -> int:
+    if not tty:
+        return 100
+    # one column short of the edge: a line filling the last column wraps on some terminals
+    return max(20, shutil.get_terminal_size((100, 24)).columns - 1)

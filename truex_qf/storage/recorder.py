@@ -1,0 +1,209 @@
+"""Turns what happens into storage rows: FIX messages into the journal, trading into tables.
+
+Both run on the threads that saw the fact (the engine's for messages, the trading loop's for
+orders and fills) and only build a :class:`~truex_qf.storage.rows.Row` and hand it to ``submit``
+(the background writer's non-blocking queue). Message text is redacted here, before it is
+queued, so no secret ever reaches the writer, the spill file or the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from truex_qf.domain.model import LogonRefused, SessionLoggedOn, SessionLoggedOut, SessionRejected
+from truex_qf.fix.redaction import redact
+from truex_qf.storage.rows import Row
+from truex_qf.trading.events import RiskDenied, TradingStateChanged
+from truex_qf.trading.orders import Fill, OrderManager, OrderStateChanged
+from truex_qf.trading.positions import PositionBook
+
+Submit = Callable[[Row], None]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def field_value(raw: str, tag: str) -> str | None:
+    """The first value of ``tag`` in raw FIX text (header or body), found without a full parse."""
+    marker = f"\x01{tag}="
+    start = raw.find(marker)
+    if start < 0:
+        return None
+    start += len(marker)
+    end = raw.find("\x01", start)
+    return raw[start:end] if end >= 0 else raw[start:]
+
+
+class JournalTap:
+    """Called by the engine log for every message in and out, admin and application."""
+
+    def __init__(self, run_id: str, submit: Submit) -> None:
+        self.run_id = run_id
+        self._submit = submit
+
+    def __call__(self, session: str, direction: str, raw: str) -> None:
+        seq = field_value(raw, "34")
+        self._submit(
+            Row(
+                "fix_journal",
+                {
+                    "run_id": self.run_id,
+                    "session": session,
+                    "direction": direction,
+                    "msg_type": field_value(raw, "35") or "?",
+                    "seq_num": int(seq) if seq and seq.isdigit() else None,
+                    "cl_ord_id": field_value(raw, "11"),
+                    "text": redact(raw),
+                    "logged_at": now_utc(),
+                },
+            )
+        )
+
+
+class StoreRecorder:
+    """A market-maker listener: orders, order events, fills, risk and session events."""
+
+    def __init__(self, run_id: str, submit: Submit, orders: OrderManager) -> None:
+        self.run_id = run_id
+        self._submit = submit
+        self._orders = orders
+        self._created: dict[str, datetime] = {}  # first time each order lineage was seen
+        self._handlers: dict[type, Callable[[object], None]] = {
+            OrderStateChanged: self._order_changed,
+            Fill: self._fill,
+            RiskDenied: self._denied,
+            TradingStateChanged: self._state_changed,
+            SessionLoggedOn: self._session,
+            SessionLoggedOut: self._session,
+            LogonRefused: self._session,
+            SessionRejected: self._session,
+        }
+
+    def __call__(self, event: object) -> None:
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def _row(self, table: str, **values: object) -> None:
+        self._submit(Row(table, {"run_id": self.run_id, **values}))
+
+    def _lineage(self, cl_ord_id: str) -> str:
+        order = self._orders.get(cl_ord_id)
+        return order.cl_ord_ids[0] if order and order.cl_ord_ids else cl_ord_id
+
+    def _order_changed(self, event: OrderStateChanged) -> None:  # type: ignore[override]
+        at = now_utc()
+        self._row(
+            "order_events",
+            cl_ord_id=self._lineage(event.cl_ord_id),
+            event_cl_ord_id=event.cl_ord_id,
+            previous_state=event.previous.value if event.previous else None,
+            state=event.state.value,
+            reason=event.reason,
+            text=event.text,
+            at=at,
+        )
+        self._upsert_order(event.cl_ord_id, at)
+
+    def _fill(self, fill: Fill) -> None:  # type: ignore[override]
+        at = now_utc()
+        self._row(
+            "executions",
+            exec_id=fill.exec_id,
+            cl_ord_id=self._lineage(fill.cl_ord_id),
+            order_id=fill.order_id,
+            symbol=fill.symbol,
+            side=fill.side.name,
+            quantity=fill.qty,
+            price=fill.price,
+            fee=fill.fee,
+            liquidity=fill.liquidity,
+            trade_match_id=fill.trade_match_id,
+            at=at,
+        )
+        # a second partial fill changes quantities without changing the state
+        self._upsert_order(fill.cl_ord_id, at)
+
+    def _upsert_order(self, cl_ord_id: str, at: datetime) -> None:
+        """The order's current row: the writer upserts ``orders`` by its lineage key."""
+        order = self._orders.get(cl_ord_id)
+        if order is None:
+            return
+        lineage = self._lineage(cl_ord_id)
+        self._row(
+            "orders",
+            cl_ord_id=lineage,
+            current_cl_ord_id=order.cl_ord_id,
+            order_id=order.order_id,
+            symbol=order.symbol,
+            side=order.side.name,
+            ord_type=order.ord_type.name,
+            time_in_force=order.time_in_force.name,
+            price=order.price,
+            quantity=order.qty,
+            cum_qty=order.cum_qty,
+            leaves_qty=order.leaves,
+            avg_px=order.avg_px,
+            state=order.state.value,
+            created_at=self._created.setdefault(lineage, at),
+            updated_at=at,
+        )
+
+    def _denied(self, event: RiskDenied) -> None:  # type: ignore[override]
+        self._row(
+            "risk_events",
+            kind="DENIAL",
+            reason_code=event.reason_code,
+            symbol=event.symbol,
+            detail=f"{event.side.name} level {event.level}: {event.detail}",
+            at=now_utc(),
+        )
+
+    def _state_changed(self, event: TradingStateChanged) -> None:  # type: ignore[override]
+        self._row(
+            "risk_events",
+            kind="STATE",
+            reason_code=event.state.value,
+            symbol=None,
+            detail=event.reason,
+            at=now_utc(),
+        )
+
+    def _session(self, event: object) -> None:
+        kind = {
+            SessionLoggedOn: "LOGON",
+            SessionLoggedOut: "LOGOUT",
+            LogonRefused: "LOGON_REFUSED",
+            SessionRejected: "REJECT",
+        }[type(event)]
+        self._row(
+            "session_events",
+            session=event.session,  # type: ignore[attr-defined]
+            role=event.role.value,  # type: ignore[attr-defined]
+            kind=kind,
+            text=getattr(event, "text", None),
+            at=now_utc(),
+        )
+
+    def snapshot(self, positions: PositionBook, fair_values: dict) -> None:  # type: ignore[type-arg]
+        """Position and PnL per symbol, now (the runner calls this periodically and at the end)."""
+        at = now_utc()
+        for symbol, snap in positions.snapshot(fair_values).items():
+            self._row(
+                "position_snapshots",
+                symbol=symbol,
+                quantity_base=snap.quantity_base,
+                avg_entry_price=snap.avg_entry_price,
+                fair_value=snap.fair_value,
+                at=at,
+            )
+            self._row(
+                "pnl_snapshots",
+                symbol=symbol,
+                realized_pnl_quote=snap.realized_pnl_quote,
+                unrealized_pnl_quote=snap.unrealized_pnl_quote,
+                fees_quote=snap.fees_quote,
+                at=at,
+            )

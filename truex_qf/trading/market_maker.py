@@ -1,0 +1,606 @@
+"""The market maker's decision core: books, fair value, quotes, orders, positions and risk.
+
+One object, driven by one thread (the trading loop): it receives inbound domain events and
+periodic ticks, and emits commands through ``send``. Nothing here touches the FIX engine or a
+socket, so the whole strategy runs in a unit test with a fake ``send``; the runner
+(:mod:`truex_qf.runner`) connects it to a :class:`~truex_qf.fix.client.FixClient`.
+
+The quoting step per symbol follows the pipeline of :mod:`truex_qf.strategy.quoting`:
+decide the fair value, build the proposal, diff it against our working orders, then send
+cancels, replaces and creates, each new order or replace through the risk engine first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from truex_qf.domain.clordid import ClOrdIdGenerator
+from truex_qf.domain.increments import PriceGrid
+from truex_qf.domain.model import (
+    BusinessMessageReject,
+    ExecutionReport,
+    LogonRefused,
+    MarketDataIncrement,
+    MarketDataReject,
+    MarketDataSnapshot,
+    NewOrder,
+    OrderCancelReject,
+    RequestSecurityList,
+    SecurityList,
+    SessionLoggedOn,
+    SessionLoggedOut,
+    SessionRejected,
+    SessionRole,
+    Side,
+    SubscribeMarketData,
+)
+from truex_qf.marketdata.book import BookKeeper
+from truex_qf.marketdata.own_orders import BookWithoutOwnOrders
+from truex_qf.rest.client import VenueOrder
+from truex_qf.strategy.fair_value import FairValueModel, PriceSource, PricingDecision
+from truex_qf.strategy.quoting import (
+    Proposal,
+    WorkingQuote,
+    diff_quotes,
+    propose,
+)
+from truex_qf.strategy.settings import StrategySettings, SymbolStrategy
+from truex_qf.trading.events import OrderSent, RiskDenied, TradingStateChanged
+from truex_qf.trading.orders import (
+    Fill,
+    OrderManager,
+    OrderRefused,
+    OrderState,
+    OrderStateChanged,
+    OrderWarning,
+)
+from truex_qf.trading.positions import PositionBook
+from truex_qf.trading.reconcile import (
+    DeadmanResult,
+    ReconcileRequest,
+    ReconcileResult,
+    UnknownOrderPolicy,
+    adoption_report,
+    corrections,
+    unknown_venue_orders,
+)
+from truex_qf.trading.risk import RiskEngine, TradingState, exposure_for
+
+log = logging.getLogger("truex_qf.mm")
+
+Send = Callable[[object], bool]
+
+ORDER_ENTRY_DOWN = "ORDER_ENTRY_DOWN"
+SHUTDOWN = "SHUTDOWN"
+KILL_SWITCH = "KILL_SWITCH"
+UNKNOWN_LEVEL = 99  # a working order we did not place as a quote: the diff cancels it
+THROTTLE_REASONS = frozenset({"8", "9", "10"})  # BusinessRejectReason: throttle limits
+RETRY_S = 5.0  # a failed reconciliation is retried after this
+FORGET_AFTER_S = 60.0  # a finished order is kept this long for late reports, then forgotten
+FORGET_EVERY_S = 10.0
+UNCERTAIN_CHECK_S = 5.0  # at most this often, ask the venue about orders it never answered
+
+
+@dataclass
+class MarketMakerStats:
+    """Counters for the live view and the summary."""
+
+    fills: int = 0
+    filled_base: Decimal = Decimal(0)
+    orders_sent: int = 0
+    replaces_sent: int = 0
+    cancels_sent: int = 0
+    venue_rejects: int = 0
+    send_failures: int = 0
+    resubscribes: int = 0
+    warnings: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _SymbolState:
+    strategy: SymbolStrategy
+    fair_value: FairValueModel
+    decision: PricingDecision | None = None
+    dirty: bool = True
+
+
+class MarketMaker:
+    """The trading loop's state and decisions; call every method from that one thread."""
+
+    def __init__(
+        self,
+        strategy: StrategySettings,
+        send: Send,
+        *,
+        grid: PriceGrid | None = None,
+        references: dict[str, PriceSource] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        ids: ClOrdIdGenerator | None = None,
+    ) -> None:
+        self.strategy = strategy
+        self._send_command = send
+        self.grid = grid or PriceGrid()
+        self.clock = clock
+        self.orders = OrderManager(
+            ids or ClOrdIdGenerator(), ack_timeout_s=strategy.ack_timeout_s, clock=clock
+        )
+        self.positions = PositionBook()
+        self.risk = RiskEngine(strategy.risk, clock=clock)
+        self.books = BookKeeper()
+        self.stats = MarketMakerStats()
+        references = references or {}
+        self.symbols: dict[str, _SymbolState] = {
+            s.symbol: _SymbolState(s, FairValueModel(s.fair_value, references.get(s.symbol)))
+            for s in strategy.symbols
+        }
+        self._levels: dict[str, tuple[Side, int]] = {}  # ClOrdID -> quote level it holds
+        self._order_entry_up = False
+        self._market_data_up = False
+        self._md_req_ids = itertools.count(1)
+        self._denial_logged: dict[tuple[str, Side, int], str] = {}
+        self.listeners: list[Callable[[object], None]] = []
+        # REST hooks, set by the runner when a REST client is configured (None: no REST)
+        self.request_reconcile: Callable[[ReconcileRequest], None] | None = None
+        self.request_deadman: Callable[[tuple[str, ...]], None] | None = None
+        self.request_cancel_venue_orders: Callable[[tuple[str, ...]], None] | None = None
+        self.unknown_order_policy = UnknownOrderPolicy.CANCEL
+        self.reconciling = False
+        self._reconcile_retry_at: float | None = None
+        self._next_uncertain_check = 0.0
+        self._next_forget = 0.0
+        self._last_state = (self.risk.state, self.risk.state_reason)
+        self._trigger_ns = 0  # receive time of the message being handled, for tick-to-quote
+        self._handlers: dict[type, Callable[[object], None]] = {
+            ExecutionReport: self._on_execution_report,
+            OrderCancelReject: self._on_cancel_reject,
+            BusinessMessageReject: self._on_business_reject,
+            MarketDataSnapshot: self._on_snapshot,
+            MarketDataIncrement: self._on_increment,
+            MarketDataReject: self._on_md_reject,
+            SecurityList: self._on_security_list,
+            SessionLoggedOn: self._on_logged_on,
+            SessionLoggedOut: self._on_logged_out,
+            LogonRefused: self._on_logon_refused,
+            SessionRejected: self._on_session_rejected,
+            ReconcileResult: self._on_reconcile_result,
+            DeadmanResult: self._on_deadman_result,
+        }
+
+    # ------------------------------------------------------------------ inbound events
+
+    def handle(self, event: object) -> None:
+        """Apply one inbound event; quoting happens in :meth:`requote_dirty`."""
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            log.warning("no handler for %r", event)
+            return
+        self._trigger_ns = getattr(event, "received_ns", 0) or self._trigger_ns
+        if isinstance(event, SessionLoggedOn | SessionLoggedOut | LogonRefused | SessionRejected):
+            self._emit(event)
+        handler(event)
+        self._emit_state_change()
+
+    def _emit(self, event: object) -> None:
+        """Tell every listener; a failing listener is logged and never stops trading."""
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("listener %r failed on %r", listener, event)
+
+    def _emit_state_change(self) -> None:
+        current = (self.risk.state, self.risk.state_reason)
+        if current != self._last_state:
+            self._last_state = current
+            self._emit(TradingStateChanged(*current))
+
+    def _on_logged_on(self, event: SessionLoggedOn) -> None:  # type: ignore[override]
+        if event.role is SessionRole.MARKET_DATA:
+            self._market_data_up = True
+            self._send(RequestSecurityList(f"SL{next(self._md_req_ids)}"))
+            self._subscribe(tuple(self.symbols))
+        else:
+            self._order_entry_up = True
+            if (
+                self.risk.state is TradingState.HALTED
+                and self.risk.state_reason == ORDER_ENTRY_DOWN
+            ):
+                self.risk.set_state(TradingState.ACTIVE, "order entry back up")
+            self._start_reconciliation()
+        self._mark_all_dirty()
+
+    def _on_logged_out(self, event: SessionLoggedOut) -> None:  # type: ignore[override]
+        if event.role is SessionRole.MARKET_DATA:
+            if self._market_data_up:
+                self.books.invalidate_all()
+            self._market_data_up = False
+        else:
+            was_up = self._order_entry_up
+            if was_up and self.risk.state is not TradingState.HALTED:
+                self.risk.set_state(TradingState.HALTED, ORDER_ENTRY_DOWN)
+            self._order_entry_up = False
+            if was_up and self.request_deadman is not None and self.orders.working_orders():
+                # TrueX documents no cancel-on-disconnect: cancel everything over REST now
+                working = tuple(o.cl_ord_id for o in self.orders.working_orders())
+                log.error("order entry down: cancelling %d orders over REST", len(working))
+                self.request_deadman(working)
+
+    def _on_logon_refused(self, event: LogonRefused) -> None:  # type: ignore[override]
+        log.error("%s logon refused: %s", event.role.value, event.text)
+
+    def _on_session_rejected(self, event: SessionRejected) -> None:  # type: ignore[override]
+        self.stats.venue_rejects += 1
+        self.risk.record_reject()
+
+    def _subscribe(self, symbols: tuple[str, ...]) -> None:
+        md_req_id = f"MD{next(self._md_req_ids)}"
+        self.books.register_subscription(md_req_id, symbols)
+        self._send(SubscribeMarketData(md_req_id, symbols, self.strategy.market_depth))
+
+    def _on_snapshot(self, snapshot: MarketDataSnapshot) -> None:  # type: ignore[override]
+        self._resubscribe(self.books.apply_snapshot(snapshot, self.clock()))
+        self._mark_dirty(snapshot.symbol)
+
+    def _on_increment(self, increment: MarketDataIncrement) -> None:  # type: ignore[override]
+        self._resubscribe(self.books.apply_increment(increment, self.clock()))
+        for change in increment.changes:
+            self._mark_dirty(change.symbol)
+
+    def _resubscribe(self, symbols: frozenset[str]) -> None:
+        if symbols and self._market_data_up:
+            log.warning("book inconsistent for %s: resubscribing", ", ".join(sorted(symbols)))
+            self.stats.resubscribes += 1
+            self._subscribe(tuple(sorted(symbols)))
+
+    def _on_md_reject(self, reject: MarketDataReject) -> None:  # type: ignore[override]
+        log.error("market data request %s refused: %s", reject.md_req_id, reject.text)
+
+    def _on_security_list(self, securities: SecurityList) -> None:  # type: ignore[override]
+        listed = {s.symbol for s in securities.securities}
+        missing = sorted(set(self.symbols) - listed)
+        if missing:
+            log.error("venue does not list %s: no quotes there", ", ".join(missing))
+
+    def _on_execution_report(self, report: ExecutionReport) -> None:  # type: ignore[override]
+        self._apply_order_events(self.orders.on_execution_report(report))
+        self._mark_dirty(report.symbol)
+
+    def _on_cancel_reject(self, reject: OrderCancelReject) -> None:  # type: ignore[override]
+        self._apply_order_events(self.orders.on_cancel_reject(reject))
+        self._mark_all_dirty()
+
+    def _on_business_reject(self, reject: BusinessMessageReject) -> None:  # type: ignore[override]
+        self.stats.venue_rejects += 1
+        self.risk.record_reject()
+        if reject.reason in THROTTLE_REASONS:
+            log.warning("venue throttled us: %s", reject.text)
+        self._apply_order_events(self.orders.on_business_reject(reject))
+        self._mark_all_dirty()
+
+    def _apply_order_events(self, events: list) -> None:
+        for event in events:
+            self._emit(event)
+            if isinstance(event, Fill):
+                self.positions.on_fill(event)
+                self.stats.fills += 1
+                self.stats.filled_base += event.qty
+                log.info(
+                    "fill %s %s %s @ %s (%s)",
+                    event.symbol,
+                    event.side.name,
+                    event.qty,
+                    event.price,
+                    event.cl_ord_id,
+                )
+            elif isinstance(event, OrderStateChanged):
+                if event.state is OrderState.REJECTED:
+                    self.stats.venue_rejects += 1
+                    self.risk.record_reject()
+                    log.warning(
+                        "order %s rejected: %s", event.cl_ord_id, event.text or event.reason
+                    )
+            elif isinstance(event, OrderWarning):
+                self.stats.warnings[event.code] = self.stats.warnings.get(event.code, 0) + 1
+                log.warning("order %s: %s %s", event.cl_ord_id, event.code, event.detail)
+
+    # ------------------------------------------------------------------ quoting
+
+    def _mark_dirty(self, symbol: str | None) -> None:
+        state = self.symbols.get(symbol) if symbol else None
+        if state is not None:
+            state.dirty = True
+
+    def _mark_all_dirty(self) -> None:
+        for state in self.symbols.values():
+            state.dirty = True
+
+    def tick(self) -> None:
+        """Periodic work: order timeouts, and re-evaluate every symbol (staleness moves on)."""
+        self._apply_order_events(self.orders.check_timeouts(self.clock()))
+        now = self.clock()
+        if now >= self._next_forget:
+            self._forget_finished_orders(now)
+        retry_at = self._reconcile_retry_at
+        if retry_at is not None and now >= retry_at and self._order_entry_up:
+            self._start_reconciliation()
+        elif self._should_check_uncertain(now):
+            # an order the venue never answered: ask the venue, rather than guess
+            self._next_uncertain_check = now + UNCERTAIN_CHECK_S
+            self._start_reconciliation()
+        self._mark_all_dirty()
+        self.requote_dirty()
+
+    def requote_dirty(self) -> None:
+        """Quote every symbol something happened to since its last quote."""
+        for symbol, state in self.symbols.items():
+            if state.dirty:
+                state.dirty = False
+                self.requote(symbol)
+        self._emit_state_change()
+
+    def requote(self, symbol: str) -> None:
+        """Decide, propose, diff and send for one symbol."""
+        if not self._order_entry_up or self.reconciling:
+            return
+        state = self.symbols[symbol]
+        now = self.clock()
+        book = self.books.book(symbol)
+        priced_book = (
+            BookWithoutOwnOrders(book, self._own_resting(symbol), live=self._market_data_up)
+            if book is not None
+            else None
+        )
+        state.decision = state.fair_value.decide(priced_book, now)  # type: ignore[arg-type]
+        position = self.positions.position_base(symbol)
+        proposal = self._proposal(state, position, book)
+        working = [
+            WorkingQuote(
+                cl_ord_id=order.cl_ord_id,
+                side=order.side,
+                level=self._levels.get(order.cl_ord_id, (order.side, UNKNOWN_LEVEL))[1],
+                price=order.price or Decimal(0),
+                size=order.remaining_qty,
+                in_flight=self.orders.in_flight(order.cl_ord_id)
+                or order.state is OrderState.UNCERTAIN,
+            )
+            for order in self.orders.working_orders(symbol)
+        ]
+        actions = diff_quotes(
+            proposal,
+            working,
+            self.strategy.requote_tolerance_bps,
+            self.strategy.requote_size_tolerance,
+            self.strategy.requote_mode,
+        )
+        for quote in actions.cancel:
+            self._cancel(quote.cl_ord_id)
+        fair = state.decision.fair_value.price if state.decision.fair_value else None
+        book_age = priced_book.age_s(now) if priced_book is not None else None
+        crossed = book.is_crossed() if book is not None else False
+        for replace in actions.replace:
+            if not self.risk.has_message_budget(now):
+                state.dirty = True  # out of message budget: try again next turn
+                return
+            self._replace(symbol, replace.working, replace.quote, fair, book_age, crossed)
+        for quote in actions.create:
+            if not self.risk.has_message_budget(now):
+                state.dirty = True
+                return
+            self._create(symbol, quote, state.strategy.quoting.post_only, fair, book_age, crossed)
+
+    def _own_resting(self, symbol: str) -> dict[tuple[Side, Decimal], Decimal]:
+        """Our acknowledged resting quantity per (side, price): what the venue book shows of us."""
+        own: dict[tuple[Side, Decimal], Decimal] = {}
+        for order in self.orders.working_orders(symbol):
+            if order.acknowledged and order.price is not None:
+                key = (order.side, order.price)
+                own[key] = own.get(key, Decimal(0)) + order.remaining_qty
+        return own
+
+    def _proposal(self, state: _SymbolState, position: Decimal, book) -> Proposal:  # type: ignore[no-untyped-def]
+        params = state.strategy.quoting
+        assert state.decision is not None
+        if self.risk.state is TradingState.HALTED:
+            return Proposal.empty(params.post_only)
+        proposal = propose(state.decision, position, params, self.grid, book)
+        if self.risk.state is TradingState.REDUCING:
+            reducing = Side.SELL if position > 0 else Side.BUY if position < 0 else None
+            proposal = Proposal(
+                quotes=tuple(q for q in proposal.quotes if q.side is reducing),
+                fair_value=proposal.fair_value,
+                skew_bps=proposal.skew_bps,
+                suppressed=proposal.suppressed,
+                post_only=proposal.post_only,
+            )
+        return proposal
+
+    def _create(self, symbol, quote, post_only, fair, book_age, crossed) -> None:  # type: ignore[no-untyped-def]
+        draft = self.orders.draft_new_order(
+            symbol, quote.side, quote.size, quote.price, post_only=post_only
+        )
+        exposure = exposure_for(symbol, self.orders, self.positions)
+        decision = self.risk.check_new(draft, fair, book_age, crossed, exposure)
+        if not decision.allowed:
+            self._log_denial(symbol, quote.side, quote.level, decision.reason_code, decision.detail)
+            return
+        self._denial_logged.pop((symbol, quote.side, quote.level), None)
+        self.orders.track(draft)
+        self._levels[draft.cl_ord_id] = (quote.side, quote.level)
+        if self._send(draft):
+            self.stats.orders_sent += 1
+            self._sent("new", draft.cl_ord_id, symbol)
+
+    def _replace(self, symbol, working, quote, fair, book_age, crossed) -> None:  # type: ignore[no-untyped-def]
+        order = self.orders.get(working.cl_ord_id)
+        if order is None:
+            return
+        total_qty = order.cum_qty + quote.size  # 35=G carries the new total quantity
+        exposure = exposure_for(symbol, self.orders, self.positions)
+        decision = self.risk.check_replace(
+            order, quote.price, total_qty, fair, book_age, crossed, exposure
+        )
+        if not decision.allowed:
+            self._log_denial(symbol, quote.side, quote.level, decision.reason_code, decision.detail)
+            return
+        try:
+            request = self.orders.replace(working.cl_ord_id, quote.price, total_qty)
+        except OrderRefused as refused:
+            log.debug("replace of %s refused locally: %s", working.cl_ord_id, refused)
+            return
+        self._levels[request.cl_ord_id] = (quote.side, quote.level)
+        if self._send(request):
+            self.stats.replaces_sent += 1
+            self._sent("replace", request.cl_ord_id, symbol)
+
+    def _cancel(self, cl_ord_id: str) -> bool:
+        try:
+            request = self.orders.cancel(cl_ord_id)
+        except OrderRefused as refused:
+            log.debug("cancel of %s refused locally: %s", cl_ord_id, refused)
+            return False
+        sent = self._send(request)
+        if sent:
+            self.stats.cancels_sent += 1
+            order = self.orders.get(cl_ord_id)
+            self._sent("cancel", request.cl_ord_id, order.symbol if order else "")
+        return sent
+
+    def _sent(self, kind: str, cl_ord_id: str, symbol: str) -> None:
+        if self.listeners:
+            self._emit(OrderSent(kind, cl_ord_id, symbol, time.perf_counter_ns(), self._trigger_ns))
+
+    def _log_denial(self, symbol: str, side: Side, level: int, reason: str, detail: str) -> None:
+        """Every denial is counted and emitted; each new reason per level is logged."""
+        self._emit(RiskDenied(symbol, side, level, reason, detail))
+        key = (symbol, side, level)
+        if self._denial_logged.get(key) != reason:
+            self._denial_logged[key] = reason
+            log.warning(
+                "risk denied %s %s level %d: %s (%s)", symbol, side.name, level, reason, detail
+            )
+
+    def _send(self, command: object) -> bool:
+        sent = self._send_command(command)
+        if not sent:
+            self.stats.send_failures += 1
+            log.error("engine refused to send %r", command)
+        return sent
+
+    # ------------------------------------------------------------------ reconciliation
+
+    def _forget_finished_orders(self, now: float) -> None:
+        """Keep the order manager to live orders: otherwise every scan of working orders (three
+        per risk check) grows with the run's history, and a long run slows down (the benchmark
+        showed the order path tripling over a few hundred orders)."""
+        self._next_forget = now + FORGET_EVERY_S
+        if self.orders.forget_terminal(FORGET_AFTER_S, now):
+            self._levels = {c: lv for c, lv in self._levels.items() if self.orders.get(c)}
+
+    def _should_check_uncertain(self, now: float) -> bool:
+        if self.request_reconcile is None or self.reconciling or not self._order_entry_up:
+            return False
+        if now < self._next_uncertain_check:
+            return False
+        return any(o.state is OrderState.UNCERTAIN for o in self.orders.working_orders())
+
+    def _start_reconciliation(self) -> None:
+        """Ask the venue what is really working; quoting waits for the answer."""
+        if self.request_reconcile is None:
+            return
+        self.reconciling = True
+        self._reconcile_retry_at = None
+        working = tuple(o.cl_ord_id for o in self.orders.working_orders())
+        log.info("reconciling %d working orders with the venue", len(working))
+        self.request_reconcile(ReconcileRequest(working))
+
+    def _on_reconcile_result(self, result: ReconcileResult) -> None:  # type: ignore[override]
+        if result.error is not None:
+            log.error("reconciliation failed (%s); retrying in %.0f s", result.error, RETRY_S)
+            self._reconcile_retry_at = self.clock() + RETRY_S
+            return
+        by_external = {venue.external_id: venue for venue in result.active if venue.external_id}
+        known: set[str] = set()
+        for order in self.orders.working_orders():
+            known.update(order.cl_ord_ids)
+            venue = next((by_external[c] for c in order.cl_ord_ids if c in by_external), None)
+            if venue is None and order.cl_ord_id not in result.statuses:
+                continue  # not asked about (placed after the request)
+            if venue is None:
+                venue = result.statuses.get(order.cl_ord_id)
+            for report in corrections(order, venue):
+                log.warning("reconcile %s: %s", order.cl_ord_id, report.exec_type.name)
+                self._apply_order_events(self.orders.on_execution_report(report))
+        for order in self.orders.working_orders():
+            known.update(order.cl_ord_ids)
+        strangers = [v for v in unknown_venue_orders(result.active, known) if v.order_id]
+        if strangers and self.unknown_order_policy is UnknownOrderPolicy.ADOPT:
+            for venue in strangers:
+                self._adopt(venue)
+        elif strangers and self.request_cancel_venue_orders is not None:
+            log.warning("cancelling %d venue orders this process did not place", len(strangers))
+            self.request_cancel_venue_orders(tuple(v.order_id for v in strangers))
+        self.reconciling = False
+        log.info("reconciled with the venue: quoting may resume")
+        self._mark_all_dirty()
+
+    def _adopt(self, venue: VenueOrder) -> None:
+        report = adoption_report(venue)
+        if not report.cl_ord_id or not report.symbol or venue.side is None:
+            log.error("cannot adopt venue order %s: incomplete", venue.order_id)
+            return
+        self.orders.track(
+            NewOrder(report.cl_ord_id, report.symbol, venue.side, report.order_qty, report.price)
+        )
+        self._apply_order_events(self.orders.on_execution_report(report))
+        log.warning("adopted venue order %s as %s", venue.order_id, report.cl_ord_id)
+
+    def _on_deadman_result(self, result: DeadmanResult) -> None:  # type: ignore[override]
+        if result.error or result.failed:
+            log.error(
+                "deadman cancel incomplete: %d cancelled, failed %s, %s",
+                result.canceled,
+                result.failed,
+                result.error,
+            )
+        else:
+            log.warning("deadman cancelled %d orders over REST", result.canceled)
+
+    # ------------------------------------------------------------------ control
+
+    def cancel_all(self) -> int:
+        """Cancel every working order; returns how many cancels were sent."""
+        return sum(self._cancel(order.cl_ord_id) for order in self.orders.working_orders())
+
+    def engage_kill_switch(self, reason: str) -> None:
+        """HALTED, and every working order cancelled."""
+        log.error("kill switch engaged: %s", reason)
+        self.risk.engage_kill_switch(reason)
+        self._emit_state_change()
+        self.cancel_all()
+
+    def begin_shutdown(self) -> None:
+        """Stop quoting and cancel everything; the loop then waits for the acknowledgements."""
+        if self.risk.state is not TradingState.HALTED:
+            self.risk.set_state(TradingState.HALTED, SHUTDOWN)
+        self._emit_state_change()
+        self.cancel_all()
+
+    def working_order_count(self) -> int:
+        return self.orders.open_order_count()
+
+    def fair_values(self) -> dict[str, Decimal]:
+        return {
+            symbol: state.decision.fair_value.price
+            for symbol, state in self.symbols.items()
+            if state.decision is not None and state.decision.fair_value is not None
+        }
+
+    @property
+    def sessions_up(self) -> tuple[bool, bool]:
+        """(order entry, market data)."""
+        return self._order_entry_up, self._market_data_up

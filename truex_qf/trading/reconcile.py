@@ -1,0 +1,160 @@
+"""Reconciliation: bring the order manager in line with what the venue says over REST.
+
+At start and after every order-entry reconnect the program lists the venue's active orders and
+asks about each local working order the venue did not list (TrueX's FIX reports are not
+replayed after a reconnect, spec §11.6). The venue is the truth: the corrections are
+expressed as ExecutionReports fed through the order manager's normal transition table, so a
+missed fill becomes a fill (and a position change) and a vanished order becomes canceled —
+nothing is overwritten behind the state machine's back.
+
+Venue orders we do not know (from an earlier run, or placed by hand) are cancelled or adopted,
+as configured.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+
+from truex_qf.domain.model import ExecType, ExecutionReport, OrdStatus, TimeInForce
+from truex_qf.rest.client import RestOrderStatus, VenueOrder
+from truex_qf.trading.orders import ManagedOrder
+
+RECONCILED_TEXT = "reconciled with the venue"
+_ids = itertools.count(1)
+
+
+class UnknownOrderPolicy(str, Enum):
+    """What to do with a venue order this process did not place."""
+
+    CANCEL = "cancel"
+    ADOPT = "adopt"
+
+
+@dataclass(frozen=True)
+class ReconcileRequest:
+    """What the trading loop asks: the ClOrdIDs it believes are working, at request time."""
+
+    working_cl_ord_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    """The venue's answer: its active orders, and the status of each local order it did not list
+    (None when the venue does not know it). ``error`` is set when REST could not be reached."""
+
+    active: tuple[VenueOrder, ...] = ()
+    statuses: dict[str, VenueOrder | None] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class DeadmanResult:
+    """The outcome of cancelling every order over REST after order entry dropped."""
+
+    canceled: int
+    failed: tuple[tuple[str, str], ...]
+    error: str | None = None
+
+
+def _report(order: ManagedOrder, venue: VenueOrder | None, **changes: object) -> ExecutionReport:
+    values: dict[str, object] = {
+        "order_id": (venue.order_id if venue else None) or order.order_id or "NONE",
+        "cl_ord_id": order.cl_ord_id,
+        "exec_id": f"RECON-{next(_ids)}-{order.cl_ord_id}",
+        "exec_type": ExecType.NEW,
+        "ord_status": OrdStatus.NEW,
+        "symbol": order.symbol,
+        "side": order.side,
+        "order_qty": order.qty,
+        "leaves_qty": order.remaining_qty,
+        "cum_qty": order.cum_qty,
+        "price": order.price,
+        "text": RECONCILED_TEXT,
+    }
+    values.update(changes)
+    return ExecutionReport(**values)  # type: ignore[arg-type]
+
+
+def corrections(order: ManagedOrder, venue: VenueOrder | None) -> list[ExecutionReport]:
+    """The reports that take ``order`` to what the venue says (empty when they agree)."""
+    if venue is None:  # the venue does not know it: it is not working
+        return [
+            _report(
+                order,
+                None,
+                exec_type=ExecType.CANCELED,
+                ord_status=OrdStatus.CANCELED,
+                leaves_qty=Decimal(0),
+            )
+        ]
+    reports: list[ExecutionReport] = []
+    executed = venue.executed_qty or Decimal(0)
+    missed = executed - order.cum_qty
+    status = venue.status
+    if missed > 0:  # fills we never heard of over FIX
+        done = status is RestOrderStatus.FILLED or executed >= order.qty
+        reports.append(
+            _report(
+                order,
+                venue,
+                exec_type=ExecType.TRADE,
+                ord_status=OrdStatus.FILLED if done else OrdStatus.PARTIALLY_FILLED,
+                last_qty=missed,
+                last_px=venue.executed_vwap or order.price,
+                cum_qty=executed,
+                leaves_qty=Decimal(0) if done else order.qty - executed,
+            )
+        )
+    if status in (RestOrderStatus.CANCELED, RestOrderStatus.REJECTED):
+        terminal = ExecType.CANCELED if status is RestOrderStatus.CANCELED else ExecType.REJECTED
+        reports.append(
+            _report(
+                order,
+                venue,
+                exec_type=terminal,
+                ord_status=OrdStatus(terminal.value),
+                cum_qty=max(executed, order.cum_qty),
+                leaves_qty=Decimal(0),
+            )
+        )
+    elif status is RestOrderStatus.ACTIVE and not order.acknowledged and not reports:
+        reports.append(_report(order, venue))  # the New we never saw
+    return reports
+
+
+def unknown_venue_orders(
+    active: Iterable[VenueOrder], known_cl_ord_ids: set[str]
+) -> list[VenueOrder]:
+    """Active venue orders whose ClOrdID (external_id) is not one of ours."""
+    return [order for order in active if (order.external_id or "") not in known_cl_ord_ids]
+
+
+def adoption_report(venue: VenueOrder) -> ExecutionReport:
+    """The New report that makes an adopted venue order a managed one.
+
+    Only what is still open is adopted: fills before adoption belong to whoever placed the
+    order (an earlier run), not to this run's position, so the managed order's quantity is the
+    venue's leaves quantity with nothing filled yet.
+    """
+    quantity = venue.quantity or Decimal(0)
+    executed = venue.executed_qty or Decimal(0)
+    open_qty = venue.leaves_qty if venue.leaves_qty else quantity - executed
+    return ExecutionReport(
+        order_id=venue.order_id or "NONE",
+        cl_ord_id=venue.external_id or venue.order_id or "",
+        exec_id=f"RECON-{next(_ids)}-adopt",
+        exec_type=ExecType.NEW,
+        ord_status=OrdStatus.NEW,
+        symbol=venue.symbol or "",
+        side=venue.side,  # type: ignore[arg-type]
+        order_qty=open_qty,
+        leaves_qty=open_qty,
+        cum_qty=Decimal(0),
+        price=venue.price,
+        time_in_force=TimeInForce.GTC,
+        text=RECONCILED_TEXT,
+    )
