@@ -1365,6 +1365,7 @@ class Profiler:
             [
                 *(str(py_spy), "record", "--pid", str(pid), "--rate", "250", "--nonblocking"),
                 *("--format", "raw", "--output", str(self.output)),
+                *os.environ.get("BENCH_PY_SPY_ARGS", "").split(),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -183,7 +183,9 @@ class Runner:
         rest: TruexRestClient | None = None,
     ) -> None:
         self.fix_settings = fix_settings
-        self.events: queue.Queue[InboundEvent] = queue.Queue()
+        # SimpleQueue: put and get are C calls without Queue's lock and condition dance; the
+        # engine thread puts every inbound message here.
+        self.events: queue.SimpleQueue[InboundEvent] = queue.SimpleQueue()
         self.pipeline = pipeline
         self.mode = mode
         self.client = FixClient(

@@ -120,6 +120,32 @@ def test_increment_entries_in_order():
     ]
 
 
+def test_increment_entry_fields_symbol_level_and_defaults():
+    raw = wire(
+        "8=FIXT.1.1|35=X|262=MD1|268=2|279=1|269=0|270=99999.5|271=0.5|1023=2|"
+        "279=2|269=1|55=ETH-PYUSD|270=3000|10=000|"
+    )
+    first, second = read_increment(raw).changes
+    assert (first.symbol, first.level, first.size) == (None, 2, Decimal("0.5"))
+    assert (second.symbol, second.level, second.size) == ("ETH-PYUSD", None, Decimal(0))
+
+
+@pytest.mark.parametrize(
+    ("entries", "tag"),
+    [
+        ("279=0|270=1|271=1|", 269),  # no entry type
+        ("279=7|269=0|270=1|271=1|", 279),  # unknown action
+        ("279=0|269=Q|270=1|271=1|", 269),  # unknown entry type
+        ("279=0|269=0|270=NaN|271=1|", 270),  # not a finite price
+        ("279=0|269=0|270=1|271=abc|", 271),  # not a number
+    ],
+)
+def test_increment_refuses_what_it_cannot_apply(entries, tag):
+    with pytest.raises(MalformedMessage) as error:
+        read_increment(wire(f"8=FIXT.1.1|35=X|262=MD1|268=1|{entries}10=000|"))
+    assert error.value.tag == tag
+
+
 def test_cancel_reject():
     raw = wire("8=FIXT.1.1|35=9|37=NONE|11=C2|41=C1|39=8|434=1|102=1|58=Unknown order|10=000|")
     reject = read_cancel_reject(raw)

@@ -955,3 +955,22 @@ def test_market_maker_forgets_finished_orders():
     now[0] += FORGET_AFTER_S + 11
     mm.tick()
     assert mm.orders.get(order.cl_ord_id) is None
+
+
+def test_the_working_index_follows_every_state_change(
+    manager: OrderManager, clock: FakeClock
+) -> None:
+    # working_orders() reads an index kept up to date on each transition, not a scan
+    placed = [place(manager) for _ in range(3)] + [acked(manager) for _ in range(4)]
+    done, cancelled, replaced, *_ = placed[3:]
+    manager.on_execution_report(
+        report(done, ExecType.TRADE, OrdStatus.FILLED, cum="1", last_qty="1", last_px="100")
+    )
+    manager.cancel(cancelled.cl_ord_id)
+    manager.replace(replaced.cl_ord_id, D(101), D(1))
+    clock.now_s += 3600  # the pending new orders time out into UNCERTAIN: still working
+    manager.check_timeouts()
+    every = [manager.get(order.cl_ord_id) for order in placed]
+    assert manager.working_orders() == [o for o in every if o and o.state.is_working]
+    assert done not in manager.working_orders()
+    assert {o.state for o in manager.working_orders()} >= {OrderState.UNCERTAIN}

@@ -170,7 +170,9 @@ class TruexApplication(fix.Application):
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         received_ns = time.perf_counter_ns()
         raw = message.toString()
-        msg_type = message.getHeader().getField(35)
+        # MsgType from the text the readers parse anyway: two SWIG calls fewer per message.
+        start = raw.find("\x0135=") + 4
+        msg_type = raw[start : raw.find("\x01", start)]
         reader = READERS.get(msg_type)
         if reader is None:
             log.warning("ignoring unsupported message type 35=%s: %s", msg_type, printable(raw))

@@ -209,36 +209,56 @@ def _book_entry(fields: dict[int, str]) -> BookEntry:
     )
 
 
+_ACTIONS = {action.value: action for action in MDUpdateAction}
+_ENTRY_TYPES = {entry_type.value: entry_type for entry_type in MDEntryType}
+
+
 def read_increment(raw: str, received_ns: int = 0) -> MarketDataIncrement:
-    """35=X: entries start at each MDUpdateAction(279)."""
-    pairs = split_fields(raw)
+    """35=X: entries start at each MDUpdateAction(279).
+
+    The one reader on the market-data hot path (every message of a busy book), so it walks
+    the text once with string tags instead of building the generic ``(int, str)`` pairs.
+    """
     md_req_id: str | None = None
     changes: list[BookChange] = []
-    current: dict[int, str] | None = None
-    for tag, value in pairs:
-        if tag == 279:
-            if current is not None:
-                changes.append(_book_change(current))
-            current = {279: value}
-        elif current is not None:
-            current[tag] = value
-        elif tag == 262:
-            md_req_id = value
-    if current is not None:
-        changes.append(_book_change(current))
+    entry: list[str | None] | None = None  # 279, 269, 270, 271, 55, 1023 of the current entry
+    for item in raw.split(SOH):
+        tag, _, value = item.partition("=")
+        if tag == "279":
+            if entry is not None:
+                changes.append(_book_change(entry))
+            entry = [value, None, None, None, None, None]
+        elif entry is None:
+            if tag == "262":
+                md_req_id = value
+        else:
+            slot = _ENTRY_SLOTS.get(tag)
+            if slot is not None and entry[slot] is None:
+                entry[slot] = value
+    if entry is not None:
+        changes.append(_book_change(entry))
     return MarketDataIncrement(md_req_id=md_req_id, changes=tuple(changes), received_ns=received_ns)
 
 
-def _book_change(fields: dict[int, str]) -> BookChange:
-    level = fields.get(1023)
-    if 269 not in fields:
+_ENTRY_SLOTS = {"269": 1, "270": 2, "271": 3, "55": 4, "1023": 5}
+
+
+def _book_change(entry: list[str | None]) -> BookChange:
+    action_text, type_text, price, size, symbol, level = entry
+    if type_text is None:
         raise MalformedMessage("X", 269, "is missing from an entry")
+    action = _ACTIONS.get(action_text)  # type: ignore[arg-type]
+    if action is None:
+        raise MalformedMessage("X", 279, f"has unknown value {action_text!r}")
+    entry_type = _ENTRY_TYPES.get(type_text)
+    if entry_type is None:
+        raise MalformedMessage("X", 269, f"has unknown value {type_text!r}")
     return BookChange(
-        action=MDUpdateAction(fields[279]),
-        entry_type=MDEntryType(fields[269]),
-        price=_to_decimal("X", 270, fields.get(270, "0")),
-        size=_to_decimal("X", 271, fields.get(271, "0")),
-        symbol=fields.get(55),
+        action=action,
+        entry_type=entry_type,
+        price=_to_decimal("X", 270, price or "0"),
+        size=_to_decimal("X", 271, size or "0"),
+        symbol=symbol,
         level=int(level) if level and level.isdigit() else None,
     )
 

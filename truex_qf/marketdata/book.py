@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -266,6 +266,18 @@ class OrderBook:
             chosen = self._offer_prices if n is None else self._offer_prices[:n]
         return [Level(price, sizes[price]) for price in chosen]
 
+    def iter_levels(self, side: Side) -> Iterator[tuple[Decimal, Decimal]]:
+        """``(price, size)`` of ``side`` best first, lazily: a reader that stops at the first
+        level it wants pays for that level only."""
+        if side is Side.BUY:
+            sizes = self._bids
+            for price in reversed(self._bid_prices):
+                yield price, sizes[price]
+        else:
+            sizes = self._offers
+            for price in self._offer_prices:
+                yield price, sizes[price]
+
     def depth(self, side: Side) -> int:
         """How many price levels ``side`` holds."""
         return len(self._bid_prices if side is Side.BUY else self._offer_prices)
@@ -316,6 +328,8 @@ class BookKeeper:
         self._needs_resubscribe: set[str] = set()
         self.unroutable_changes = 0
         """Increment entries dropped because neither 55 nor the MDReqID named their symbol."""
+        self.last_touched: Iterable[str] = ()
+        """The symbols the last :meth:`apply_increment` changed (entries without 55 included)."""
 
     def register_subscription(self, md_req_id: str, symbols: Iterable[str]) -> None:
         """Remember what ``md_req_id`` asked for, to route entries that carry no Symbol(55)."""
@@ -361,6 +375,7 @@ class BookKeeper:
                 fallback = requested[0]
         books = self._books
         touched: dict[str, OrderBook] = {}
+        self.last_touched = touched.keys()
         problems: dict[str, str] = {}
         last_symbol: str | None = None
         book: OrderBook | None = None

@@ -14,6 +14,8 @@ from decimal import Decimal
 from truex_qf.domain.model import Side
 from truex_qf.marketdata.book import Level, OrderBook
 
+_ZERO = Decimal(0)
+
 OwnSizes = Mapping[tuple[Side, Decimal], Decimal]
 
 
@@ -28,10 +30,14 @@ class BookWithoutOwnOrders:
         self._live = live
 
     def _best(self, side: Side) -> Level | None:
-        for level in self._book.levels(side):
-            others = level.size - self._own.get((side, level.price), Decimal(0))
+        own = self._own
+        if not own:
+            return self._book.best_bid() if side is Side.BUY else self._book.best_offer()
+        # Walk from the top only as far as our own orders reach: usually one or two levels.
+        for price, size in self._book.iter_levels(side):
+            others = size - own.get((side, price), _ZERO)
             if others > 0:
-                return Level(level.price, others)
+                return Level(price, others)
         return None
 
     def best_bid(self) -> Level | None:

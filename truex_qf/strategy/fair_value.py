@@ -237,6 +237,10 @@ class FairValueModel:
             log.exception("reference price source %r failed", self.reference)
             return None
 
+    def reference_seen(self) -> ReferencePrice | None:
+        """The reference observation a decision made now would use (None without one)."""
+        return self._latest_reference()
+
     def decide(self, book: OrderBook | None, now_s: float) -> PricingDecision:
         """The pricing decision for ``book``'s symbol at time ``now_s``."""
         config = self.config

@@ -39,7 +39,7 @@ from truex_qf.domain.model import (
     Side,
     SubscribeMarketData,
 )
-from truex_qf.marketdata.book import BookKeeper
+from truex_qf.marketdata.book import BookKeeper, OrderBook
 from truex_qf.marketdata.own_orders import BookWithoutOwnOrders
 from truex_qf.rest.client import VenueOrder
 from truex_qf.strategy.fair_value import FairValueModel, PriceSource, PricingDecision
@@ -107,6 +107,11 @@ class _SymbolState:
     fair_value: FairValueModel
     decision: PricingDecision | None = None
     dirty: bool = True
+    """Something beyond the book changed (orders, sessions, a tick): requote in full."""
+    book_moved: bool = False
+    """Market data arrived: requote only if it moved what the quotes are made of."""
+    inputs: tuple[object, ...] | None = None
+    """What the last full requote priced from (see :meth:`MarketMaker._quote_inputs`)."""
 
 
 class MarketMaker:
@@ -248,8 +253,11 @@ class MarketMaker:
 
     def _on_increment(self, increment: MarketDataIncrement) -> None:  # type: ignore[override]
         self._resubscribe(self.books.apply_increment(increment, self.clock()))
-        for change in increment.changes:
-            self._mark_dirty(change.symbol)
+        symbols = self.symbols
+        for symbol in self.books.last_touched:
+            state = symbols.get(symbol)
+            if state is not None:
+                state.book_moved = True
 
     def _resubscribe(self, symbols: frozenset[str]) -> None:
         if symbols and self._market_data_up:
@@ -336,25 +344,60 @@ class MarketMaker:
         self.requote_dirty()
 
     def requote_dirty(self) -> None:
-        """Quote every symbol something happened to since its last quote."""
+        """Quote every symbol something happened to since its last quote.
+
+        Most increments change levels below the top of book; they cannot change fair value
+        or the quotes, so a symbol that only saw market data is requoted only when
+        :meth:`_quote_inputs` differ from the last full requote's.
+        """
         for symbol, state in self.symbols.items():
             if state.dirty:
-                state.dirty = False
+                state.dirty = state.book_moved = False
                 self.requote(symbol)
+            elif state.book_moved:
+                state.book_moved = False
+                if state.inputs is None or self._quote_inputs(symbol, state)[0] != state.inputs:
+                    self.requote(symbol)
         self._emit_state_change()
+
+    def _quote_inputs(
+        self, symbol: str, state: _SymbolState
+    ) -> tuple[tuple[object, ...] | None, OrderBook | None, BookWithoutOwnOrders | None]:
+        """Everything a requote reads that market data can move, and the books it read.
+
+        The top of the book with and without our own orders (fair value reads the levels
+        others quote; the taker filter reads the raw best prices), the book's health, the
+        reference price, and the trading and session state. Time-driven changes (staleness)
+        are caught by :meth:`tick`, which requotes in full.
+        """
+        book = self.books.book(symbol)
+        if book is None:
+            return None, None, None
+        priced = BookWithoutOwnOrders(book, self._own_resting(symbol), live=self._market_data_up)
+        inputs = (
+            book.has_snapshot,
+            book.inconsistency,
+            book.best_bid_price(),
+            book.best_offer_price(),
+            priced.best_bid(),
+            priced.best_offer(),
+            state.fair_value.reference_seen(),
+            self.positions.position_base(symbol),
+            self.risk.state,
+            self._order_entry_up,
+            self._market_data_up,
+            self.reconciling,
+        )
+        return inputs, book, priced
 
     def requote(self, symbol: str) -> None:
         """Decide, propose, diff and send for one symbol."""
-        if not self._order_entry_up or self.reconciling:
-            return
         state = self.symbols[symbol]
+        if not self._order_entry_up or self.reconciling:
+            state.inputs = None
+            return
         now = self.clock()
-        book = self.books.book(symbol)
-        priced_book = (
-            BookWithoutOwnOrders(book, self._own_resting(symbol), live=self._market_data_up)
-            if book is not None
-            else None
-        )
+        state.inputs, book, priced_book = self._quote_inputs(symbol, state)
         state.decision = state.fair_value.decide(priced_book, now)  # type: ignore[arg-type]
         position = self.positions.position_base(symbol)
         proposal = self._proposal(state, position, book)

@@ -1,0 +1,88 @@
+"""Market data requotes only when it moves what the quotes are made of.
+
+Most increments change levels below the top of book; re-running fair value, the proposal and
+the diff for them is wasted work on the hot path. These tests count full requotes.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.integration.mm_helpers import strategy
+from truex_qf.domain.model import (
+    BookChange,
+    BookEntry,
+    MarketDataIncrement,
+    MarketDataSnapshot,
+    MDEntryType,
+    MDUpdateAction,
+    SessionLoggedOn,
+    SessionRole,
+)
+from truex_qf.trading.market_maker import MarketMaker
+
+SYMBOL = "BTC-PYUSD"
+BID, OFFER = MDEntryType.BID, MDEntryType.OFFER
+
+
+def change(entry_type, price, size, action=MDUpdateAction.CHANGE, symbol=SYMBOL):
+    return BookChange(action, entry_type, Decimal(price), Decimal(size), symbol=symbol)
+
+
+@pytest.fixture
+def mm():
+    maker = MarketMaker(strategy(), lambda command: True)
+    for role in SessionRole:
+        maker.handle(SessionLoggedOn(role, role.value))
+    entries = [
+        BookEntry(BID, Decimal("99990"), Decimal("1")),
+        BookEntry(BID, Decimal("99980"), Decimal("2")),
+        BookEntry(OFFER, Decimal("100010"), Decimal("1")),
+        BookEntry(OFFER, Decimal("100020"), Decimal("2")),
+    ]
+    maker.books.register_subscription("MD1", (SYMBOL,))
+    maker.handle(MarketDataSnapshot("MD1", SYMBOL, tuple(entries)))
+    maker.requote_dirty()
+    calls: list[str] = []
+    full_requote = maker.requote
+
+    def counting(symbol: str) -> None:
+        calls.append(symbol)
+        full_requote(symbol)
+
+    maker.requote = counting  # type: ignore[method-assign]
+    maker.calls = calls  # type: ignore[attr-defined]
+    return maker
+
+
+def increment(mm, *changes, md_req_id="MD1"):
+    mm.handle(MarketDataIncrement(md_req_id, tuple(changes)))
+    mm.requote_dirty()
+
+
+def test_a_change_below_the_top_does_not_requote(mm):
+    increment(mm, change(BID, "99980", "5"), change(OFFER, "100020", "7"))
+    assert mm.calls == []
+
+
+def test_a_new_best_price_requotes(mm):
+    increment(mm, change(BID, "99995", "1", MDUpdateAction.NEW))
+    assert mm.calls == [SYMBOL]
+
+
+def test_a_new_size_at_the_best_price_requotes(mm):
+    # size-weighted fair values read the top sizes
+    increment(mm, change(OFFER, "100010", "3"))
+    assert mm.calls == [SYMBOL]
+
+
+def test_an_entry_routed_by_its_subscription_counts(mm):
+    increment(mm, change(BID, "99995", "1", MDUpdateAction.NEW, symbol=None))
+    assert mm.calls == [SYMBOL]
+
+
+def test_the_periodic_tick_requotes_whatever_moved(mm):
+    mm.tick()  # staleness moves with time alone: the tick always requotes in full
+    assert mm.calls == [SYMBOL]
