@@ -68,13 +68,16 @@ tick to quote
     (``OrderSent.sent_ns``), the same without the journal, and where the first order of each
     tick spends its time (X taken off the queue by the loop, requote pass start).
 order round trip
-    baseline: build a 35=D, ``sendToTarget``, until ``fromApp`` sees the 35=8. truex-qf: what
-    ``MarketMaker`` does for a new quote (``OrderManager`` draft, ``RiskEngine.check_new``,
-    track, ``FixClient.send``), the simulator validates, matches and sends PendingNew and New,
-    and the round trip ends when the trading loop's ``MarketMaker`` has applied the New report
-    (its listener event). The orders are on ETH-PYUSD, which the strategy does not quote, and
-    each is cancelled (unmeasured) before the next. ``order_rtt_ratio`` is the ratio of the
-    p50s; the JSON breaks truex-qf's down (decide, send, wire + venue, inbound).
+    baseline: build a 35=D, ``sendToTarget``, until ``fromApp`` sees the 35=8 (the bare
+    acceptor answers every D with one 35=8). truex-qf: what ``MarketMaker`` does for a new
+    quote (``OrderManager`` draft, ``RiskEngine.check_new``, track, ``FixClient.send``), the
+    simulator validates, matches and sends PendingNew and New (TrueX answers every order with
+    a PendingNew first), and the round trip ends when the trading loop's ``MarketMaker`` has
+    applied the first ExecutionReport, the PendingNew: the same point of the conversation as
+    the baseline's. Until the New report is applied is reported beside it. The orders are on
+    ETH-PYUSD, which the strategy does not quote, and each is cancelled (unmeasured) before
+    the next. ``order_rtt_ratio`` is the ratio of the p50s; the JSON breaks truex-qf's down
+    (decide, send, wire + venue, inbound) for both reports.
 audit journal
     ``journal_cost_ratio = 1 - on / off`` on the sustained rates; the CPU per message at the
     common rate is reported beside it. The tap is timed on every call (it runs on the engine
@@ -983,6 +986,8 @@ class TruexClient:
         self.watch: str | None = None
         self.watch_ack_ns = 0
         self.watch_er_ns = 0
+        self.watch_first_er_ns = 0
+        self.watch_first_applied_ns = 0
         self.mm.listeners.append(self._on_mm_event)
 
     def start(self) -> None:
@@ -1174,19 +1179,23 @@ class TruexClient:
         handle = self.mm.handle
 
         def recording_handle(event: object) -> None:
-            if (
-                type(event) is ExecutionReport
-                and event.cl_ord_id == self.watch
-                and event.exec_type is ExecType.NEW
-            ):
-                self.watch_er_ns = event.received_ns
+            if type(event) is ExecutionReport and event.cl_ord_id == self.watch:
+                if event.exec_type is ExecType.PENDING_NEW:  # TrueX's first answer
+                    self.watch_first_er_ns = event.received_ns
+                    handle(event)
+                    self.watch_first_applied_ns = time.perf_counter_ns()
+                    return
+                if event.exec_type is ExecType.NEW:
+                    self.watch_er_ns = event.received_ns
             handle(event)
 
         self.mm.handle = recording_handle  # type: ignore[method-assign]
         total, decide, outbound, wire, inbound = [], [], [], [], []
+        first_total, first_wire, first_inbound = [], [], []
         try:
             for number in range(warmup + n):
                 self.watch_ack_ns = self.watch_er_ns = 0
+                self.watch_first_er_ns = self.watch_first_applied_ns = 0
                 start = time.perf_counter_ns()
                 draft = orders.draft_new_order(
                     RTT_SYMBOL, Side.BUY, RTT_QTY, RTT_PRICE, post_only=True
@@ -1204,6 +1213,11 @@ class TruexClient:
                 remaining = deadline - time.monotonic()
                 self._turn_until(lambda: self.watch_ack_ns != 0, remaining, "the New report")
                 if number >= warmup:
+                    if not self.watch_first_applied_ns:
+                        raise BenchError("the venue sent no PendingNew before the New")
+                    first_total.append(self.watch_first_applied_ns - start)
+                    first_wire.append(self.watch_first_er_ns - sent)
+                    first_inbound.append(self.watch_first_applied_ns - self.watch_first_er_ns)
                     total.append(self.watch_ack_ns - start)
                     decide.append(decided - start)
                     outbound.append(sent - decided)
@@ -1221,7 +1235,10 @@ class TruexClient:
             self.watch = None
             del self.mm.handle
         return {
-            "rtt_ns": total,
+            "rtt_ns": first_total,
+            "first_wire_ns": first_wire,
+            "first_inbound_ns": first_inbound,
+            "rtt_to_new_ns": total,
             "decide_ns": decide,
             "send_ns": outbound,
             "wire_ns": wire,
@@ -1648,11 +1665,18 @@ def build_report(
             "truex_qf_journal": rtt_journal,
             "p99_ratio": _ratio(rtt_core.get("p99"), rtt_base.get("p99")),
             "baseline_build_and_send_to_target": summarize_ns(baseline["rtt"]["send_ns"]),
+            "truex_qf_to_new_report": summarize_ns(core["rtt"]["rtt_to_new_ns"]),
             "truex_qf_breakdown": {
                 "decide_draft_risk_track": summarize_ns(core["rtt"]["decide_ns"]),
                 "send_build_and_send_to_target": summarize_ns(core["rtt"]["send_ns"]),
-                "wire_and_venue_to_er_callback": summarize_ns(core["rtt"]["wire_ns"]),
-                "inbound_er_callback_to_applied": summarize_ns(core["rtt"]["inbound_ns"]),
+                "wire_and_venue_to_pending_new_callback": summarize_ns(
+                    core["rtt"]["first_wire_ns"]
+                ),
+                "inbound_pending_new_callback_to_applied": summarize_ns(
+                    core["rtt"]["first_inbound_ns"]
+                ),
+                "wire_and_venue_to_new_callback": summarize_ns(core["rtt"]["wire_ns"]),
+                "inbound_new_callback_to_applied": summarize_ns(core["rtt"]["inbound_ns"]),
                 "venue_fromapp": core["venue"].get("venue_fromapp_us", {}),
                 # the order manager keeps every order it ever saw: the risk check scans them
                 "decide_first_tenth": summarize_ns(_tenth(core["rtt"]["decide_ns"], first=True)),
@@ -1707,7 +1731,17 @@ def build_report(
     return report
 
 
-RAW_SAMPLE_KEYS = ("samples", "rtt_ns", "decide_ns", "send_ns", "wire_ns", "inbound_ns")
+RAW_SAMPLE_KEYS = (
+    "samples",
+    "rtt_ns",
+    "rtt_to_new_ns",
+    "first_wire_ns",
+    "first_inbound_ns",
+    "decide_ns",
+    "send_ns",
+    "wire_ns",
+    "inbound_ns",
+)
 
 
 def _without_samples(runs: dict[str, dict]) -> dict[str, dict]:
@@ -1833,7 +1867,7 @@ def render_table(report: dict) -> str:
         "info",
     )
     row(
-        "order RTT p50, us",
+        "order RTT p50, us (D to first 35=8)",
         _fmt(rtt["baseline"].get("p50"), 1),
         _fmt(rtt["truex_qf"].get("p50"), 1),
         _fmt(report["order_rtt_ratio"], 2),
@@ -1848,6 +1882,8 @@ def render_table(report: dict) -> str:
         "",
         "info",
     )
+    to_new = rtt["truex_qf_to_new_report"]
+    row("  D to the New report p50/p99, us", "", _pair(to_new), "", "", "info")
     row(
         "journal cost, 1 - on/off",
         "",

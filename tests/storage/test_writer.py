@@ -30,6 +30,7 @@ from tests.netproxy import TcpProxy
 from tests.services import postgres_url_or_skip, temporary_postgres_database
 from truex_qf.storage.chain import GENESIS_HASH, journal_hash
 from truex_qf.storage.database import make_engine, upgrade
+from truex_qf.storage.recorder import JournalMessage
 from truex_qf.storage.rows import Row, from_json, to_json
 from truex_qf.storage.schema import (
     executions,
@@ -556,3 +557,23 @@ def test_a_full_spill_file_calls_back_once_and_drops_nothing(
 
 
 # --------------------------------------------------------------------------- a cuttable link
+
+
+def test_a_tapped_message_is_redacted_before_the_spill_or_the_database(
+    db_url: str, tmp_path: Path, writers
+) -> None:
+    # The engine's tap queues the raw text; the writer's thread builds the redacted row.
+    secret = "c2VjcmV0LXNpZ25hdHVyZQ=="
+    raw = f"8=FIXT.1.1\x019=60\x0135=A\x0134=1\x01553=key\x01554={secret}\x0110=000\x01"
+    spill = tmp_path / "spill.jsonl"
+    down = writers(down_url(db_url, tmp_path), spill)
+    down.submit(JournalMessage("run-1", "FIXT.1.1:ME->TRUEX_UAT_OE", "OUT", raw, time.time()))
+    assert down.stop()
+    assert down.stats.spilled == 1
+    assert secret not in spill.read_text()
+
+    up = writers(db_url, spill)
+    assert up.stop()
+    (stored,) = read(db_url, fix_journal)
+    assert (stored["msg_type"], stored["seq_num"], stored["direction"]) == ("A", 1, "OUT")
+    assert secret not in stored["text"] and "\x01554=***\x01" in stored["text"]

@@ -24,8 +24,8 @@ from truex_qf.domain.model import (
     SubscribeMarketData,
 )
 from truex_qf.errors import LogonRejectedError, SessionTimeoutError, TruexError
-from truex_qf.fix import builders
 from truex_qf.fix.application import EventSink, SessionState, TruexApplication
+from truex_qf.fix.builders import MessageFactory
 from truex_qf.fix.engine_log import MessageTap, RedactingLogFactory
 from truex_qf.fix.settings import SESSIONS_CFG, initiator_settings
 
@@ -54,6 +54,7 @@ class FixClient:
         self.application = TruexApplication(config.credentials, self.roles, sink)
         self._store_factory = fix.FileStoreFactory(self._settings)
         self._log_factory = RedactingLogFactory(journal)
+        self._messages = MessageFactory()
         self._initiator: fix.ThreadedSocketInitiator | None = None
 
     def start(self) -> None:
@@ -128,21 +129,24 @@ class FixClient:
         """Send on the session the command belongs to; False when the engine refused it."""
         client_id = self.config.client_id
         if isinstance(command, NewOrder):
-            role, message = SessionRole.ORDER_ENTRY, builders.new_order_single(command, client_id)
+            role, message = (
+                SessionRole.ORDER_ENTRY,
+                self._messages.new_order_single(command, client_id),
+            )
         elif isinstance(command, CancelOrder):
             role, message = (
                 SessionRole.ORDER_ENTRY,
-                builders.order_cancel_request(command, client_id),
+                self._messages.order_cancel_request(command, client_id),
             )
         elif isinstance(command, ReplaceOrder):
             role, message = (
                 SessionRole.ORDER_ENTRY,
-                builders.order_cancel_replace_request(command, client_id),
+                self._messages.order_cancel_replace_request(command, client_id),
             )
         elif isinstance(command, SubscribeMarketData):
-            role, message = SessionRole.MARKET_DATA, builders.market_data_request(command)
+            role, message = SessionRole.MARKET_DATA, self._messages.market_data_request(command)
         elif isinstance(command, RequestSecurityList):
-            role, message = SessionRole.MARKET_DATA, builders.security_list_request(command)
+            role, message = SessionRole.MARKET_DATA, self._messages.security_list_request(command)
         else:
             raise TypeError(f"not a FIX command: {command!r}")
         return bool(fix.Session.sendToTarget(message, self.session(role).session_id))

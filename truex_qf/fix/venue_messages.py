@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from enum import Enum
@@ -11,10 +12,16 @@ import quickfix50sp2 as fix50
 
 from truex_qf.domain.decimals import plain_decimal
 from truex_qf.domain.model import ExecutionReport, MDEntryType, MDUpdateAction, OrderCancelReject
-from truex_qf.fix.builders import PARTY_ROLE_CLIENT_ID
+from truex_qf.fix.builders import PARTY_ROLE_CLIENT_ID, SOH, MessageFactory
 
 SECURITY_TYPE_SPOT = "CSPOT"
 EMPTY_BOOK_TIME = "19700101-00:00:00.000000000"  # TrueX's sentinel on an empty snapshot
+
+
+@functools.cache
+def _messages() -> MessageFactory:
+    """The simulator's text-to-message factory, loaded on first use."""
+    return MessageFactory()
 
 
 def _message(msg_type: str) -> fix.Message:
@@ -35,40 +42,41 @@ def _code(value: object) -> str:
 
 
 def execution_report(report: ExecutionReport, client_id: str) -> fix.Message:
-    """35=8, echoing Parties as TrueX does."""
-    message = _message("8")
-    message.setField(37, report.order_id)
-    message.setField(11, report.cl_ord_id)
-    _set_optional(message, 41, report.orig_cl_ord_id)
-    message.setField(17, report.exec_id)
-    message.setField(150, report.exec_type.value)
-    message.setField(39, report.ord_status.value)
-    message.setField(55, report.symbol)
-    message.setField(54, _code(report.side))
-    message.setField(40, "2" if report.price is not None else "1")
-    message.setField(38, plain_decimal(report.order_qty))
-    _set_optional(message, 44, report.price)
-    _set_optional(message, 59, _code(report.time_in_force) if report.time_in_force else None)
-    _set_optional(message, 32, report.last_qty)
-    _set_optional(message, 31, report.last_px)
-    message.setField(151, plain_decimal(report.leaves_qty))
-    message.setField(14, plain_decimal(report.cum_qty))
-    _set_optional(message, 6, report.avg_px)
-    _set_optional(message, 60, report.transact_time)
-    _set_optional(message, 58, report.text)
-    _set_optional(message, 851, report.liquidity_indicator)
-    _set_optional(message, 880, report.trade_match_id)
-    for fee in report.fees:
-        group = fix50.ExecutionReport.NoMiscFees()
-        group.setField(137, plain_decimal(fee.amount))
-        group.setField(139, fee.fee_type)
-        message.addGroup(group)
+    """35=8, echoing Parties as TrueX does (written as text: see :mod:`truex_qf.fix.builders`)."""
+    fields = [
+        f"37={report.order_id}",
+        f"11={report.cl_ord_id}",
+        f"17={report.exec_id}",
+        f"150={report.exec_type.value}",
+        f"39={report.ord_status.value}",
+        f"55={report.symbol}",
+        f"54={_code(report.side)}",
+        f"40={'2' if report.price is not None else '1'}",
+        f"38={plain_decimal(report.order_qty)}",
+        f"151={plain_decimal(report.leaves_qty)}",
+        f"14={plain_decimal(report.cum_qty)}",
+    ]
+    for tag, value in (
+        (41, report.orig_cl_ord_id),
+        (44, report.price),
+        (59, _code(report.time_in_force) if report.time_in_force else None),
+        (32, report.last_qty),
+        (31, report.last_px),
+        (6, report.avg_px),
+        (60, report.transact_time),
+        (58, report.text),
+        (851, report.liquidity_indicator),
+        (880, report.trade_match_id),
+    ):
+        if value is not None:
+            fields.append(f"{tag}={plain_decimal(value) if isinstance(value, Decimal) else value}")
+    if report.fees:
+        fields.append(f"136={len(report.fees)}")
+        for fee in report.fees:
+            fields.append(f"137={plain_decimal(fee.amount)}{SOH}139={fee.fee_type}")
     if client_id:
-        parties = fix50.ExecutionReport.NoPartyIDs()
-        parties.setField(448, client_id)
-        parties.setField(452, PARTY_ROLE_CLIENT_ID)
-        message.addGroup(parties)
-    return message
+        fields.append(f"453=1{SOH}448={client_id}{SOH}452={PARTY_ROLE_CLIENT_ID}")
+    return _messages().message("8", SOH.join(fields) + SOH)
 
 
 def cancel_reject(reject: OrderCancelReject) -> fix.Message:
@@ -123,19 +131,15 @@ MDChange = tuple[MDUpdateAction, MDEntryType, str, Decimal, Decimal, str | None]
 
 def incremental(md_req_id: str, changes: Iterable[MDChange]) -> fix.Message:
     """35=X: ``changes`` are (action, entry type, symbol, price, size, aggressor side)."""
-    message = _message("X")
-    message.setField(262, md_req_id)
+    entries = []
     for action, entry_type, symbol, price, size, aggressor in changes:
-        group = fix50.MarketDataIncrementalRefresh.NoMDEntries()
-        group.setField(279, action.value)
-        group.setField(269, entry_type.value)
-        group.setField(55, symbol)
-        group.setField(270, plain_decimal(price))
-        group.setField(271, plain_decimal(size))
-        if aggressor is not None:
-            group.setField(2446, aggressor)
-        message.addGroup(group)
-    return message
+        entries.append(
+            f"279={action.value}{SOH}269={entry_type.value}{SOH}55={symbol}{SOH}"
+            f"270={plain_decimal(price)}{SOH}271={plain_decimal(size)}{SOH}"
+            + (f"2446={aggressor}{SOH}" if aggressor is not None else "")
+        )
+    body = f"262={md_req_id}{SOH}268={len(entries)}{SOH}{''.join(entries)}"
+    return _messages().message("X", body)
 
 
 def md_reject(md_req_id: str, text: str) -> fix.Message:

@@ -1,15 +1,18 @@
 """Turns what happens into storage rows: FIX messages into the journal, trading into tables.
 
 Both run on the threads that saw the fact (the engine's for messages, the trading loop's for
-orders and fills) and only build a :class:`~truex_qf.storage.rows.Row` and hand it to ``submit``
-(the background writer's non-blocking queue). Message text is redacted here, before it is
-queued, so no secret ever reaches the writer, the spill file or the database.
+orders and fills) and only hand ``submit`` (the background writer's non-blocking queue) a
+:class:`~truex_qf.storage.rows.Row` or, for a FIX message, a :class:`JournalMessage` that the
+writer's thread turns into a redacted row before anything else sees it, so no secret ever
+reaches the spill file or the database and the engine's threads only pay for a queue put.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from truex_qf.domain.model import LogonRefused, SessionLoggedOn, SessionLoggedOut, SessionRejected
 from truex_qf.fix.redaction import redact
@@ -36,30 +39,47 @@ def field_value(raw: str, tag: str) -> str | None:
     return raw[start:end] if end >= 0 else raw[start:]
 
 
+class JournalMessage(NamedTuple):
+    """One message as the engine log saw it, not yet a row.
+
+    The tap runs on the engine's threads for every message in and out, so it only records
+    this (a tuple and a queue put); :meth:`row` does the parsing and the redaction on the
+    store writer's thread, before the row can reach the spill file or the database.
+    """
+
+    run_id: str
+    session: str
+    direction: str
+    raw: str
+    logged_at_s: float  # time.time() when the engine log saw it
+
+    def row(self) -> Row:
+        raw = self.raw
+        seq = field_value(raw, "34")
+        return Row(
+            "fix_journal",
+            {
+                "run_id": self.run_id,
+                "session": self.session,
+                "direction": self.direction,
+                "msg_type": field_value(raw, "35") or "?",
+                "seq_num": int(seq) if seq and seq.isdigit() else None,
+                "cl_ord_id": field_value(raw, "11"),
+                "text": redact(raw),
+                "logged_at": datetime.fromtimestamp(self.logged_at_s, UTC),
+            },
+        )
+
+
 class JournalTap:
     """Called by the engine log for every message in and out, admin and application."""
 
-    def __init__(self, run_id: str, submit: Submit) -> None:
+    def __init__(self, run_id: str, submit: Callable[[JournalMessage], None]) -> None:
         self.run_id = run_id
         self._submit = submit
 
     def __call__(self, session: str, direction: str, raw: str) -> None:
-        seq = field_value(raw, "34")
-        self._submit(
-            Row(
-                "fix_journal",
-                {
-                    "run_id": self.run_id,
-                    "session": session,
-                    "direction": direction,
-                    "msg_type": field_value(raw, "35") or "?",
-                    "seq_num": int(seq) if seq and seq.isdigit() else None,
-                    "cl_ord_id": field_value(raw, "11"),
-                    "text": redact(raw),
-                    "logged_at": now_utc(),
-                },
-            )
-        )
+        self._submit(JournalMessage(self.run_id, session, direction, raw, time.time()))
 
 
 class StoreRecorder:

@@ -12,13 +12,19 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from truex_qf.storage.schema import metadata
 
 TABLES = frozenset(metadata.tables)
 UPSERT_KEYS = {"orders": "cl_ord_id", "runs": "run_id"}  # later rows replace earlier ones
 IGNORE_DUPLICATE_KEYS = {"executions": "exec_id"}  # a resent fill must not be stored twice
+
+
+class PendingRow(Protocol):
+    """A fact whose row is cheaper to build later, on the store writer's thread."""
+
+    def row(self) -> Row: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,14 @@ from sqlalchemy.sql.dml import Insert
 
 from truex_qf.storage.chain import GENESIS_HASH, journal_hash
 from truex_qf.storage.database import make_engine, mask_url, one_line
-from truex_qf.storage.rows import IGNORE_DUPLICATE_KEYS, UPSERT_KEYS, Row, from_json, to_json
+from truex_qf.storage.rows import (
+    IGNORE_DUPLICATE_KEYS,
+    UPSERT_KEYS,
+    PendingRow,
+    Row,
+    from_json,
+    to_json,
+)
 from truex_qf.storage.schema import fix_journal, metadata
 
 log = logging.getLogger("truex_qf.storage")
@@ -177,8 +184,12 @@ class StoreWriter:
         self._thread = threading.Thread(target=self._run, name="truex-qf-store", daemon=True)
         self._thread.start()
 
-    def submit(self, row: Row) -> None:
-        """Queue ``row`` for storage; never blocks, never raises."""
+    def submit(self, row: Row | PendingRow) -> None:
+        """Queue ``row`` for storage; never blocks, never raises.
+
+        A :class:`~truex_qf.storage.rows.PendingRow` becomes its row on the writer's thread,
+        before it is stored or spilled, so callers on hot threads only pay for the put.
+        """
         try:
             if not self._closed:
                 self._queue.put(row)
@@ -188,7 +199,8 @@ class StoreWriter:
                 self._failures += 1
                 first = self._late_rows == 1
             if first:
-                log.error("store: a %s row was submitted after stop(); not stored", row.table)
+                table = getattr(row, "table", type(row).__name__)
+                log.error("store: a %s row was submitted after stop(); not stored", table)
         except Exception:  # storage must never break the caller
             log.exception("store: submit failed")
 
@@ -273,6 +285,14 @@ class StoreWriter:
         if item is _STOP:
             self._stop_seen = True
             return False
+        if type(item) is not Row:  # a PendingRow: its row is built here, off the caller
+            try:
+                item = item.row()
+            except Exception as error:  # a bug; the item may hold secrets: log no content
+                self._rejected += 1
+                self._note_failure(error)
+                log.error("store: cannot build a row from a %s: %r", type(item).__name__, error)
+                return True
         self._held.append(item)
         return True
 
