@@ -48,9 +48,9 @@ def mm():
     calls: list[str] = []
     full_requote = maker.requote
 
-    def counting(symbol: str) -> None:
+    def counting(symbol: str, *seen) -> None:
         calls.append(symbol)
-        full_requote(symbol)
+        full_requote(symbol, *seen)
 
     maker.requote = counting  # type: ignore[method-assign]
     maker.calls = calls  # type: ignore[attr-defined]

@@ -36,7 +36,7 @@ and Decimal keeps the rounding to the venue's grid exact.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
@@ -184,7 +184,10 @@ def _rebuild(
     suppressed = proposal.suppressed
     if dropped:
         suppressed += tuple(Suppressed(q.side, q.level, reason) for q, reason in dropped)
-    return replace(proposal, quotes=tuple(quotes), suppressed=suppressed)
+    # The constructor, not dataclasses.replace: this runs several times per requote.
+    return Proposal(
+        tuple(quotes), proposal.fair_value, proposal.skew_bps, suppressed, proposal.post_only
+    )
 
 
 # --------------------------------------------------------------------------- pipeline steps
@@ -213,14 +216,12 @@ def inventory_skew_bps(position: Decimal, params: QuoteParams) -> Decimal:
 
 def apply_skew(proposal: Proposal, skew_bps: Decimal) -> Proposal:
     """Move every price down by ``skew_bps`` of fair value (up when negative)."""
-    if not skew_bps or proposal.fair_value is None:
-        return replace(proposal, skew_bps=skew_bps)
-    shift = proposal.fair_value * skew_bps / _BPS
-    return replace(
-        proposal,
-        quotes=tuple(replace(q, price=q.price - shift) for q in proposal.quotes),
-        skew_bps=skew_bps,
-    )
+    fair_value = proposal.fair_value
+    quotes = proposal.quotes
+    if skew_bps and fair_value is not None:
+        shift = fair_value * skew_bps / _BPS
+        quotes = tuple(Quote(q.side, q.level, q.price - shift, q.size) for q in quotes)
+    return Proposal(quotes, fair_value, skew_bps, proposal.suppressed, proposal.post_only)
 
 
 def apply_min_edge(proposal: Proposal, params: QuoteParams) -> Proposal:
@@ -234,11 +235,11 @@ def apply_min_edge(proposal: Proposal, params: QuoteParams) -> Proposal:
     quotes = []
     for q in proposal.quotes:
         if q.side is Side.BUY and q.price > highest_bid:
-            q = replace(q, price=highest_bid)
+            q = Quote(q.side, q.level, highest_bid, q.size)
         elif q.side is Side.SELL and q.price < lowest_offer:
-            q = replace(q, price=lowest_offer)
+            q = Quote(q.side, q.level, lowest_offer, q.size)
         quotes.append(q)
-    return replace(proposal, quotes=tuple(quotes))
+    return _rebuild(proposal, quotes)
 
 
 def round_to_grid(proposal: Proposal, grid: PriceGrid) -> Proposal:
@@ -285,9 +286,9 @@ def filter_takers(proposal: Proposal, book: OrderBook | None, grid: PriceGrid) -
             if price <= 0:
                 dropped.append((q, WOULD_CROSS))
                 continue
-            q = replace(q, price=price)
+            q = Quote(q.side, q.level, price, q.size)
         elif q.side is Side.SELL and best_bid is not None and q.price <= best_bid:
-            q = replace(q, price=_price_above(grid, best_bid))
+            q = Quote(q.side, q.level, _price_above(grid, best_bid), q.size)
         quotes.append(q)
     return _rebuild(proposal, quotes, dropped)
 
@@ -324,7 +325,7 @@ def apply_position_budget(proposal: Proposal, position: Decimal, params: QuotePa
                 dropped.append((q, POSITION_LIMIT))
                 continue
             remaining -= size
-            quotes.append(q if size == q.size else replace(q, size=size))
+            quotes.append(q if size == q.size else Quote(q.side, q.level, q.price, size))
     return _rebuild(proposal, quotes, dropped)
 
 
@@ -339,7 +340,7 @@ def filter_sizes(proposal: Proposal, grid: PriceGrid) -> Proposal:
         elif q.price * size < grid.min_notional:
             dropped.append((q, BELOW_MIN_NOTIONAL))
         else:
-            quotes.append(q if size == q.size else replace(q, size=size))
+            quotes.append(q if size == q.size else Quote(q.side, q.level, q.price, size))
     return _rebuild(proposal, quotes, dropped)
 
 

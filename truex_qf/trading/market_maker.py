@@ -101,6 +101,10 @@ class MarketMakerStats:
     warnings: dict[str, int] = field(default_factory=dict)
 
 
+# What a requote reads that market data can move, and the two books it was read from.
+_QuoteInputs = tuple[tuple[object, ...] | None, OrderBook | None, BookWithoutOwnOrders | None]
+
+
 @dataclass
 class _SymbolState:
     strategy: SymbolStrategy
@@ -356,13 +360,12 @@ class MarketMaker:
                 self.requote(symbol)
             elif state.book_moved:
                 state.book_moved = False
-                if state.inputs is None or self._quote_inputs(symbol, state)[0] != state.inputs:
-                    self.requote(symbol)
+                seen = self._quote_inputs(symbol, state)
+                if state.inputs is None or seen[0] != state.inputs:
+                    self.requote(symbol, seen)
         self._emit_state_change()
 
-    def _quote_inputs(
-        self, symbol: str, state: _SymbolState
-    ) -> tuple[tuple[object, ...] | None, OrderBook | None, BookWithoutOwnOrders | None]:
+    def _quote_inputs(self, symbol: str, state: _SymbolState) -> _QuoteInputs:
         """Everything a requote reads that market data can move, and the books it read.
 
         The top of the book with and without our own orders (fair value reads the levels
@@ -390,14 +393,15 @@ class MarketMaker:
         )
         return inputs, book, priced
 
-    def requote(self, symbol: str) -> None:
-        """Decide, propose, diff and send for one symbol."""
+    def requote(self, symbol: str, seen: _QuoteInputs | None = None) -> None:
+        """Decide, propose, diff and send for one symbol (``seen``: its quote inputs, when
+        the caller has just read them)."""
         state = self.symbols[symbol]
         if not self._order_entry_up or self.reconciling:
             state.inputs = None
             return
         now = self.clock()
-        state.inputs, book, priced_book = self._quote_inputs(symbol, state)
+        state.inputs, book, priced_book = seen or self._quote_inputs(symbol, state)
         state.decision = state.fair_value.decide(priced_book, now)  # type: ignore[arg-type]
         position = self.positions.position_base(symbol)
         proposal = self._proposal(state, position, book)

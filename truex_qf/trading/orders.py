@@ -797,7 +797,9 @@ class OrderManager:
         if new_id == order.cl_ord_id or new_id not in self._by_id:
             new_id = order.pending_request_id or er.cl_ord_id
         order.cl_ord_id = new_id
-        if new_id not in order.cl_ord_ids:
+        # Every ID in cl_ord_ids maps to its order in _by_id: this is the membership test in
+        # O(1); a quote replaced all day long has thousands of IDs.
+        if self._by_id.get(new_id) is not order:
             order.cl_ord_ids.append(new_id)
         self._by_id[new_id] = order
         order.price = er.price if er.price is not None else order.pending_price
