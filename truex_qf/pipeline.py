@@ -34,6 +34,7 @@ from truex_qf.observe.live_state import (
 )
 from truex_qf.observe.metrics import Metrics
 from truex_qf.storage.database import check_schema, database_url, make_engine, upgrade
+from truex_qf.storage.journal_process import JournalProcess
 from truex_qf.storage.recorder import JournalTap, StoreRecorder
 from truex_qf.storage.rows import Row
 from truex_qf.storage.writer import StoreWriter
@@ -82,6 +83,11 @@ def pipeline_settings(
     )
 
 
+def journal_spill_path(spill_path: Path) -> Path:
+    """The journal writer's own spill file, beside the store's (two writers, two files)."""
+    return spill_path.with_name(f"{spill_path.stem}.journal{spill_path.suffix}")
+
+
 def prepare_database(settings: PipelineSettings) -> None:
     """Refuse an out-of-date schema; create it only in a brand-new default SQLite file."""
     if settings.create_fresh_schema:
@@ -109,7 +115,15 @@ class Pipeline:
             spill_max_bytes=settings.spill_max_bytes,
             on_spill_full=self._on_spill_full,
         )
-        self._journal = JournalTap(self.run_id, self.writer.submit)
+        # The journal (every FIX message) has a writer process of its own, with its own spill
+        # file: see truex_qf.storage.journal_process.
+        self.journal = JournalProcess(
+            settings.database_url,
+            journal_spill_path(settings.spill_path),
+            spill_max_bytes=settings.spill_max_bytes,
+            on_spill_full=self._on_spill_full,
+        )
+        self._journal = JournalTap(self.run_id, self.journal.submit)
         self.metrics = Metrics()
         self.alerts = AlertManager(settings.alert_webhook)
         self.publisher = (
@@ -165,6 +179,7 @@ class Pipeline:
     def start(self, mode: str, venue: str, sender_comp_id: str) -> None:
         prepare_database(self.settings)
         self.writer.start()
+        self.journal.start()
         self._run_row = {
             "run_id": self.run_id,
             "mode": mode,
@@ -193,6 +208,8 @@ class Pipeline:
             self._publish_snapshot(mm)
         if self._run_row:
             self.writer.submit(Row("runs", {**self._run_row, "ended_at": datetime.now(UTC)}))
+        if not self.journal.stop():
+            log.error("the journal writer did not drain in time; see the messages above")
         if not self.writer.stop():
             log.error("the store writer did not drain in time; rows are in the spill file")
         if self.publisher is not None:

@@ -40,6 +40,7 @@ absorb that; the append-only tables would hold the rows twice (the journal stays
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -365,7 +366,10 @@ class StoreWriter:
         assert self._engine is not None
         per_table: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
-            values = {name: _as_utc(value) for name, value in row.values.items()}
+            values = dict(row.values)
+            for name, value in row.values.items():
+                if isinstance(value, datetime):
+                    values[name] = _as_utc(value)
             per_table.setdefault(row.table, []).append(values)
         with self._engine.begin() as connection:
             for name, values_list in per_table.items():
@@ -593,12 +597,15 @@ class StoreWriter:
 
 def _complete(table: Table, values: dict[str, Any]) -> dict[str, Any]:
     """``values`` with every omitted nullable column set to NULL, so batches share one shape."""
-    missing = {
-        column.name: None
-        for column in table.columns
-        if column.nullable and not column.primary_key and column.name not in values
-    }
+    missing = {name: None for name in _nullable_columns(table) if name not in values}
     return {**missing, **values} if missing else values
+
+
+@functools.cache
+def _nullable_columns(table: Table) -> tuple[str, ...]:
+    return tuple(
+        column.name for column in table.columns if column.nullable and not column.primary_key
+    )
 
 
 def _merge_by_key(values_list: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
