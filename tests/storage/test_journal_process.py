@@ -82,3 +82,16 @@ def test_a_full_spill_file_reaches_the_trading_process(db_url, tmp_path, journal
     assert journal.stop()  # at exit the rest goes to the spill file, past its limit
     assert SECRET not in spill.read_text()
     assert spill.read_text().count("\n") == 50
+
+
+def test_sigterm_makes_the_writer_process_keep_what_it_holds(db_url, tmp_path, journals):
+    # multiprocessing ends a daemonic child with SIGTERM when its parent exits without stop()
+    spill = tmp_path / "spill.journal.jsonl"
+    journal = journals(down_url(db_url, tmp_path), spill)
+    for seq in range(1, 21):
+        journal.submit(message(seq))
+    wait_until(lambda: journal._child_received == 20)
+    journal._process.terminate()
+    journal._process.join(15)
+    assert journal._process.exitcode == 0  # it stopped its writer, it was not killed
+    assert spill.read_text().count("\n") == 20 and SECRET not in spill.read_text()
