@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.storage.test_writer import assert_chain, down_url, wait_until
+from truex_qf.storage import journal_process
 from truex_qf.storage.database import make_engine
 from truex_qf.storage.journal_process import JournalProcess
 from truex_qf.storage.recorder import JournalMessage
@@ -95,3 +97,30 @@ def test_sigterm_makes_the_writer_process_keep_what_it_holds(db_url, tmp_path, j
     journal._process.join(15)
     assert journal._process.exitcode == 0  # it stopped its writer, it was not killed
     assert spill.read_text().count("\n") == 20 and SECRET not in spill.read_text()
+
+
+def test_without_a_writer_process_the_journal_is_written_from_here(
+    db_url, tmp_path, journals, monkeypatch
+):
+    # e.g. started from a daemonic process, which may not have children
+    spawn = multiprocessing.get_context("spawn")
+
+    class NoChildren:
+        def Pipe(self, duplex):
+            return spawn.Pipe(duplex=duplex)
+
+        def Process(self, **_):
+            return Unstartable()
+
+    class Unstartable:
+        pid = None
+
+        def start(self):
+            raise AssertionError("daemonic processes are not allowed to have children")
+
+    monkeypatch.setattr(journal_process.multiprocessing, "get_context", lambda _: NoChildren())
+    journal = journals(db_url, tmp_path / "spill.journal.jsonl")
+    for seq in range(1, 51):
+        journal.submit(message(seq))
+    assert journal.stop()
+    assert [row["seq_num"] for row in assert_chain(db_url)] == list(range(1, 51))

@@ -121,7 +121,7 @@ class JournalProcess:
         if self._forwarder is not None:
             self._forwarder.join(timeout_s)
         finished = self._forwarder is None or not self._forwarder.is_alive()
-        if self._process is not None:
+        if self._process is not None and self._process.pid is not None:  # it did start
             self._process.join(max(1.0, timeout_s))
             if self._process.is_alive():
                 log.error("journal: the writer process did not finish in time; killing it")
