@@ -24,11 +24,11 @@ from truex_qf.domain.model import (
     RequestSecurityList,
     SubscribeMarketData,
 )
+from truex_qf.fix.readers import SOH
 from truex_qf.fix.settings import SPEC_DIR
 
 PARTY_ROLE_CLIENT_ID = "3"
 ADD_LIQUIDITY_ONLY = "6"
-SOH = "\x01"
 
 
 class MessageFactory:

@@ -12,7 +12,8 @@ import quickfix50sp2 as fix50
 
 from truex_qf.domain.decimals import plain_decimal
 from truex_qf.domain.model import ExecutionReport, MDEntryType, MDUpdateAction, OrderCancelReject
-from truex_qf.fix.builders import PARTY_ROLE_CLIENT_ID, SOH, MessageFactory
+from truex_qf.fix.builders import PARTY_ROLE_CLIENT_ID, MessageFactory
+from truex_qf.fix.readers import SOH
 
 SECURITY_TYPE_SPOT = "CSPOT"
 EMPTY_BOOK_TIME = "19700101-00:00:00.000000000"  # TrueX's sentinel on an empty snapshot

@@ -376,9 +376,10 @@ class OrderManager:
         self._clock = clock
         self._orders: dict[str, ManagedOrder] = {}  # first ClOrdID -> lineage
         self._by_id: dict[str, ManagedOrder] = {}  # every ClOrdID (orders, cancels, replaces)
-        # The working subset of _orders, same order: risk checks and quoting read it on every
-        # decision, while _orders keeps a minute of finished orders (thousands in a busy run).
-        self._working: dict[int, ManagedOrder] = {}
+        # The orders of _orders not yet terminal, same order: risk checks and quoting read the
+        # working ones on every decision, while _orders keeps a minute of finished orders
+        # (thousands in a busy run). REPLACED stays in: the lineage goes live again at once.
+        self._live: dict[int, ManagedOrder] = {}
         # ExecIDs are venue-wide (spec §6.4), so one bounded memory dedupes every order,
         # including reports for orders we do not know.
         self._seen_exec_ids: set[str] = set()
@@ -437,8 +438,7 @@ class OrderManager:
         )
         self._orders[order.cl_ord_id] = managed
         self._by_id[order.cl_ord_id] = managed
-        if managed.state.is_working:
-            self._working[id(managed)] = managed
+        self._live[id(managed)] = managed
         return managed
 
     def new_order(
@@ -604,9 +604,11 @@ class OrderManager:
 
     def working_orders(self, symbol: str | None = None) -> list[ManagedOrder]:
         """Orders that may rest on the book or be on their way (UNCERTAIN included)."""
-        if symbol is None:
-            return list(self._working.values())
-        return [o for o in self._working.values() if o.symbol == symbol]
+        return [
+            o
+            for o in self._live.values()
+            if o.state.is_working and (symbol is None or o.symbol == symbol)
+        ]
 
     def in_flight(self, cl_ord_id: str) -> bool:
         """Whether a new, cancel or replace request of this order awaits the venue's answer."""
@@ -844,11 +846,8 @@ class OrderManager:
             return []
         previous = order.state
         order.state = new_state
-        if new_state.is_working is not previous.is_working:
-            if previous.is_working:
-                del self._working[id(order)]
-            else:  # back to working (rare): rebuild, to keep the tracking order
-                self._working = {id(o): o for o in self._orders.values() if o.state.is_working}
+        if new_state.is_terminal and not previous.is_terminal:
+            del self._live[id(order)]  # terminal states never lead back (see TRANSITIONS)
         order.history.append((new_state, reason, self._clock()))
         if new_state not in REQUEST_PENDING_STATES:
             order.request_sent_s = None
