@@ -161,6 +161,8 @@ LAG_LIMIT_S = 0.05  # "without backlog": never more than 50 ms of stream behind
 WRITER_DRAIN_LIMIT_S = 0.5  # the journal too: stored within 0.5 s (it batches every 0.2 s)
 SENDER_BOUND = 0.97  # a trial whose sender reached less than this share of R is sender-bound
 WRITER_SAMPLE_S = 0.05
+TURN_WAIT_S = 0.005  # the idle loop's longest wait: the pipe is polled as often
+CONDITION_WAIT_S = 0.002  # waiting for a condition: engine-thread passes wake it sooner
 MAX_TRIAL_MESSAGES = 60_000  # built before sending: about 6 KB each
 AUTO = "auto"  # the CPU reference rate: half the first receiver's sustained rate
 NS_PER_US = 1000
@@ -991,6 +993,7 @@ class TruexClient:
         self.watch_first_er_ns = 0
         self.watch_first_applied_ns = 0
         self.mm.listeners.append(self._on_mm_event)
+        self.runner.on_pass = self._on_pass
 
     def start(self) -> None:
         self.runner.start()
@@ -1009,12 +1012,19 @@ class TruexClient:
     # ------------------------------------------------------------------ the loop
 
     def turn(self) -> None:
-        """One trading-loop pass, and the bookkeeping of the measurement under way."""
-        depth = self.events.qsize()
-        self.runner.step()
+        """One trading-loop pass (market data is applied by the engine thread meanwhile);
+        waits at most TURN_WAIT_S, so the bench notices what the engine threads applied."""
+        self.runner.step(TURN_WAIT_S)
+        if self.pipeline is not None and time.monotonic() >= self._next_writer_sample:
+            self._next_writer_sample = time.monotonic() + WRITER_SAMPLE_S
+            self.writer_depths.append(self._store_depth())
+
+    def _on_pass(self) -> None:
+        """The end of every pass, on the loop or an engine thread: the measurement's books."""
         md = self.md
         if md.active:
             now = time.perf_counter_ns()
+            depth = self.events.qsize()
             if depth > md.max_queue_depth:
                 md.max_queue_depth = depth
             book = self.mm.books.book(MD_SYMBOL)
@@ -1025,9 +1035,6 @@ class TruexClient:
                     md.first_ns = now
                 if version >= md.target_version and md.done_ns == 0:
                     md.done_ns = now
-        if self.pipeline is not None and time.monotonic() >= self._next_writer_sample:
-            self._next_writer_sample = time.monotonic() + WRITER_SAMPLE_S
-            self.writer_depths.append(self._store_depth())
 
     def _store_depth(self) -> int:
         """Rows submitted and not yet stored: the store writer's and the journal process's."""
@@ -1046,11 +1053,29 @@ class TruexClient:
         return total
 
     def _turn_until(self, condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+        if not self._wait_for(condition, timeout_s):
+            raise BenchError(f"timed out after {timeout_s} s waiting for {what}")
+
+    def _wait_for(self, condition: Callable[[], bool], timeout_s: float) -> bool:
+        """Until ``condition`` holds (read under the trading lock) or the time is up. Every
+        pass an engine thread makes notifies the lock's condition, so this wakes at once; the
+        loop's own turn runs as the Runner's loop would, on its schedule or a queued event."""
         deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                raise BenchError(f"timed out after {timeout_s} s waiting for {what}")
-            self.turn()
+        lock = self.runner.trading_lock
+        next_turn = 0.0
+        while True:
+            with lock:
+                if condition():
+                    return True
+                lock.wait(CONDITION_WAIT_S)
+                if condition():
+                    return True
+            now = time.monotonic()
+            if now > deadline:
+                return False
+            if now >= next_turn:
+                next_turn = now + TURN_WAIT_S
+                self.runner.step(0.0)
 
     def _on_mm_event(self, event: object) -> None:
         kind = type(event)
@@ -1099,16 +1124,15 @@ class TruexClient:
         """Until the measurement's messages are processed; ``drain``: and, for the CPU
         figure, until the store writer has caught up (it works after the loop is done)."""
         md = self.md
-        deadline = time.monotonic() + timeout_s
-        while md.done_ns == 0 and time.monotonic() < deadline:
-            self.turn()
-        md.active = False
+        self._wait_for(lambda: md.done_ns != 0, timeout_s)
+        with self.runner.trading_lock:
+            md.active = False
         writer_drain_ms = None
         if self.pipeline is not None and md.done_ns:
             # The journal must keep up too: how long until the writer has stored everything?
             drained_by = time.monotonic() + 10.0
             while self._store_depth() and time.monotonic() < drained_by:
-                self.turn()
+                self.runner.step(0.001)
             writer_drain_ms = (time.perf_counter_ns() - md.done_ns) / 1e6
             if drain:
                 time.sleep(0.3)  # CPU figure: let its last commit finish
@@ -1213,20 +1237,21 @@ class TruexClient:
             for number in range(warmup + n):
                 self.watch_ack_ns = self.watch_er_ns = 0
                 self.watch_first_er_ns = self.watch_first_applied_ns = 0
-                start = time.perf_counter_ns()
-                draft = orders.draft_new_order(
-                    RTT_SYMBOL, Side.BUY, RTT_QTY, RTT_PRICE, post_only=True
-                )
-                self.watch = draft.cl_ord_id
-                exposure = exposure_for(RTT_SYMBOL, orders, positions)
-                decision = risk.check_new(draft, RTT_PRICE, 0.0, False, exposure)
-                if not decision.allowed:
-                    raise BenchError(f"risk denied the round-trip order: {decision}")
-                orders.track(draft)
-                decided = time.perf_counter_ns()
-                if not self.send(draft):
-                    raise BenchError("the engine refused to send the round-trip order")
-                sent = time.perf_counter_ns()
+                with self.runner.trading_lock:  # as the market maker decides and sends
+                    start = time.perf_counter_ns()
+                    draft = orders.draft_new_order(
+                        RTT_SYMBOL, Side.BUY, RTT_QTY, RTT_PRICE, post_only=True
+                    )
+                    self.watch = draft.cl_ord_id
+                    exposure = exposure_for(RTT_SYMBOL, orders, positions)
+                    decision = risk.check_new(draft, RTT_PRICE, 0.0, False, exposure)
+                    if not decision.allowed:
+                        raise BenchError(f"risk denied the round-trip order: {decision}")
+                    orders.track(draft)
+                    decided = time.perf_counter_ns()
+                    if not self.send(draft):
+                        raise BenchError("the engine refused to send the round-trip order")
+                    sent = time.perf_counter_ns()
                 remaining = deadline - time.monotonic()
                 self._turn_until(lambda: self.watch_ack_ns != 0, remaining, "the New report")
                 if number >= warmup:
@@ -1240,8 +1265,9 @@ class TruexClient:
                     outbound.append(sent - decided)
                     wire.append(self.watch_er_ns - sent)
                     inbound.append(self.watch_ack_ns - self.watch_er_ns)
-                order = orders.get(draft.cl_ord_id)
-                self.send(orders.cancel(draft.cl_ord_id))
+                with self.runner.trading_lock:
+                    order = orders.get(draft.cl_ord_id)
+                    self.send(orders.cancel(draft.cl_ord_id))
                 remaining = deadline - time.monotonic()
                 self._turn_until(
                     lambda order=order: order is not None and order.state.is_terminal,

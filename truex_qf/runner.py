@@ -1,10 +1,22 @@
 """``truex-qf run`` and the demo: the market maker on both FIX sessions, start to clean finish.
 
-Threads: QuickFIX's session threads only read messages into events and put them on a queue;
-the trading loop (this module's :meth:`Runner.run`, on the calling thread) is the one owner of
-trading state. It drains the queue, lets the :class:`MarketMaker` decide, and sends through the
-:class:`FixClient`. Shutdown (end of ``--duration``, SIGINT/SIGTERM) halts quoting, cancels every
-working order, waits for the acknowledgements, then logs out of both sessions.
+Threads: trading state has one owner at a time, whoever holds the runner's trading lock.
+
+- **Application messages** (market data, execution reports) are applied on the QuickFIX session
+  thread that read them: ``fromApp`` reads the message, takes the lock, applies it, requotes
+  what it moved and sends. No queue hand-off and no wake-up of another thread stands between
+  a market move and the order it causes (issue "Performance": the hand-off, a sleep and a
+  wake-up per message with the GIL passed back and forth, was most of the cost).
+  ``fromApp`` holds no engine lock, so waiting for ours is safe there.
+- **Session events** (logon, logout, refusals) arrive in callbacks the engine makes while it
+  holds the session's mutex; they only go on a queue, and whoever takes the lock next applies
+  the queue first, so events keep the order they happened in.
+- **The trading loop** (:meth:`Runner.run`, on the calling thread) takes the lock for the
+  periodic tick (timeouts, staleness, reconnects), queued events and the status view.
+  Nothing that waits for an engine thread (``FixClient.stop``) runs under the lock.
+
+Shutdown (end of ``--duration``, SIGINT/SIGTERM) halts quoting, cancels every working order,
+waits for the acknowledgements, then logs out of both sessions.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -44,6 +57,8 @@ log = logging.getLogger("truex_qf.runner")
 PID_FILE = "truex-qf.pid"
 SHUTDOWN_ACK_TIMEOUT_S = 10.0
 LOGON_TIMEOUT_S = 30.0
+QUEUE_POLL_S = 0.05  # how often shutdown looks at the queue of session events
+CANCEL_RETRY_S = 0.2  # shutdown: cancel again after this long without a report
 DISPLAY_QUANTUM = Decimal("0.00000001")
 
 
@@ -183,19 +198,26 @@ class Runner:
         rest: TruexRestClient | None = None,
     ) -> None:
         self.fix_settings = fix_settings
-        # SimpleQueue: put and get are C calls without Queue's lock and condition dance; the
-        # engine thread puts every inbound message here.
+        # Session and REST events wait here for the trading lock's next holder.
         self.events: queue.SimpleQueue[InboundEvent] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        # The trading state's owner (module docstring). Reentrant: a handler that sends may
+        # come back through our own code on the same thread.
+        self.trading_lock = threading.Condition(threading.RLock())
+        self._failure: BaseException | None = None
         self.pipeline = pipeline
         self.mode = mode
         self.client = FixClient(
-            fix_settings, self.events.put, journal=pipeline.tap if pipeline else None
+            fix_settings,
+            self.enqueue,
+            journal=pipeline.tap if pipeline else None,
+            app_sink=self._deliver,
         )
         send = pipeline.wrap_send(self.client.send) if pipeline else self.client.send
         self.mm = MarketMaker(strategy, send, references=references)
         if pipeline is not None:
             pipeline.attach(self.mm, self.client.roles)
-        self.rest_worker = RestWorker(rest, self.events.put) if rest is not None else None
+        self.rest_worker = RestWorker(rest, self.enqueue) if rest is not None else None
         if self.rest_worker is not None:
             self.mm.request_reconcile = self.rest_worker.reconcile
             self.mm.request_deadman = self.rest_worker.deadman
@@ -212,6 +234,9 @@ class Runner:
         self._pipeline_finished = False
         self._closing = False
         self._next_tick = 0.0
+        # Called at the end of every pass, loop or engine thread, trading lock held (the
+        # benchmark's probe).
+        self.on_pass: Callable[[], None] | None = None
 
     def run(self, duration_s: float | None = None) -> RunSummary:
         """Trade until ``duration_s`` passes or :attr:`stop_requested` is set; then flatten."""
@@ -244,20 +269,69 @@ class Runner:
         }
         self._wait_logged_on()
 
-    def step(self) -> None:
-        """One turn of the trading loop."""
-        self._pump()
+    def step(self, max_wait_s: float | None = None) -> None:
+        """One turn of the trading loop; ``max_wait_s`` caps the wait for a queued event."""
+        self._pump(max_wait_s)
         if self.kill_requested.is_set() and not self.mm.risk.kill_switch_engaged:
-            self.mm.engage_kill_switch("kill command")
+            with self.trading_lock:
+                self.mm.engage_kill_switch("kill command")
+
+    def enqueue(self, event: InboundEvent) -> None:
+        """Queue an event for the lock's next holder; never blocks (engine mutex held)."""
+        self.events.put(event)
+        self._wake.set()
+
+    def _deliver(self, event: InboundEvent) -> None:
+        """``fromApp``'s sink: apply the message on the engine thread that read it.
+
+        A failure is kept for the trading loop to raise (the run then stops as it would have
+        on the loop), and from then on, as during shutdown, messages only queue.
+        """
+        with self.trading_lock:
+            if self._closing or self._failure is not None:
+                self.enqueue(event)
+                return
+            try:
+                self._drain()
+                self._handle(event)
+                self.mm.requote_dirty()
+                if self.pipeline is not None:
+                    self.pipeline.after_pass(self.mm)
+                if self.on_pass is not None:
+                    self.on_pass()
+            except Exception as exc:  # the engine thread must carry on; the loop raises it
+                log.exception("error applying %s", type(event).__name__)
+                self._failure = exc
+                self._wake.set()
+            self.trading_lock.notify_all()
+
+    def _drain(self) -> int:
+        """Apply every queued event (trading lock held); how many there were."""
+        handled = 0
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                return handled
+            self._handle(event)
+            handled += 1
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            self._closing = True  # what the engine threads deliver from now on only queues
+            raise failure
 
     def finish(self) -> RunSummary:
         """Cancel everything, wait for the acknowledgements, and summarize."""
         self._flatten()
-        return summarize(self.mm)
+        with self.trading_lock:
+            return summarize(self.mm)
 
     def close(self) -> None:
         """Log out of both sessions, drain the recorders, remove the PID file; safe twice."""
-        self._closing = True
+        with self.trading_lock:
+            self._closing = True  # from now on the engine threads only queue
         self.client.stop()
         if self.rest_worker is not None:
             self.rest_worker.stop()
@@ -283,41 +357,34 @@ class Runner:
     def _drain_to_pipeline(self) -> None:
         if self.pipeline is None:
             return
-        while True:
-            try:
-                self._handle(self.events.get_nowait())
-            except queue.Empty:
-                break
+        with self.trading_lock:
+            self._drain()
         self.pipeline.alerts.evaluate()
 
-    def _pump(self) -> None:
-        """One loop turn: wait for an event (at most until the next tick), drain the queue,
-        decide; the periodic tick (timeouts, staleness) runs on its own schedule, so a busy
-        market-data stream cannot starve it."""
-        now = time.monotonic()
-        try:
-            first = self.events.get(
-                timeout=max(0.0, min(self._loop_interval_s, self._next_tick - now))
-            )
-        except queue.Empty:
-            first = None
-        if first is not None:
-            self._handle(first)
-            while True:
-                try:
-                    self._handle(self.events.get_nowait())
-                except queue.Empty:
-                    break
-        if time.monotonic() >= self._next_tick:
-            self._next_tick = time.monotonic() + self._loop_interval_s
-            self.mm.tick()
-        else:
-            self.mm.requote_dirty()
-        self._poll_links()
-        if self.pipeline is not None:
-            self.pipeline.after_pass(self.mm)
-        if self.view is not None:
-            self.view.maybe_render(self.mm, time.monotonic())
+    def _pump(self, max_wait_s: float | None = None) -> None:
+        """One loop turn: wait for a queued event (at most until the next tick), apply the
+        queue, decide; the periodic tick (timeouts, staleness) runs on its own schedule, so a
+        busy market-data stream cannot starve it."""
+        wait_s = min(self._loop_interval_s, self._next_tick - time.monotonic())
+        if max_wait_s is not None:
+            wait_s = min(wait_s, max_wait_s)
+        if self._wake.wait(max(0.0, wait_s)):
+            self._wake.clear()  # before draining: an event queued after it wakes us again
+        with self.trading_lock:
+            self._raise_failure()
+            self._drain()
+            if time.monotonic() >= self._next_tick:
+                self._next_tick = time.monotonic() + self._loop_interval_s
+                self.mm.tick()
+            else:
+                self.mm.requote_dirty()
+            self._poll_links()
+            if self.pipeline is not None:
+                self.pipeline.after_pass(self.mm)
+            if self.on_pass is not None:
+                self.on_pass()
+            if self.view is not None:
+                self.view.maybe_render(self.mm, time.monotonic())
 
     def _handle(self, event: InboundEvent) -> None:
         if self.pipeline is not None:
@@ -368,19 +435,28 @@ class Runner:
 
     def _flatten(self) -> None:
         """Cancel everything and wait (bounded) until the venue has acknowledged it."""
-        self.mm.begin_shutdown()
-        deadline = time.monotonic() + SHUTDOWN_ACK_TIMEOUT_S
-        while self.mm.working_order_count() and time.monotonic() < deadline:
-            try:
-                self._handle(self.events.get(timeout=0.2))
-            except queue.Empty:
-                self.mm.cancel_all()  # anything whose cancel was refused locally gets another go
-        remaining = self.mm.working_order_count()
-        if remaining:
-            states = {o.cl_ord_id: o.state.value for o in self.mm.orders.working_orders()}
-            log.error("%d orders still working after shutdown: %s", remaining, states)
-        if self.view is not None:
-            self.view.maybe_render(self.mm, float("inf"))
+        with self.trading_lock:
+            self._raise_failure()
+            self._drain()
+            self.mm.begin_shutdown()
+            deadline = time.monotonic() + SHUTDOWN_ACK_TIMEOUT_S
+            quiet_since = time.monotonic()
+            while self.mm.working_order_count() and time.monotonic() < deadline:
+                # Reports are applied by the engine threads, which notify; session events
+                # only queue, so the wait is short and the queue is looked at each time.
+                notified = self.trading_lock.wait(QUEUE_POLL_S)
+                self._raise_failure()
+                if self._drain() or notified:
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since >= CANCEL_RETRY_S:
+                    quiet_since = time.monotonic()
+                    self.mm.cancel_all()  # anything whose cancel was refused locally: again
+            remaining = self.mm.working_order_count()
+            if remaining:
+                states = {o.cl_ord_id: o.state.value for o in self.mm.orders.working_orders()}
+                log.error("%d orders still working after shutdown: %s", remaining, states)
+            if self.view is not None:
+                self.view.maybe_render(self.mm, float("inf"))
 
 
 def _write_pid(state_dir: Path) -> Path:

@@ -34,7 +34,7 @@ def strategy(**quoting):
 
 def step_until(runner, condition, timeout_s=10.0):
     deadline = time.monotonic() + timeout_s
-    while not condition():
+    while not _holds(runner, condition):
         if time.monotonic() > deadline:
             book = runner.mm.books.book(DEMO_SYMBOL)
             working = [
@@ -48,3 +48,9 @@ def step_until(runner, condition, timeout_s=10.0):
                 f"{working}"
             )
         runner.step()
+
+
+def _holds(runner, condition) -> bool:
+    """The condition, read under the trading lock: the engine threads apply messages too."""
+    with runner.trading_lock:
+        return condition()

@@ -1,10 +1,12 @@
 """The one ``quickfix.Application`` that owns both TrueX sessions.
 
 It signs every outgoing Logon, turns refused logons into typed events, and hands every inbound
-application message, read into a domain value, to a single ``sink`` callable. It does nothing
-else on the engine's threads: the sink is expected to be a queue's ``put`` (or as cheap), so
-that strategy, risk and storage run on threads of their own (shared/style.md, "one owner for
-trading state").
+message, read into a domain value, to a sink. Session events (logon, logout, refusals, session
+rejects) go to ``sink``, which must only queue: the engine calls ``onLogon``/``onLogout`` while
+holding the session's mutex, and a sink that waited on anything the trading thread holds would
+deadlock against a send. Application messages go to ``app_sink`` (``sink`` unless given):
+``fromApp`` runs without any engine lock held, so that sink may apply the message at once under
+the trading state's own lock (:class:`truex_qf.runner.Runner` does; see its docstring).
 """
 
 from __future__ import annotations
@@ -63,12 +65,17 @@ class TruexApplication(fix.Application):
     """Signs logons, routes inbound messages as domain events to ``sink``."""
 
     def __init__(
-        self, credentials: Credentials, roles: dict[str, SessionRole], sink: EventSink
+        self,
+        credentials: Credentials,
+        roles: dict[str, SessionRole],
+        sink: EventSink,
+        app_sink: EventSink | None = None,
     ) -> None:
         super().__init__()
         self._credentials = credentials
         self._roles = roles
         self._sink = sink
+        self._app_sink = app_sink or sink
         self.sessions: dict[SessionRole, SessionState] = {}
 
     # ------------------------------------------------------------------ session lifecycle
@@ -182,7 +189,7 @@ class TruexApplication(fix.Application):
         except (MalformedMessage, ValueError) as exc:
             log.error("cannot read %s: %s", exc, printable(raw))
             return
-        self._sink(event)  # type: ignore[arg-type]
+        self._app_sink(event)  # type: ignore[arg-type]
 
     def _state(self, session_id: fix.SessionID) -> SessionState:
         return self.sessions[self._roles[session_id.toString()]]

@@ -46,12 +46,13 @@ class FixClient:
         roles: frozenset[SessionRole] = frozenset(SessionRole),
         template: Path = SESSIONS_CFG,
         journal: MessageTap | None = None,
+        app_sink: EventSink | None = None,
     ) -> None:
         self.config = config
         settings, all_roles = initiator_settings(config, template)
         self._settings = _only_roles(settings, all_roles, roles)
         self.roles = {name: role for name, role in all_roles.items() if role in roles}
-        self.application = TruexApplication(config.credentials, self.roles, sink)
+        self.application = TruexApplication(config.credentials, self.roles, sink, app_sink)
         self._store_factory = fix.FileStoreFactory(self._settings)
         self._log_factory = RedactingLogFactory(journal)
         self._messages = MessageFactory()

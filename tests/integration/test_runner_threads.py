@@ -1,0 +1,104 @@
+"""Who applies what: inbound application messages on the engine thread that read them, under
+the trading lock, with session events queued and applied first (truex_qf.runner docstring)."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+
+from tests.conftest import unique_comp_id
+from tests.integration.mm_helpers import step_until, strategy
+from truex_qf.demo import DEMO_SYMBOL, demo_account, start_local_venue
+from truex_qf.domain.model import (
+    CancelOrder,
+    MarketDataIncrement,
+    SessionLoggedOn,
+    SessionRole,
+    Side,
+)
+from truex_qf.fix.venue_server import HOUSE_OWNER
+from truex_qf.runner import Runner
+
+
+@pytest.fixture
+def venue(tmp_path):
+    local = start_local_venue(tmp_path / "state", demo_account(unique_comp_id()))
+    yield local
+    local.venue.stop(force=True)
+
+
+def our_bids(venue) -> list[Decimal]:
+    with venue.venue.application.lock:
+        orders = venue.venue.engine.working_orders(venue.client_settings.client_id)
+    return [order.price for order in orders if order.side is Side.BUY]
+
+
+def move_the_market(venue) -> None:
+    """Others' mid moves from 100000 to 100040.2 (see test_market_maker)."""
+    app, engine = venue.venue.application, venue.venue.engine
+    with app.lock:
+        old_house = [o.cl_ord_id for o in engine.working_orders(HOUSE_OWNER)]
+    venue.venue.seed_book(DEMO_SYMBOL, Decimal("100040"))
+    with app.lock:
+        for number, cl_ord_id in enumerate(old_house):
+            app.publish(engine.cancel(HOUSE_OWNER, CancelOrder(f"HX{number}", cl_ord_id)))
+
+
+def test_market_moves_are_requoted_without_the_trading_loop(venue):
+    runner = Runner(venue.client_settings, strategy())
+    runner.start()
+    try:
+        step_until(runner, lambda: our_bids(venue) == [Decimal("99950")])
+        move_the_market(venue)
+        # The loop does not turn from here on: only the engine threads can move our quote.
+        deadline = time.monotonic() + 10
+        while our_bids(venue) != [Decimal("99990.1")] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert our_bids(venue) == [Decimal("99990.1")]
+    finally:
+        runner.finish()
+        runner.close()
+
+
+def test_a_failure_on_the_engine_thread_stops_the_loop_and_later_messages_wait(venue):
+    runner = Runner(venue.client_settings, strategy())
+    runner.start()
+    handle = runner.mm.handle
+
+    def failing(event: object) -> None:
+        if isinstance(event, MarketDataIncrement):
+            raise RuntimeError("broken increment handler")
+        handle(event)
+
+    try:
+        step_until(runner, lambda: our_bids(venue) == [Decimal("99950")])
+        runner.mm.handle = failing  # type: ignore[method-assign]
+        move_the_market(venue)
+        with pytest.raises(RuntimeError, match="broken increment handler"):
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                runner.step()
+        # From the failure on, what the engine delivers is queued, not applied.
+        queued = runner.events.qsize()
+        move_the_market(venue)
+        deadline = time.monotonic() + 5
+        while runner.events.qsize() == queued and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert runner.events.qsize() > queued
+        assert our_bids(venue) == [Decimal("99950")]  # nobody requoted
+    finally:
+        del runner.mm.handle
+        runner.close()
+
+
+def test_queued_session_events_are_applied_before_the_next_message(venue):
+    runner = Runner(venue.client_settings, strategy())  # not started: events fed by hand
+    seen: list[str] = []
+    runner.mm.handle = lambda event: seen.append(type(event).__name__)  # type: ignore[method-assign]
+    runner.enqueue(SessionLoggedOn(SessionRole.MARKET_DATA, "md"))
+    increment = MarketDataIncrement(md_req_id="1", changes=(), received_ns=1)
+    runner._deliver(increment)  # what fromApp calls
+    assert seen == ["SessionLoggedOn", "MarketDataIncrement"]
+    assert runner.events.qsize() == 0
