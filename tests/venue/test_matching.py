@@ -37,6 +37,19 @@ def test_accepted_gtc_order_gets_pending_new_then_new() -> None:
     assert new.cl_ord_id == "B1" and new.time_in_force is TimeInForce.GTC
 
 
+def test_acknowledge_gets_the_pending_new_before_matching_and_only_it() -> None:
+    engine = make_engine()
+    engine.submit(BOB, limit("S1", Side.SELL, "0.001", "100000"))
+    early: list[list[object]] = []
+    events = engine.submit(ALICE, limit("B1", Side.BUY, "0.001", "100000"), early.append)
+    (acknowledged,) = early
+    (pending,) = reports(acknowledged, ALICE)
+    assert pending.exec_type is ExecType.PENDING_NEW and pending.cum_qty == D(0)
+    later = reports(events, ALICE)
+    assert [r.exec_type for r in later] == [ExecType.NEW, ExecType.TRADE]  # the rest, in order
+    assert fills(events)  # matching still happened, after the acknowledgement
+
+
 def test_pending_new_exec_id_equals_order_id_and_later_ids_increase() -> None:
     engine = make_engine()
     pending, new = reports(engine.submit(ALICE, limit("B1", Side.BUY, "0.001", "100000")))

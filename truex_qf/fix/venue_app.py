@@ -263,7 +263,7 @@ class VenueApplication(fix.Application):
         if self.withhold_acks:
             return  # drill: the order vanishes without an answer
         owner = self._client_of(pairs) or ""
-        self._publish(self.engine.submit(owner, _read_new_order(fields)))
+        self._publish(self.engine.submit(owner, _read_new_order(fields), self._publish))
 
     def _on_cancel(self, fields: dict[int, str], pairs: list[tuple[int, str]], _: str) -> None:
         request = CancelOrder(cl_ord_id=fields.get(11, ""), orig_cl_ord_id=fields.get(41, ""))

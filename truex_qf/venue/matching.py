@@ -260,8 +260,18 @@ class MatchingEngine:
         """The tick and lot grid orders are checked against."""
         return self._grid
 
-    def submit(self, owner: str, order: NewOrder) -> list[VenueEvent]:
-        """A NewOrderSingle from client ``owner``: validate, acknowledge, match, rest."""
+    def submit(
+        self,
+        owner: str,
+        order: NewOrder,
+        acknowledge: Callable[[list[VenueEvent]], None] | None = None,
+    ) -> list[VenueEvent]:
+        """A NewOrderSingle from client ``owner``: validate, acknowledge, match, rest.
+
+        ``acknowledge``, when given, receives the PendingNew report as soon as the order has
+        passed validation, before the band check and matching, as a venue's gateway answers
+        first (the report is then not in the returned events).
+        """
         op = _Operation(self._transact_time())
         checked = self._pre_validate(owner, order)
         if isinstance(checked, str):
@@ -285,6 +295,8 @@ class MatchingEngine:
         self._orders_by_cl_ord_id[(owner, record.cl_ord_id)] = record
         # TrueX: ExecID = OrderID on the PendingNew report.
         self._report(op, record, ExecType.PENDING_NEW, exec_id=record.order_id)
+        if acknowledge is not None:
+            acknowledge([op.events.pop()])
 
         if record.ord_type is OrdType.LIMIT and self._outside_band(book, record.price):
             record.ord_status = OrdStatus.REJECTED
