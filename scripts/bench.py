@@ -1124,7 +1124,11 @@ class TruexClient:
         """Until the measurement's messages are processed; ``drain``: and, for the CPU
         figure, until the store writer has caught up (it works after the loop is done)."""
         md = self.md
-        self._wait_for(lambda: md.done_ns != 0, timeout_s)
+        deadline = time.monotonic() + timeout_s
+        # Turns, not _wait_for: a waiter on the lock's condition would wake on every message
+        # and fight the engine thread for the GIL; done_ns is stamped by the pass itself.
+        while md.done_ns == 0 and time.monotonic() < deadline:
+            self.turn()
         with self.runner.trading_lock:
             md.active = False
         writer_drain_ms = None
