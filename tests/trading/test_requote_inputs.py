@@ -1,4 +1,4 @@
-"""Market data requotes only when it moves what the quotes are made of.
+"""Market data and order reports requote only when they move what the quotes are made of.
 
 Most increments change levels below the top of book; re-running fair value, the proposal and
 the diff for them is wasted work on the hot path. These tests count full requotes.
@@ -14,10 +14,13 @@ from tests.integration.mm_helpers import strategy
 from truex_qf.domain.model import (
     BookChange,
     BookEntry,
+    ExecType,
+    ExecutionReport,
     MarketDataIncrement,
     MarketDataSnapshot,
     MDEntryType,
     MDUpdateAction,
+    OrdStatus,
     SessionLoggedOn,
     SessionRole,
 )
@@ -85,4 +88,53 @@ def test_an_entry_routed_by_its_subscription_counts(mm):
 
 def test_the_periodic_tick_requotes_whatever_moved(mm):
     mm.tick()  # staleness moves with time alone: the tick always requotes in full
+    assert mm.calls == [SYMBOL]
+
+
+def report(order, exec_type, ord_status, **extra):
+    return ExecutionReport(
+        order_id=f"V-{order.cl_ord_id}",
+        cl_ord_id=order.cl_ord_id,
+        exec_id=f"E-{exec_type.value}-{order.cl_ord_id}",
+        exec_type=exec_type,
+        ord_status=ord_status,
+        symbol=SYMBOL,
+        side=order.side,
+        order_qty=order.qty,
+        leaves_qty=extra.pop("leaves_qty", order.qty),
+        cum_qty=extra.pop("cum_qty", Decimal(0)),
+        price=order.price,
+        **extra,
+    )
+
+
+def test_a_pending_report_does_not_requote_and_the_acknowledgement_does(mm):
+    order = mm.orders.working_orders(SYMBOL)[0]
+    mm.handle(report(order, ExecType.PENDING_NEW, OrdStatus.PENDING_NEW))
+    mm.requote_dirty()
+    assert mm.calls == []  # still pending: nothing a quote reads has moved
+    mm.handle(report(order, ExecType.NEW, OrdStatus.NEW))
+    mm.requote_dirty()
+    assert mm.calls == [SYMBOL]  # now resting: the diff and our own book see it
+
+
+def test_a_fill_requotes_in_full(mm):
+    order = mm.orders.working_orders(SYMBOL)[0]
+    mm.handle(report(order, ExecType.NEW, OrdStatus.NEW))
+    mm.requote_dirty()
+    mm.calls.clear()
+    half = order.qty / 2
+    mm.handle(
+        report(
+            order,
+            ExecType.TRADE,
+            OrdStatus.PARTIALLY_FILLED,
+            leaves_qty=order.qty - half,
+            cum_qty=half,
+            last_qty=half,
+            last_px=order.price,
+            trade_match_id="T1",
+        )
+    )
+    mm.requote_dirty()
     assert mm.calls == [SYMBOL]

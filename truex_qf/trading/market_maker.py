@@ -112,14 +112,15 @@ class _SymbolState:
     decision: PricingDecision | None = None
     dirty: bool = True
     """Something beyond the book changed (orders, sessions, a tick): requote in full."""
-    book_moved: bool = False
-    """Market data arrived: requote only if it moved what the quotes are made of."""
+    inputs_moved: bool = False
+    """Market data or an order report arrived: requote only if it moved what the quotes are
+    made of (:meth:`MarketMaker._quote_inputs`)."""
     inputs: tuple[object, ...] | None = None
     """What the last full requote priced from (see :meth:`MarketMaker._quote_inputs`)."""
 
 
 class MarketMaker:
-    """The trading loop's state and decisions; call every method from that one thread."""
+    """The trading state and decisions; call every method holding the runner's trading lock."""
 
     def __init__(
         self,
@@ -261,7 +262,7 @@ class MarketMaker:
         for symbol in self.books.last_touched:
             state = symbols.get(symbol)
             if state is not None:
-                state.book_moved = True
+                state.inputs_moved = True
 
     def _resubscribe(self, symbols: frozenset[str]) -> None:
         if symbols and self._market_data_up:
@@ -279,8 +280,22 @@ class MarketMaker:
             log.error("venue does not list %s: no quotes there", ", ".join(missing))
 
     def _on_execution_report(self, report: ExecutionReport) -> None:  # type: ignore[override]
-        self._apply_order_events(self.orders.on_execution_report(report))
-        self._mark_dirty(report.symbol)
+        """Apply the report; requote in full after a fill, else only if it moved an input.
+
+        Most reports only move an order along (PendingNew, PendingReplace, then New or
+        Replaced): an order's state is among the quote inputs, so a report that changes
+        nothing a quote reads (e.g. a pending state, which the diff holds anyway) costs a
+        comparison instead of fair value, the proposal and the diff.
+        """
+        events = self.orders.on_execution_report(report)
+        self._apply_order_events(events)
+        state = self.symbols.get(report.symbol)
+        if state is None:
+            return
+        if any(isinstance(event, Fill) for event in events):
+            state.dirty = True
+        else:
+            state.inputs_moved = True
 
     def _on_cancel_reject(self, reject: OrderCancelReject) -> None:  # type: ignore[override]
         self._apply_order_events(self.orders.on_cancel_reject(reject))
@@ -350,34 +365,39 @@ class MarketMaker:
     def requote_dirty(self) -> None:
         """Quote every symbol something happened to since its last quote.
 
-        Most increments change levels below the top of book; they cannot change fair value
-        or the quotes, so a symbol that only saw market data is requoted only when
-        :meth:`_quote_inputs` differ from the last full requote's.
+        Most increments change levels below the top of book, and most order reports only move
+        an order from one pending state to the next; neither can change the quotes, so a
+        symbol that only saw those is requoted only when :meth:`_quote_inputs` differ from
+        the last full requote's.
         """
         for symbol, state in self.symbols.items():
             if state.dirty:
-                state.dirty = state.book_moved = False
+                state.dirty = state.inputs_moved = False
                 self.requote(symbol)
-            elif state.book_moved:
-                state.book_moved = False
+            elif state.inputs_moved:
+                state.inputs_moved = False
                 seen = self._quote_inputs(symbol, state)
                 if state.inputs is None or seen[0] != state.inputs:
                     self.requote(symbol, seen)
         self._emit_state_change()
 
     def _quote_inputs(self, symbol: str, state: _SymbolState) -> _QuoteInputs:
-        """Everything a requote reads that market data can move, and the books it read.
+        """Everything a requote reads that market data or order reports can move, and the
+        books it read.
 
         The top of the book with and without our own orders (fair value reads the levels
         others quote; the taker filter reads the raw best prices), the book's health, the
-        reference price, and the trading and session state. Time-driven changes (staleness)
-        are caught by :meth:`tick`, which requotes in full.
+        reference price, our working orders as the diff sees them, and the trading and
+        session state. Time-driven changes (staleness, timeouts) are caught by :meth:`tick`,
+        which requotes in full.
         """
         book = self.books.book(symbol)
         if book is None:
             return None, None, None
-        priced = BookWithoutOwnOrders(book, self._own_resting(symbol), live=self._market_data_up)
+        own, orders = self._own_orders(symbol)
+        priced = BookWithoutOwnOrders(book, own, live=self._market_data_up)
         inputs = (
+            orders,
             book.has_snapshot,
             book.inconsistency,
             book.best_bid_price(),
@@ -439,15 +459,34 @@ class MarketMaker:
                 state.dirty = True
                 return
             self._create(symbol, quote, state.strategy.quoting.post_only, fair, book_age, crossed)
+        if actions.has_orders:
+            # What was just sent is part of the inputs now: the next report or increment is
+            # compared with it, not with the orders as they were before this requote.
+            state.inputs = self._quote_inputs(symbol, state)[0]
 
-    def _own_resting(self, symbol: str) -> dict[tuple[Side, Decimal], Decimal]:
-        """Our acknowledged resting quantity per (side, price): what the venue book shows of us."""
+    def _own_orders(
+        self, symbol: str
+    ) -> tuple[dict[tuple[Side, Decimal], Decimal], tuple[tuple[object, ...], ...]]:
+        """Our acknowledged resting quantity per (side, price), what the venue book shows of
+        us; and each working order as the quote diff sees it (id, state, price, remaining
+        quantity, in flight), in one pass."""
         own: dict[tuple[Side, Decimal], Decimal] = {}
+        seen: list[tuple[object, ...]] = []
+        in_flight = self.orders.in_flight
         for order in self.orders.working_orders(symbol):
             if order.acknowledged and order.price is not None:
                 key = (order.side, order.price)
                 own[key] = own.get(key, Decimal(0)) + order.remaining_qty
-        return own
+            seen.append(
+                (
+                    order.cl_ord_id,
+                    order.state,
+                    order.price,
+                    order.remaining_qty,
+                    in_flight(order.cl_ord_id),
+                )
+            )
+        return own, tuple(seen)
 
     def _proposal(self, state: _SymbolState, position: Decimal, book) -> Proposal:  # type: ignore[no-untyped-def]
         params = state.strategy.quoting
