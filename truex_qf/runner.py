@@ -57,6 +57,7 @@ log = logging.getLogger("truex_qf.runner")
 PID_FILE = "truex-qf.pid"
 SHUTDOWN_ACK_TIMEOUT_S = 10.0
 LOGON_TIMEOUT_S = 30.0
+STOP_POLL_S = 0.1  # how often the loop looks at a stop request (Ctrl-C, end of --duration)
 QUEUE_POLL_S = 0.05  # how often shutdown looks at the queue of session events
 CANCEL_RETRY_S = 0.2  # shutdown: cancel again after this long without a report
 DISPLAY_QUANTUM = Decimal("0.00000001")
@@ -244,9 +245,12 @@ class Runner:
         try:
             deadline = None if duration_s is None else time.monotonic() + duration_s
             while not self.stop_requested.is_set():
-                if deadline is not None and time.monotonic() >= deadline:
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
                     break
-                self.step()
+                # Market data no longer wakes this loop: look at the stop request and the
+                # deadline at least this often.
+                self.step(STOP_POLL_S if deadline is None else min(STOP_POLL_S, deadline - now))
             return self.finish()
         finally:
             self.close()

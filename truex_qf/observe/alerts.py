@@ -306,7 +306,7 @@ class AlertManager:
     def sample(self, mm: MarketMaker, now_s: float | None = None) -> None:
         """Positions against their limits and the kill switch, then :meth:`evaluate`.
 
-        Call about once a second on the trading thread (it replaces a bare ``evaluate``).
+        Call about once a second holding the trading lock (it replaces a bare ``evaluate``).
         """
         now = self._now(now_s)
         limits = mm.risk.limits.max_position_base

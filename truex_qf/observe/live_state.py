@@ -106,7 +106,7 @@ class SessionHealth:
 
 @dataclass(frozen=True, slots=True)
 class LiveSnapshot:
-    """Everything the status view shows, taken on the trading thread at ``taken_at`` (epoch s).
+    """Everything the status view shows, taken under the trading lock at ``taken_at`` (epoch s).
 
     Immutable values only, so the publisher thread may read it while the loop moves on.
     """
@@ -122,7 +122,7 @@ class LiveSnapshot:
 def build_snapshot(
     mm: MarketMaker, previous: LiveSnapshot | None = None, now_wall_s: float | None = None
 ) -> LiveSnapshot:
-    """Read a :class:`LiveSnapshot` out of the market maker; call on the trading thread.
+    """Read a :class:`LiveSnapshot` out of the market maker; call holding the trading lock.
 
     A session's ``changed_at`` is carried over from ``previous`` while its up/down state is the
     same, and set to now when it differs, so the change time is as precise as the snapshot

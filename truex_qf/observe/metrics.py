@@ -185,7 +185,7 @@ def role_label(role: SessionRole | str) -> str:
 class Metrics:
     """Every metric of one process, on its own :class:`CollectorRegistry`.
 
-    Call the update methods from the trading thread (``message_received``, ``sequence_gap``
+    Call the update methods holding the trading lock (``message_received``, ``sequence_gap``
     and ``resend_request`` are safe from any thread). ``clock`` is monotonic seconds,
     ``clock_ns`` must be the clock of ``received_ns`` in the domain events
     (``time.perf_counter_ns``).

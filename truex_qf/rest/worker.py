@@ -1,8 +1,8 @@
 """Runs REST calls off the trading thread and posts their results back as events.
 
-The trading loop must never wait on HTTP: it asks (reconcile, deadman cancel, cancel unknown
-orders) and carries on; this worker's thread does the calls and puts a result event on the same
-queue the FIX events arrive on, so the loop applies it in order like any other event.
+Trading must never wait on HTTP: it asks (reconcile, deadman cancel, cancel unknown orders)
+and carries on; this worker's thread does the calls and puts a result event on the queue the
+FIX session events arrive on, which the trading lock's next holder applies in order.
 """
 
 from __future__ import annotations

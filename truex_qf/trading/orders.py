@@ -1,9 +1,10 @@
 """Order lifecycle: an explicit (state, trigger) -> state table and the manager that applies it.
 
-Threading: one owner. The FIX edge copies each inbound ExecutionReport, OrderCancelReject and
-BusinessMessageReject into a domain value and hands it to the trading thread; the strategy asks
-for new orders, cancels and replaces on that same thread. :class:`OrderManager` is therefore
-written without locks: adding one would only hide a second writer that must not exist.
+Threading: one owner at a time. The FIX edge copies each inbound ExecutionReport,
+OrderCancelReject and BusinessMessageReject into a domain value and applies it holding the
+runner's trading lock; the strategy asks for new orders, cancels and replaces under that same
+lock. :class:`OrderManager` is therefore written without locks of its own: adding one would
+only hide a second writer that must not exist.
 
 Why a table: the JS project lost partial fills and flooded its logs with "unknown status"
 because transitions were improvised per message (spec §13.2 items 13 and 14). Here every legal
@@ -358,7 +359,7 @@ class ManagedOrder:
 class OrderManager:
     """Owns every order of this process and turns venue reports into events.
 
-    Single-threaded by design: call it only from the trading thread (see module docstring).
+    One owner at a time: call it only holding the trading lock (see module docstring).
     Requests (:meth:`new_order`, :meth:`cancel`, :meth:`replace`) change state *before* the
     message is sent, so a report that races the send still finds the order.
     """
