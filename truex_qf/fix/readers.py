@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from truex_qf.domain.model import (
     BookChange,
@@ -115,33 +116,60 @@ def _fees(pairs: Fields) -> tuple[Fee, ...]:
     return tuple(fees)
 
 
+_EXEC_TYPES = {member.value: member for member in ExecType}
+_ORD_STATUSES = {member.value: member for member in OrdStatus}
+_SIDES = {member.value: member for member in Side}
+_TIME_IN_FORCE = {"1": TimeInForce.GTC, "3": TimeInForce.IOC}  # the two TrueX knows
+
+
 def read_execution_report(raw: str, received_ns: int = 0) -> ExecutionReport:
-    """35=8."""
-    pairs = split_fields(raw)
-    body = _Body("8", pairs)
-    tif = body.optional(59)
+    """35=8: on the order round trip's path, so it walks the text once with string tags (the
+    fees group, rare, goes through :func:`split_fields`)."""
+    fields: dict[str, str] = {}
+    for item in raw.split(SOH):
+        tag, _, value = item.partition("=")
+        if tag not in fields:  # first occurrence: header/body, not groups
+            fields[tag] = value
+
+    def text(tag: str) -> str:
+        value = fields.get(tag)
+        if value is None:
+            raise MalformedMessage("8", int(tag), "is missing")
+        return value
+
+    def code(tag: str, members: dict[str, Any]) -> Any:
+        member = members.get(text(tag))
+        if member is None:
+            raise MalformedMessage("8", int(tag), f"has unknown value {fields[tag]!r}")
+        return member
+
+    def optional_decimal(tag: str) -> Decimal | None:
+        value = fields.get(tag)
+        return _to_decimal("8", int(tag), value) if value else None
+
+    get = fields.get
     return ExecutionReport(
-        order_id=body.text(37),
-        cl_ord_id=body.text(11),
-        exec_id=body.text(17),
-        exec_type=body.enum(150, ExecType),
-        ord_status=body.enum(39, OrdStatus),
-        symbol=body.text(55),
-        side=body.enum(54, Side),
-        order_qty=body.decimal(38),
-        leaves_qty=body.decimal(151),
-        cum_qty=body.decimal(14),
-        price=body.optional_decimal(44),
-        orig_cl_ord_id=body.optional(41),
-        last_qty=body.optional_decimal(32),
-        last_px=body.optional_decimal(31),
-        avg_px=body.optional_decimal(6),
-        time_in_force=TimeInForce(tif) if tif in ("1", "3") else None,
-        text=body.optional(58),
-        transact_time=body.optional(60),
-        trade_match_id=body.optional(880),
-        liquidity_indicator=body.optional(851),
-        fees=_fees(pairs) if 136 in body.fields else (),
+        order_id=text("37"),
+        cl_ord_id=text("11"),
+        exec_id=text("17"),
+        exec_type=code("150", _EXEC_TYPES),
+        ord_status=code("39", _ORD_STATUSES),
+        symbol=text("55"),
+        side=code("54", _SIDES),
+        order_qty=_to_decimal("8", 38, text("38")),
+        leaves_qty=_to_decimal("8", 151, text("151")),
+        cum_qty=_to_decimal("8", 14, text("14")),
+        price=optional_decimal("44"),
+        orig_cl_ord_id=get("41") or None,
+        last_qty=optional_decimal("32"),
+        last_px=optional_decimal("31"),
+        avg_px=optional_decimal("6"),
+        time_in_force=_TIME_IN_FORCE.get(get("59")),  # type: ignore[arg-type]
+        text=get("58") or None,
+        transact_time=get("60") or None,
+        trade_match_id=get("880") or None,
+        liquidity_indicator=get("851") or None,
+        fees=_fees(split_fields(raw)) if "136" in fields else (),
         received_ns=received_ns,
     )
 
