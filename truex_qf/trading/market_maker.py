@@ -22,12 +22,14 @@ from decimal import Decimal
 from truex_qf.domain.clordid import ClOrdIdGenerator
 from truex_qf.domain.increments import PriceGrid
 from truex_qf.domain.model import (
+    BookChange,
     BusinessMessageReject,
     ExecutionReport,
     LogonRefused,
     MarketDataIncrement,
     MarketDataReject,
     MarketDataSnapshot,
+    MDEntryType,
     NewOrder,
     OrderCancelReject,
     RequestSecurityList,
@@ -117,6 +119,11 @@ class _SymbolState:
     made of (:meth:`MarketMaker._quote_inputs`)."""
     inputs: tuple[object, ...] | None = None
     """What the last full requote priced from (see :meth:`MarketMaker._quote_inputs`)."""
+    frontier: tuple[Decimal | None, Decimal | None] | None = None
+    """Others' best bid and offer prices when ``inputs`` were read: a book change strictly
+    behind both cannot move a book input (None: unknown, every change counts)."""
+    context_due: bool = False
+    """Market data arrived behind the frontier: only the non-book inputs need a look."""
 
 
 class MarketMaker:
@@ -257,12 +264,17 @@ class MarketMaker:
         self._mark_dirty(snapshot.symbol)
 
     def _on_increment(self, increment: MarketDataIncrement) -> None:  # type: ignore[override]
-        self._resubscribe(self.books.apply_increment(increment, self.clock()))
+        inconsistent = self.books.apply_increment(increment, self.clock())
+        self._resubscribe(inconsistent)
         symbols = self.symbols
         for symbol in self.books.last_touched:
             state = symbols.get(symbol)
-            if state is not None:
+            if state is None or state.inputs_moved:
+                continue
+            if symbol in inconsistent or _reaches_top(state.frontier, symbol, increment.changes):
                 state.inputs_moved = True
+            else:
+                state.context_due = True
 
     def _resubscribe(self, symbols: frozenset[str]) -> None:
         if symbols and self._market_data_up:
@@ -372,13 +384,17 @@ class MarketMaker:
         """
         for symbol, state in self.symbols.items():
             if state.dirty:
-                state.dirty = state.inputs_moved = False
+                state.dirty = state.inputs_moved = state.context_due = False
                 self.requote(symbol)
             elif state.inputs_moved:
-                state.inputs_moved = False
+                state.inputs_moved = state.context_due = False
                 seen = self._quote_inputs(symbol, state)
                 if state.inputs is None or seen[0] != state.inputs:
                     self.requote(symbol, seen)
+            elif state.context_due:
+                state.context_due = False
+                if state.inputs is None or self._context(symbol, state) != state.inputs[-1]:
+                    self.requote(symbol)
         self._emit_state_change()
 
     def _quote_inputs(self, symbol: str, state: _SymbolState) -> _QuoteInputs:
@@ -393,17 +409,30 @@ class MarketMaker:
         """
         book = self.books.book(symbol)
         if book is None:
+            state.frontier = None
             return None, None, None
         own, orders = self._own_orders(symbol)
         priced = BookWithoutOwnOrders(book, own, live=self._market_data_up)
+        others_bid, others_offer = priced.best_bid(), priced.best_offer()
+        state.frontier = (
+            others_bid.price if others_bid is not None else None,
+            others_offer.price if others_offer is not None else None,
+        )
         inputs = (
             orders,
             book.has_snapshot,
             book.inconsistency,
             book.best_bid_price(),
             book.best_offer_price(),
-            priced.best_bid(),
-            priced.best_offer(),
+            others_bid,
+            others_offer,
+            self._context(symbol, state),
+        )
+        return inputs, book, priced
+
+    def _context(self, symbol: str, state: _SymbolState) -> tuple[object, ...]:
+        """The quote inputs that are not the book's: the last element of the inputs."""
+        return (
             state.fair_value.reference_seen(),
             self.positions.position_base(symbol),
             self.risk.state,
@@ -411,7 +440,6 @@ class MarketMaker:
             self._market_data_up,
             self.reconciling,
         )
-        return inputs, book, priced
 
     def requote(self, symbol: str, seen: _QuoteInputs | None = None) -> None:
         """Decide, propose, diff and send for one symbol (``seen``: its quote inputs, when
@@ -690,3 +718,31 @@ class MarketMaker:
     def sessions_up(self) -> tuple[bool, bool]:
         """(order entry, market data)."""
         return self._order_entry_up, self._market_data_up
+
+
+def _reaches_top(
+    frontier: tuple[Decimal | None, Decimal | None] | None,
+    symbol: str,
+    changes: tuple[BookChange, ...],
+) -> bool:
+    """Whether a change of ``symbol``'s bids or offers is at or ahead of ``frontier``.
+
+    The raw best price is at or ahead of others' best (ours only add to the top), so a change
+    strictly behind others' best on its side moves neither, nor others' size there. An
+    entry without a symbol may be this symbol's (routed by its subscription): it counts.
+    """
+    if frontier is None:
+        return True
+    bid_floor, offer_ceiling = frontier
+    for change in changes:
+        if change.symbol is not None and change.symbol != symbol:
+            continue
+        entry_type = change.entry_type
+        if entry_type is MDEntryType.BID:
+            if bid_floor is None or change.price >= bid_floor:
+                return True
+        elif entry_type is MDEntryType.OFFER and (
+            offer_ceiling is None or change.price <= offer_ceiling
+        ):
+            return True
+    return False
