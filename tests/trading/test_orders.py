@@ -364,6 +364,45 @@ def test_replace_lifecycle_rekeys_the_order_and_keeps_the_old_id(manager: OrderM
     assert warning_codes(events) == []
 
 
+def test_a_lineage_replaced_all_day_keeps_its_original_and_latest_ids_only(
+    manager: OrderManager,
+) -> None:
+    order = acked(manager, qty="1", price="100")
+    original = order.cl_ord_id
+    seen = [original]
+    for step in range(3 * o.LINEAGE_IDS_KEPT):
+        previous = order.cl_ord_id
+        request = manager.replace(previous, D(101 + step % 2), D("1"))
+        seen.append(request.cl_ord_id)
+        manager.on_execution_report(
+            report(
+                order,
+                ExecType.REPLACED,
+                OrdStatus.NEW,
+                cl_ord_id=request.cl_ord_id,
+                orig_cl_ord_id=previous,
+                price=str(101 + step % 2),
+            )
+        )
+        assert order.cl_ord_id == request.cl_ord_id and order.state is OrderState.NEW
+    assert order.cl_ord_ids == [original, *seen[-o.LINEAGE_IDS_KEPT :]]
+    assert manager.get(original) is order and manager.get(order.cl_ord_id) is order
+    assert all(manager.get(old) is None for old in seen[1 : -o.LINEAGE_IDS_KEPT])
+    # what is left still works: a cancel of the current ID, acknowledged
+    cancel = manager.cancel(order.cl_ord_id)
+    manager.on_execution_report(
+        report(
+            order,
+            ExecType.CANCELED,
+            OrdStatus.CANCELED,
+            cl_ord_id=cancel.cl_ord_id,
+            orig_cl_ord_id=order.cl_ord_id,
+            leaves="0",
+        )
+    )
+    assert order.state is OrderState.CANCELED
+
+
 def test_replace_of_a_partially_filled_order_returns_to_partially_filled(
     manager: OrderManager,
 ) -> None:

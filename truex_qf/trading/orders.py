@@ -47,6 +47,11 @@ from truex_qf.domain.model import (
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
+# A lineage remembers its original ClOrdID and this many of its latest: a quote replaced all
+# day would otherwise keep every ID it ever had. The venue answers requests in order, so a
+# report naming an ID this far back does not come; if one did, it is an unknown order (whose
+# fill still reaches the position).
+LINEAGE_IDS_KEPT = 32
 
 # --------------------------------------------------------------------------- states
 
@@ -310,7 +315,8 @@ class ManagedOrder:
     """One order lineage: the original ClOrdID, its cancel/replace IDs, and what we know of it.
 
     ``cl_ord_id`` is the current ID (it changes when a replace is accepted); ``cl_ord_ids``
-    holds every ID that maps to this lineage. ``cum_qty``/``leaves`` follow the venue;
+    holds the IDs that map to this lineage: the original and the latest
+    ``LINEAGE_IDS_KEPT``. ``cum_qty``/``leaves`` follow the venue;
     ``filled_qty`` is the sum of the LastQty we applied, kept apart so a lost or doubled fill
     shows up as a disagreement instead of silently drifting (spec §13.2 item 13).
     """
@@ -677,8 +683,20 @@ class OrderManager:
         # out must still count the replace's quantity (and rekey if its Replaced turns up).
         order.pending_request_id = request_id
         order.request_sent_s = self._clock()
-        order.cl_ord_ids.append(request_id)
-        self._by_id[request_id] = order
+        self._remember_id(order, request_id)
+
+    def _remember_id(self, order: ManagedOrder, cl_ord_id: str) -> None:
+        """Map ``cl_ord_id`` to ``order``; forget the lineage's oldest ID but the original
+        beyond ``LINEAGE_IDS_KEPT`` (never the current or the pending one)."""
+        ids = order.cl_ord_ids
+        ids.append(cl_ord_id)
+        self._by_id[cl_ord_id] = order
+        if len(ids) > LINEAGE_IDS_KEPT + 1:
+            oldest = ids[1]
+            if oldest not in (order.cl_ord_id, order.pending_request_id):
+                del ids[1]
+                if self._by_id.get(oldest) is order:
+                    del self._by_id[oldest]
 
     # ----------------------------------------------------------------- internals: reports
 
@@ -803,8 +821,7 @@ class OrderManager:
         # Every ID in cl_ord_ids maps to its order in _by_id: this is the membership test in
         # O(1); a quote replaced all day long has thousands of IDs.
         if self._by_id.get(new_id) is not order:
-            order.cl_ord_ids.append(new_id)
-        self._by_id[new_id] = order
+            self._remember_id(order, new_id)
         order.price = er.price if er.price is not None else order.pending_price
         order.qty = er.order_qty or order.pending_qty or order.qty
         order.acknowledged = True
