@@ -26,7 +26,7 @@ session twice and the two ends do not share a GIL:
     ``setField``. Same settings as the project: the acceptor uses the simulator's
     :func:`~truex_qf.fix.venue_server.acceptor_settings` (strict TrueX dictionaries, memory
     store), the initiator ``sessions.cfg`` rendered by
-    :func:`~truex_qf.fix.settings.initiator_settings` (ThreadedSocketInitiator, file store,
+    :func:`~truex_qf.fix.settings.initiator_settings` (SocketInitiator as FixClient, file store,
     ``SocketNodelay=Y``, the same validation flags). No engine log.
 ``truex-qf + journal``
     as ``truex-qf``, with the production :class:`~truex_qf.pipeline.Pipeline` (SQLite store in
@@ -816,9 +816,8 @@ class BareClient:
         self.application = BareApplication()
         self.cpu_at_begin = 0.0
         self.store_factory = fix.FileStoreFactory(settings)
-        self.initiator = fix.ThreadedSocketInitiator(
-            self.application, self.store_factory, self.settings
-        )
+        # The transport truex-qf's FixClient uses: one engine thread for both sessions.
+        self.initiator = fix.SocketInitiator(self.application, self.store_factory, self.settings)
         self.oe_session = _session_id(fix_settings.sender_comp_id, fix_settings.order_entry_target)
         self.md_session = _session_id(fix_settings.sender_comp_id, fix_settings.market_data_target)
 

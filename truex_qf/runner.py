@@ -2,9 +2,10 @@
 
 Threads: trading state has one owner at a time, whoever holds the runner's trading lock.
 
-- **Application messages** (market data, execution reports) are applied on the QuickFIX session
-  thread that read them: ``fromApp`` reads the message, takes the lock, applies it, requotes
-  what it moved and sends. No queue hand-off and no wake-up of another thread stands between
+- **Application messages** (market data, execution reports) are applied on the QuickFIX engine
+  thread that read them (one for both sessions, :class:`~truex_qf.fix.client.FixClient`):
+  ``fromApp`` reads the message, takes the lock, applies it, requotes what it moved and
+  sends. No queue hand-off and no wake-up of another thread stands between
   a market move and the order it causes (issue "Performance": the hand-off, a sleep and a
   wake-up per message with the GIL passed back and forth, was most of the cost).
   ``fromApp`` holds no engine lock, so waiting for ours is safe there.

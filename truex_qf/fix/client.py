@@ -37,7 +37,15 @@ Command = NewOrder | CancelOrder | ReplaceOrder | SubscribeMarketData | RequestS
 
 
 class FixClient:
-    """Both TrueX sessions (or a subset of roles) on a ThreadedSocketInitiator."""
+    """Both TrueX sessions (or a subset of roles) on one SocketInitiator: one engine thread.
+
+    Every inbound message is applied in its callback under the trading lock, so Python work
+    for the two sessions is serialized anyway (GIL and lock). With one thread per session
+    (ThreadedSocketInitiator) the order-entry thread took the GIL whenever the market-data
+    thread released it inside ``sendToTarget``, and the market-data thread then waited to get
+    it back for ``toApp`` and the log: a hand-off, and on two cores a wake-up, per order.
+    One engine thread reads both sockets in turn and never competes with itself.
+    """
 
     def __init__(
         self,
@@ -56,12 +64,12 @@ class FixClient:
         self._store_factory = fix.FileStoreFactory(self._settings)
         self._log_factory = RedactingLogFactory(journal)
         self._messages = MessageFactory()
-        self._initiator: fix.ThreadedSocketInitiator | None = None
+        self._initiator: fix.SocketInitiator | None = None
 
     def start(self) -> None:
         """Connect and log on in the background; returns at once."""
         try:
-            self._initiator = fix.ThreadedSocketInitiator(
+            self._initiator = fix.SocketInitiator(
                 self.application, self._store_factory, self._settings, self._log_factory
             )
             self._initiator.start()
