@@ -195,7 +195,7 @@ class Mode:
 
 
 MODES = {
-    "smoke": Mode("smoke", 300, 3, 0.1, 200, 1000.0, 50, 10),
+    "smoke": Mode("smoke", 300, 3, 0.1, 200, 300.0, 50, 10),  # X slow enough to find quotes at rest
     "quick": Mode("quick", 20_000, 5, 1.5, 1500, 500.0, 1000, 100),
     "full": Mode("full", 60_000, 7, 3.0, 5000, 500.0, 5000, 200),
 }

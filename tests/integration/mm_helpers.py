@@ -7,7 +7,8 @@ import time
 from decimal import Decimal
 
 from truex_qf.demo import DEMO_SYMBOL
-from truex_qf.domain.model import Side
+from truex_qf.domain.model import CancelOrder, Side
+from truex_qf.fix.venue_server import HOUSE_OWNER
 from truex_qf.strategy.settings import default_strategy
 
 
@@ -54,3 +55,15 @@ def _holds(runner, condition) -> bool:
     """The condition, read under the trading lock: the engine threads apply messages too."""
     with runner.trading_lock:
         return condition()
+
+
+def move_house_quotes(venue, mid: Decimal) -> None:
+    """Seed the house's levels around ``mid``, then cancel its old ones: others' mid moves
+    with no moment when only our quotes are in the book."""
+    app, engine = venue.venue.application, venue.venue.engine
+    with app.lock:
+        old_house = [o.cl_ord_id for o in engine.working_orders(HOUSE_OWNER)]
+    venue.venue.seed_book(DEMO_SYMBOL, mid)
+    with app.lock:
+        for number, cl_ord_id in enumerate(old_house):
+            app.publish(engine.cancel(HOUSE_OWNER, CancelOrder(f"HX{number}", cl_ord_id)))

@@ -14,10 +14,9 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import unique_comp_id
-from tests.integration.mm_helpers import step_until, strategy
+from tests.integration.mm_helpers import move_house_quotes, step_until, strategy
 from truex_qf.demo import DEMO_SYMBOL, demo_account, start_local_venue
-from truex_qf.domain.model import CancelOrder, NewOrder, Side, TimeInForce
-from truex_qf.fix.venue_server import HOUSE_OWNER
+from truex_qf.domain.model import NewOrder, Side, TimeInForce
 from truex_qf.runner import Runner
 from truex_qf.strategy.quoting import RequoteMode
 from truex_qf.trading.risk import TradingState
@@ -69,14 +68,8 @@ def test_requotes_follow_fair_value(venue, mode):
         step_until(
             runner, lambda: our_quotes(venue)[Side.BUY] == [(Decimal("99950"), Decimal("0.001"))]
         )
-        app, engine = venue.venue.application, venue.venue.engine
-        with app.lock:
-            old_house = [o.cl_ord_id for o in engine.working_orders(HOUSE_OWNER)]
         # others' mid moves up 4 bps, with no moment when only our quotes are in the book
-        venue.venue.seed_book(DEMO_SYMBOL, Decimal("100040"))
-        with app.lock:
-            for number, cl_ord_id in enumerate(old_house):
-                app.publish(engine.cancel(HOUSE_OWNER, CancelOrder(f"HX{number}", cl_ord_id)))
+        move_house_quotes(venue, Decimal("100040"))
         # House levels 10 bps out: 99939.96 -> 99939.9 (tick 0.1 below 100000) and
         # 100140.04 -> 100140.5 (tick 0.5 above), so the others' mid is 100040.2;
         # 100040.2 * (1 -/+ 5 bps) = 99990.18 -> 99990.1 and 100090.22 -> 100090.5

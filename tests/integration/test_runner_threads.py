@@ -10,16 +10,14 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import unique_comp_id
-from tests.integration.mm_helpers import step_until, strategy
-from truex_qf.demo import DEMO_SYMBOL, demo_account, start_local_venue
+from tests.integration.mm_helpers import move_house_quotes, step_until, strategy
+from truex_qf.demo import demo_account, start_local_venue
 from truex_qf.domain.model import (
-    CancelOrder,
     MarketDataIncrement,
     SessionLoggedOn,
     SessionRole,
     Side,
 )
-from truex_qf.fix.venue_server import HOUSE_OWNER
 from truex_qf.runner import Runner
 
 
@@ -38,13 +36,7 @@ def our_bids(venue) -> list[Decimal]:
 
 def move_the_market(venue) -> None:
     """Others' mid moves from 100000 to 100040.2 (see test_market_maker)."""
-    app, engine = venue.venue.application, venue.venue.engine
-    with app.lock:
-        old_house = [o.cl_ord_id for o in engine.working_orders(HOUSE_OWNER)]
-    venue.venue.seed_book(DEMO_SYMBOL, Decimal("100040"))
-    with app.lock:
-        for number, cl_ord_id in enumerate(old_house):
-            app.publish(engine.cancel(HOUSE_OWNER, CancelOrder(f"HX{number}", cl_ord_id)))
+    move_house_quotes(venue, Decimal("100040"))
 
 
 def unthrottled():
