@@ -67,3 +67,14 @@ def move_house_quotes(venue, mid: Decimal) -> None:
     with app.lock:
         for number, cl_ord_id in enumerate(old_house):
             app.publish(engine.cancel(HOUSE_OWNER, CancelOrder(f"HX{number}", cl_ord_id)))
+
+
+def without_message_limits(settings):
+    """``settings`` with the message-rate budget lifted. With zero requote tolerance every
+    move of the top requotes, and a fast simulated market spends the default 240 messages a
+    minute in seconds; a requote held for budget then waits, which is not what these tests
+    are about."""
+    risk = dataclasses.replace(
+        settings.risk, max_messages_per_s=1_000_000, max_messages_per_min=60_000_000
+    )
+    return dataclasses.replace(settings, risk=risk)

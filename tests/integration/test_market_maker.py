@@ -14,7 +14,12 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import unique_comp_id
-from tests.integration.mm_helpers import move_house_quotes, step_until, strategy
+from tests.integration.mm_helpers import (
+    move_house_quotes,
+    step_until,
+    strategy,
+    without_message_limits,
+)
 from truex_qf.demo import DEMO_SYMBOL, demo_account, start_local_venue
 from truex_qf.domain.model import NewOrder, Side, TimeInForce
 from truex_qf.runner import Runner
@@ -156,12 +161,14 @@ def test_positions_pnl_and_book_agree_with_the_simulator_after_flow(tmp_path):
         FlowSettings(symbol=DEMO_SYMBOL, step_interval_s=0.02, taker_probability=0.6, seed=7),
     )
     flow.start()
-    settings = strategy(
-        levels_per_side=2,
-        spread_bps=Decimal(3),
-        level_spacing_bps=Decimal(2),
-        inventory_skew_bps=Decimal(5),
-        max_skew_bps=Decimal(5),
+    settings = without_message_limits(
+        strategy(
+            levels_per_side=2,
+            spread_bps=Decimal(3),
+            level_spacing_bps=Decimal(2),
+            inventory_skew_bps=Decimal(5),
+            max_skew_bps=Decimal(5),
+        )
     )
     runner = Runner(local.client_settings, settings)
     try:

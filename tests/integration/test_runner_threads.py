@@ -3,14 +3,18 @@ the trading lock, with session events queued and applied first (truex_qf.runner 
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from decimal import Decimal
 
 import pytest
 
 from tests.conftest import unique_comp_id
-from tests.integration.mm_helpers import move_house_quotes, step_until, strategy
+from tests.integration.mm_helpers import (
+    move_house_quotes,
+    step_until,
+    strategy,
+    without_message_limits,
+)
 from truex_qf.demo import demo_account, start_local_venue
 from truex_qf.domain.model import (
     MarketDataIncrement,
@@ -40,13 +44,8 @@ def move_the_market(venue) -> None:
 
 
 def unthrottled():
-    """The strategy without message-rate limits: a requote held for budget waits for the
-    loop's tick, which these tests do not turn."""
-    settings = strategy()
-    risk = dataclasses.replace(
-        settings.risk, max_messages_per_s=1_000_000, max_messages_per_min=60_000_000
-    )
-    return dataclasses.replace(settings, risk=risk)
+    """A requote held for budget waits for the loop's tick, which these tests do not turn."""
+    return without_message_limits(strategy())
 
 
 def test_market_moves_are_requoted_without_the_trading_loop(venue):

@@ -36,8 +36,23 @@ def change(entry_type, price, size, action=MDUpdateAction.CHANGE, symbol=SYMBOL)
     return BookChange(action, entry_type, Decimal(price), Decimal(size), symbol=symbol)
 
 
+def counted(maker: MarketMaker) -> MarketMaker:
+    """``maker`` with its full requotes counted in ``maker.calls``."""
+    calls: list[str] = []
+    full_requote = maker.requote
+
+    def counting(symbol: str, *seen) -> None:
+        calls.append(symbol)
+        full_requote(symbol, *seen)
+
+    maker.requote = counting  # type: ignore[method-assign]
+    maker.calls = calls  # type: ignore[attr-defined]
+    return maker
+
+
 @pytest.fixture
-def mm():
+def quoting():
+    """A market maker whose first quotes were sent and await the venue's answer."""
     maker = MarketMaker(strategy(), lambda command: True)
     for role in SessionRole:
         maker.handle(SessionLoggedOn(role, role.value))
@@ -50,16 +65,17 @@ def mm():
     maker.books.register_subscription("MD1", (SYMBOL,))
     maker.handle(MarketDataSnapshot("MD1", SYMBOL, tuple(entries)))
     maker.requote_dirty()
-    calls: list[str] = []
-    full_requote = maker.requote
-
-    def counting(symbol: str, *seen) -> None:
-        calls.append(symbol)
-        full_requote(symbol, *seen)
-
-    maker.requote = counting  # type: ignore[method-assign]
-    maker.calls = calls  # type: ignore[attr-defined]
     return maker
+
+
+@pytest.fixture
+def mm(quoting):
+    """A market maker whose quotes rest, acknowledged."""
+    for order in quoting.orders.working_orders(SYMBOL):
+        quoting.handle(report(order, ExecType.PENDING_NEW, OrdStatus.PENDING_NEW))
+        quoting.handle(report(order, ExecType.NEW, OrdStatus.NEW))
+    quoting.requote_dirty()
+    return counted(quoting)
 
 
 def increment(mm, *changes, md_req_id="MD1"):
@@ -94,10 +110,11 @@ def test_the_periodic_tick_requotes_whatever_moved(mm):
 
 
 def report(order, exec_type, ord_status, **extra):
+    cl_ord_id = extra.pop("cl_ord_id", order.cl_ord_id)
     return ExecutionReport(
         order_id=f"V-{order.cl_ord_id}",
-        cl_ord_id=order.cl_ord_id,
-        exec_id=f"E-{exec_type.value}-{order.cl_ord_id}",
+        cl_ord_id=cl_ord_id,
+        exec_id=f"E-{exec_type.value}-{cl_ord_id}",
         exec_type=exec_type,
         ord_status=ord_status,
         symbol=SYMBOL,
@@ -105,19 +122,53 @@ def report(order, exec_type, ord_status, **extra):
         order_qty=order.qty,
         leaves_qty=extra.pop("leaves_qty", order.qty),
         cum_qty=extra.pop("cum_qty", Decimal(0)),
-        price=order.price,
+        price=extra.pop("price", order.price),
         **extra,
     )
 
 
 def test_a_pending_report_does_not_requote_and_the_acknowledgement_does(mm):
     order = mm.orders.working_orders(SYMBOL)[0]
-    mm.handle(report(order, ExecType.PENDING_NEW, OrdStatus.PENDING_NEW))
+    request = mm.orders.replace(order.cl_ord_id, order.price + 1, order.qty)
+    mm.tick()  # the requote that would have sent it reads its inputs afterwards
+    mm.calls.clear()
+    mm.handle(
+        report(
+            order,
+            ExecType.PENDING_REPLACE,
+            OrdStatus.PENDING_REPLACE,
+            cl_ord_id=request.cl_ord_id,
+            orig_cl_ord_id=order.cl_ord_id,
+        )
+    )
     mm.requote_dirty()
     assert mm.calls == []  # still pending: nothing a quote reads has moved
-    mm.handle(report(order, ExecType.NEW, OrdStatus.NEW))
+    mm.handle(
+        report(
+            order,
+            ExecType.REPLACED,
+            OrdStatus.NEW,
+            cl_ord_id=request.cl_ord_id,
+            orig_cl_ord_id=order.cl_ord_id,
+            price=request.price,
+        )
+    )
     mm.requote_dirty()
-    assert mm.calls == [SYMBOL]  # now resting: the diff and our own book see it
+    assert mm.calls == [SYMBOL]  # replaced: the diff and our own book see the new price
+
+
+def test_market_data_waits_for_the_new_reports_of_our_quotes(quoting):
+    mm = counted(quoting)
+    # the book shows a new best bid: it may be our own quote, not yet acknowledged
+    increment(mm, change(BID, "99995", "1", MDUpdateAction.NEW))
+    assert mm.calls == []
+    orders = mm.orders.working_orders(SYMBOL)
+    mm.handle(report(orders[0], ExecType.NEW, OrdStatus.NEW))
+    mm.requote_dirty()
+    assert mm.calls == []  # one quote is still unacknowledged
+    mm.handle(report(orders[1], ExecType.NEW, OrdStatus.NEW))
+    mm.requote_dirty()
+    assert mm.calls == [SYMBOL]  # the last New report: everything is read again
 
 
 def test_a_fill_requotes_in_full(mm):

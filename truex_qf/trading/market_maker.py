@@ -388,14 +388,30 @@ class MarketMaker:
                 self.requote(symbol)
             elif state.inputs_moved:
                 state.inputs_moved = state.context_due = False
+                if self._awaiting_new_ack(symbol):
+                    continue
                 seen = self._quote_inputs(symbol, state)
                 if state.inputs is None or seen[0] != state.inputs:
                     self.requote(symbol, seen)
             elif state.context_due:
                 state.context_due = False
+                if self._awaiting_new_ack(symbol):
+                    continue
                 if state.inputs is None or self._context(symbol, state) != state.inputs[-1]:
                     self.requote(symbol)
         self._emit_state_change()
+
+    def _awaiting_new_ack(self, symbol: str) -> bool:
+        """Whether one of our new orders for ``symbol`` awaits the venue's New report.
+
+        Until then the book may already show it while we cannot tell it from others' (only
+        acknowledged orders are taken out of the book), so fair value read now would move
+        with our own quote, and a zero-tolerance requote would chase it: new, cancel, new...
+        Market data and order reports wait for the acknowledgement, whose report triggers
+        the check; fills, session events and the tick still requote in full.
+        """
+        pending = OrderState.PENDING_NEW
+        return any(order.state is pending for order in self.orders.working_orders(symbol))
 
     def _quote_inputs(self, symbol: str, state: _SymbolState) -> _QuoteInputs:
         """Everything a requote reads that market data or order reports can move, and the
