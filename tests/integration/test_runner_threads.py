@@ -8,14 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import unique_comp_id
 from tests.integration.mm_helpers import (
     move_house_quotes,
     step_until,
     strategy,
     without_message_limits,
 )
-from truex_qf.demo import demo_account, start_local_venue
 from truex_qf.domain.model import (
     MarketDataIncrement,
     SessionLoggedOn,
@@ -26,10 +24,9 @@ from truex_qf.runner import Runner
 
 
 @pytest.fixture
-def venue(tmp_path):
-    local = start_local_venue(tmp_path / "state", demo_account(unique_comp_id()))
-    yield local
-    local.venue.stop(force=True)
+def venue(local_venue):
+    """The simulated venue of tests/conftest.py, under the name these helpers use."""
+    return local_venue
 
 
 def our_bids(venue) -> list[Decimal]:
