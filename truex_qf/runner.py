@@ -300,10 +300,7 @@ class Runner:
                 self._drain()
                 self._handle(event)
                 self.mm.requote_dirty()
-                if self.pipeline is not None:
-                    self.pipeline.after_pass(self.mm)
-                if self.on_pass is not None:
-                    self.on_pass()
+                self._end_pass()
             except Exception as exc:  # the engine thread must carry on; the loop raises it
                 log.exception("error applying %s", type(event).__name__)
                 self._failure = exc
@@ -320,6 +317,13 @@ class Runner:
                 return handled
             self._handle(event)
             handled += 1
+
+    def _end_pass(self) -> None:
+        """What ends every pass, on the loop or an engine thread (trading lock held)."""
+        if self.pipeline is not None:
+            self.pipeline.after_pass(self.mm)
+        if self.on_pass is not None:
+            self.on_pass()
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
@@ -384,10 +388,7 @@ class Runner:
             else:
                 self.mm.requote_dirty()
             self._poll_links()
-            if self.pipeline is not None:
-                self.pipeline.after_pass(self.mm)
-            if self.on_pass is not None:
-                self.on_pass()
+            self._end_pass()
             if self.view is not None:
                 self.view.maybe_render(self.mm, time.monotonic())
 

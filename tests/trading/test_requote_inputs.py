@@ -11,11 +11,11 @@ from decimal import Decimal
 import pytest
 
 from tests.integration.mm_helpers import strategy
+from tests.trading.test_orders import report as order_report
 from truex_qf.domain.model import (
     BookChange,
     BookEntry,
     ExecType,
-    ExecutionReport,
     MarketDataIncrement,
     MarketDataSnapshot,
     MDEntryType,
@@ -109,22 +109,9 @@ def test_the_periodic_tick_requotes_whatever_moved(mm):
     assert mm.calls == [SYMBOL]
 
 
-def report(order, exec_type, ord_status, **extra):
-    cl_ord_id = extra.pop("cl_ord_id", order.cl_ord_id)
-    return ExecutionReport(
-        order_id=f"V-{order.cl_ord_id}",
-        cl_ord_id=cl_ord_id,
-        exec_id=f"E-{exec_type.value}-{cl_ord_id}",
-        exec_type=exec_type,
-        ord_status=ord_status,
-        symbol=SYMBOL,
-        side=order.side,
-        order_qty=order.qty,
-        leaves_qty=extra.pop("leaves_qty", order.qty),
-        cum_qty=extra.pop("cum_qty", Decimal(0)),
-        price=extra.pop("price", order.price),
-        **extra,
-    )
+def report(order, exec_type, ord_status, **fields):
+    """test_orders' report, with an OrderID of each order's own."""
+    return order_report(order, exec_type, ord_status, order_id=f"V-{order.cl_ord_id}", **fields)
 
 
 def test_a_pending_report_does_not_requote_and_the_acknowledgement_does(mm):
@@ -150,7 +137,7 @@ def test_a_pending_report_does_not_requote_and_the_acknowledgement_does(mm):
             OrdStatus.NEW,
             cl_ord_id=request.cl_ord_id,
             orig_cl_ord_id=order.cl_ord_id,
-            price=request.price,
+            price=str(request.price),
         )
     )
     mm.requote_dirty()
@@ -182,11 +169,10 @@ def test_a_fill_requotes_in_full(mm):
             order,
             ExecType.TRADE,
             OrdStatus.PARTIALLY_FILLED,
-            leaves_qty=order.qty - half,
-            cum_qty=half,
-            last_qty=half,
-            last_px=order.price,
-            trade_match_id="T1",
+            leaves=str(order.qty - half),
+            cum=str(half),
+            last_qty=str(half),
+            last_px=str(order.price),
         )
     )
     mm.requote_dirty()

@@ -386,19 +386,17 @@ class MarketMaker:
             if state.dirty:
                 state.dirty = state.inputs_moved = state.context_due = False
                 self.requote(symbol)
-            elif state.inputs_moved:
+            elif state.inputs_moved or state.context_due:
+                seen: _QuoteInputs | None = None
+                if state.inputs_moved:
+                    seen = self._quote_inputs(symbol, state)
+                    moved = state.inputs is None or seen[0] != state.inputs
+                else:  # behind the top: only the inputs that are not the book's
+                    moved = state.inputs is None or self._context(symbol, state) != state.inputs[-1]
                 state.inputs_moved = state.context_due = False
-                if self._awaiting_new_ack(symbol):
-                    continue
-                seen = self._quote_inputs(symbol, state)
-                if state.inputs is None or seen[0] != state.inputs:
+                # the cheap comparison first: most messages stop there
+                if moved and not self._awaiting_new_ack(symbol):
                     self.requote(symbol, seen)
-            elif state.context_due:
-                state.context_due = False
-                if self._awaiting_new_ack(symbol):
-                    continue
-                if state.inputs is None or self._context(symbol, state) != state.inputs[-1]:
-                    self.requote(symbol)
         self._emit_state_change()
 
     def _awaiting_new_ack(self, symbol: str) -> bool:
