@@ -921,6 +921,25 @@ def test_working_quantity_takes_the_larger_side_of_a_pending_replace(
     assert manager.working_quantity(SYMBOL, Side.SELL) == D(0)
 
 
+def test_exposure_totals_are_the_working_quantities_and_the_open_order_count(
+    manager: OrderManager,
+) -> None:
+    replaced = acked(manager, qty="1")
+    manager.replace(replaced.cl_ord_id, D(100), D(3))
+    place(manager, qty="0.5")
+    sell = manager.get(manager.new_order(SYMBOL, Side.SELL, D("0.75"), D(101)).cl_ord_id)
+    manager.get(manager.new_order("ETH-PYUSD", Side.SELL, D(2), D(3000)).cl_ord_id)
+    cancelled = acked(manager, qty="7")
+    manager.on_execution_report(report(cancelled, ExecType.CANCELED, OrdStatus.CANCELED))
+    assert sell is not None
+    assert manager.exposure_totals(SYMBOL) == (D("3.5"), D("0.75"), 4)
+    assert manager.exposure_totals(SYMBOL) == (
+        manager.working_quantity(SYMBOL, Side.BUY),
+        manager.working_quantity(SYMBOL, Side.SELL),
+        manager.open_order_count(),
+    )
+
+
 def test_forget_terminal_drops_old_ended_orders_only(manager: OrderManager) -> None:
     done = acked(manager)
     manager.on_execution_report(report(done, ExecType.CANCELED, OrdStatus.CANCELED))

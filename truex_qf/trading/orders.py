@@ -633,6 +633,22 @@ class OrderManager:
             ZERO,
         )
 
+    def exposure_totals(self, symbol: str) -> tuple[Decimal, Decimal, int]:
+        """:meth:`working_quantity` of both sides of ``symbol`` and :meth:`open_order_count`
+        of all symbols, in one pass: the risk check of every order asks for all three."""
+        buy = sell = ZERO
+        count = 0
+        for order in self._live.values():
+            if not order.state.is_working:
+                continue
+            count += 1
+            if order.symbol == symbol:
+                if order.side is Side.BUY:
+                    buy += order.worst_case_open_qty
+                else:
+                    sell += order.worst_case_open_qty
+        return buy, sell, count
+
     def count_by_state(self) -> dict[OrderState, int]:
         """How many tracked orders are in each state (every state listed, zeros included)."""
         counts = dict.fromkeys(OrderState, 0)

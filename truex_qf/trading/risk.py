@@ -134,12 +134,8 @@ class Exposure:
 
 def exposure_for(symbol: str, orders: OrderManager, positions: PositionBook) -> Exposure:
     """Build the :class:`Exposure` of ``symbol`` from the order manager and the position book."""
-    return Exposure(
-        position_base=positions.position_base(symbol),
-        working_buy_base=orders.working_quantity(symbol, Side.BUY),
-        working_sell_base=orders.working_quantity(symbol, Side.SELL),
-        open_orders=orders.open_order_count(),
-    )
+    buy, sell, open_orders = orders.exposure_totals(symbol)
+    return Exposure(positions.position_base(symbol), buy, sell, open_orders)
 
 
 class RateGovernor:
