@@ -592,9 +592,22 @@ def diff_quotes(
     """
     mode = RequoteMode(requote_mode)
     by_key: dict[tuple[Side, int], list[WorkingQuote]] = {}
+    # our highest bid and lowest offer, resting or in flight, for the self-cross guard
+    highest_bid: Decimal | None = None
+    lowest_offer: Decimal | None = None
     for order in working:
-        by_key.setdefault(order.key, []).append(order)
-    proposed = {q.key: q for q in proposal.quotes}
+        key = (order.side, order.level)
+        same_level = by_key.get(key)
+        if same_level is None:
+            by_key[key] = [order]
+        else:
+            same_level.append(order)
+        if order.side is Side.BUY:
+            if highest_bid is None or order.price > highest_bid:
+                highest_bid = order.price
+        elif lowest_offer is None or order.price < lowest_offer:
+            lowest_offer = order.price
+    proposed = {(q.side, q.level): q for q in proposal.quotes}
 
     keep: list[WorkingQuote] = []
     cancel: list[WorkingQuote] = []
@@ -613,10 +626,11 @@ def diff_quotes(
             if busy:
                 held.append(HeldLevel(side, level, IN_FLIGHT))
             continue
-        match = next(
-            (o for o in resting if within_tolerance(o, quote, tolerance_bps, size_tolerance)),
-            None,
-        )
+        match = None
+        for order in resting:
+            if within_tolerance(order, quote, tolerance_bps, size_tolerance):
+                match = order
+                break
         if match is not None:
             keep.append(match)
             cancel.extend(o for o in resting if o is not match)
@@ -635,9 +649,6 @@ def diff_quotes(
             held.append(HeldLevel(side, level, AWAITING_CANCEL))
 
     # Self-cross guard against our own resting (or in-flight) orders on the other side.
-    highest_bid = max((o.price for o in working if o.side is Side.BUY), default=None)
-    lowest_offer = min((o.price for o in working if o.side is Side.SELL), default=None)
-
     def crosses_own(quote: Quote) -> bool:
         if quote.side is Side.BUY:
             return lowest_offer is not None and quote.price >= lowest_offer
