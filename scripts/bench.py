@@ -51,9 +51,10 @@ market-data throughput, sustained without backlog
     the receiver has processed all N at most 50 ms after the last one was sent (it never fell
     more than 50 ms of stream behind) and, with the journal on, the store writers (the
     journal's process included) have stored everything within 0.5 s. "Processed" is
-    ``fromApp`` for the baseline; for truex-qf, the end of the trading-loop pass that applied
-    the message to the book and ran fair value and the quote decision (the loop's queue depth
-    is sampled before every pass). R is searched
+    ``fromApp`` for the baseline; for truex-qf, the end of the pass that applied the message
+    to the book and ran fair value and the quote decision, on the engine thread that read it
+    (the runner's event queue, which only session events use now, is sampled at every
+    pass). R is searched
     from 0.9 x the saturation rate (N sent as fast as possible: N / (last processed - first
     sent)), upwards while trials pass, then by bisection. The sustained figure is the highest
     rate a passing trial achieved. A trial whose sender fell short of R (TCP flow control from
@@ -67,15 +68,15 @@ tick to quote
     to the moment the order reaches the engine log's ``onOutgoing`` inside ``sendToTarget``
     (the Pipeline's tap, wrapped), journal on. Also reported: until ``sendToTarget`` returns
     (``OrderSent.sent_ns``), the same without the journal, and where the first order of each
-    tick spends its time (X taken off the queue by the loop, requote pass start).
+    tick spends its time (the market maker starts handling the X, the requote pass starts).
 order round trip
     baseline: build a 35=D, ``sendToTarget``, until ``fromApp`` sees the 35=8 (the bare
     acceptor answers every D with one 35=8). truex-qf: what ``MarketMaker`` does for a new
     quote (``OrderManager`` draft, ``RiskEngine.check_new``, track, ``FixClient.send``), the
     simulator validates, matches and sends PendingNew and New (TrueX answers every order with
-    a PendingNew first), and the round trip ends when the trading loop's ``MarketMaker`` has
-    applied the first ExecutionReport, the PendingNew: the same point of the conversation as
-    the baseline's. Until the New report is applied is reported beside it. The orders are on
+    a PendingNew first), and the round trip ends when the ``MarketMaker`` has applied the
+    first ExecutionReport, the PendingNew: the same point of the conversation as the
+    baseline's. Until the New report is applied is reported beside it. The orders are on
     ETH-PYUSD, which the strategy does not quote, and each is cancelled (unmeasured) before
     the next. ``order_rtt_ratio`` is the ratio of the p50s; the JSON breaks truex-qf's down
     (decide, send, wire + venue, inbound) for both reports.
@@ -984,7 +985,7 @@ class TruexClient:
         # (ClOrdID, trigger_ns, sent_ns, start of the requote pass that sent it)
         self.sent: list[tuple[str, int, int, int]] = []
         self.requote_ns = 0
-        self.x_handled: dict[int, int] = {}  # received_ns of each X -> when the loop took it
+        self.x_handled: dict[int, int] = {}  # received_ns of each X -> when handling began
         # order round trip
         self.watch: str | None = None
         self.watch_ack_ns = 0
@@ -1210,7 +1211,7 @@ class TruexClient:
             "x_processed": len(self.x_handled),
             "orders_sent": len(self.sent),
             # per order, from the X's received_ns, in ns: (trigger itself, to sendToTarget
-            # return, to onOutgoing, to the loop taking the X, to the requote pass starting)
+            # return, to onOutgoing, to handling the X, to the requote pass starting)
             "samples": samples,
         }
 
@@ -1741,9 +1742,9 @@ def build_report(
             "first_order_per_tick_onoutgoing": _ttq_first(ttq_samples, mode.warmup, 2),
             "to_send_to_target_return_journal": _ttq(ttq_samples, mode.warmup, 1),
             "to_send_to_target_return_no_journal": _ttq(core["ttq"]["samples"], mode.warmup, 1),
-            "first_order_x_taken_by_loop": _ttq_first(ttq_samples, mode.warmup, 3),
+            "first_order_x_handling_starts": _ttq_first(ttq_samples, mode.warmup, 3),
             "first_order_requote_pass_starts": _ttq_first(ttq_samples, mode.warmup, 4),
-            "first_order_x_taken_by_loop_no_journal": _ttq_first(
+            "first_order_x_handling_starts_no_journal": _ttq_first(
                 core["ttq"]["samples"], mode.warmup, 3
             ),
             "first_order_requote_pass_starts_no_journal": _ttq_first(
