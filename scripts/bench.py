@@ -1655,6 +1655,25 @@ def _ttq(samples: list[list[int]], warmup: int, column: int) -> dict[str, float]
     return summarize_ns([s[column] for s in samples if s[0] in kept and s[column] > 0])
 
 
+def _ttq_slowest(samples: list[list[int]], warmup: int, n: int = 20) -> list[dict[str, float]]:
+    """The slowest orders (to onOutgoing), where in the run and where their time went: for
+    the p99, whose causes (a collection, a periodic task, a wake-up) show as patterns."""
+    kept = set(sorted({s[0] for s in samples if s[2] > 0})[warmup:])
+    if not kept:
+        return []
+    start = min(kept)
+    slowest = sorted((s for s in samples if s[0] in kept and s[2] > 0), key=lambda s: -s[2])
+    return [
+        {
+            "at_ms": round((s[0] - start) / 1e6, 1),
+            "onoutgoing_us": round(s[2] / 1e3),
+            "x_handling_starts_us": round(s[3] / 1e3),
+            "requote_pass_starts_us": round(s[4] / 1e3),
+        }
+        for s in slowest[:n]
+    ]
+
+
 def _tenth(samples: list[int], first: bool) -> list[int]:
     size = max(1, len(samples) // 10)
     return samples[:size] if first else samples[-size:]
@@ -1755,6 +1774,7 @@ def build_report(
             ),
             "x_processed": journal["ttq"]["x_processed"],
             "orders_sent": journal["ttq"]["orders_sent"],
+            "slowest": _ttq_slowest(ttq_samples, mode.warmup),
         },
         "journal_cost_ratio": round(1 - rate_journal / rate_core, 3) if rate_core else 0.0,
         "journal": {
