@@ -191,7 +191,7 @@ def _freeze_startup_heap() -> None:
     The process holds about 280 000 objects by then, mostly the QuickFIX binding's functions
     and types and what the imports built; they live as long as the process. A full (oldest
     generation) collection scanned them all and held the GIL for 120-170 ms (measured in the
-    benchmark's client, once in the middle of tick to quote). Frozen, they are skipped, and a
+    benchmark's client, once during the tick-to-quote phase). Frozen, they are skipped, and a
     full collection scans only what trading created. Startup garbage frozen with them is
     freed when :meth:`Runner.close` unfreezes (a collection first would cost as much as the
     pause avoided, on every start of the test suite's runners).
