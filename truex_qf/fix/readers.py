@@ -9,7 +9,6 @@ validated and sequenced the message; this only reads it. Readers import nothing 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -245,14 +244,14 @@ _ENTRY_TYPES = {entry_type.value: entry_type for entry_type in MDEntryType}
 def read_increment(raw: str, received_ns: int = 0) -> MarketDataIncrement:
     """35=X: entries start at each MDUpdateAction(279).
 
-    The one reader on the market-data hot path (every message of a busy book), so one
-    regular expression picks the fields it reads out of the text, in C, instead of a Python
-    step per field of the header and body (24 to 15 us for three entries).
+    The one reader on the market-data hot path (every message of a busy book), so it walks
+    the text once with string tags instead of building the generic ``(int, str)`` pairs.
     """
     md_req_id: str | None = None
     changes: list[BookChange] = []
     entry: list[str | None] | None = None  # 279, 269, 270, 271, 55, 1023 of the current entry
-    for tag, value in _INCREMENT_FIELDS.findall(raw):
+    for item in raw.split(SOH):
+        tag, _, value = item.partition("=")
         if tag == "279":
             if entry is not None:
                 changes.append(_book_change(entry))
@@ -270,8 +269,6 @@ def read_increment(raw: str, received_ns: int = 0) -> MarketDataIncrement:
 
 
 _ENTRY_SLOTS = {"269": 1, "270": 2, "271": 3, "55": 4, "1023": 5}
-# The fields read_increment reads, each after the SOH that ends the field before it.
-_INCREMENT_FIELDS = re.compile(f"{SOH}(262|279|269|270|271|55|1023)=([^{SOH}]*)")
 
 
 def _book_change(entry: list[str | None]) -> BookChange:
