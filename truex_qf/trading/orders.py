@@ -628,14 +628,13 @@ class OrderManager:
 
     def working_quantity(self, symbol: str, side: Side) -> Decimal:
         """Worst-case quantity that may still trade on one side (for risk exposure)."""
-        return sum(
-            (o.worst_case_open_qty for o in self.working_orders(symbol) if o.side is side),
-            ZERO,
-        )
+        buy, sell, _ = self.exposure_totals(symbol)
+        return buy if side is Side.BUY else sell
 
     def exposure_totals(self, symbol: str) -> tuple[Decimal, Decimal, int]:
-        """:meth:`working_quantity` of both sides of ``symbol`` and :meth:`open_order_count`
-        of all symbols, in one pass: the risk check of every order asks for all three."""
+        """The worst-case quantity that may still trade on each side of ``symbol`` (buy, sell)
+        and the working orders of all symbols, in one pass: the risk check of every order
+        asks for all three."""
         buy = sell = ZERO
         count = 0
         for order in self._live.values():
@@ -835,7 +834,7 @@ class OrderManager:
             new_id = order.pending_request_id or er.cl_ord_id
         order.cl_ord_id = new_id
         # Every ID in cl_ord_ids maps to its order in _by_id: this is the membership test in
-        # O(1); a quote replaced all day long has thousands of IDs.
+        # O(1), whatever is left of a lineage's IDs (see LINEAGE_IDS_KEPT).
         if self._by_id.get(new_id) is not order:
             self._remember_id(order, new_id)
         order.price = er.price if er.price is not None else order.pending_price
