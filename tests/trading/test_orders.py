@@ -12,6 +12,7 @@ import pytest
 from truex_qf.domain.clordid import ClOrdIdGenerator, is_valid_cl_ord_id
 from truex_qf.domain.model import (
     BusinessMessageReject,
+    CancelOrder,
     CxlRejReason,
     CxlRejResponseTo,
     ExecType,
@@ -19,6 +20,7 @@ from truex_qf.domain.model import (
     Fee,
     OrderCancelReject,
     OrdStatus,
+    ReplaceOrder,
     Side,
     TimeInForce,
 )
@@ -72,6 +74,7 @@ def report(
     last_px: str | None = None,
     cl_ord_id: str | None = None,
     orig_cl_ord_id: str | None = None,
+    answering: CancelOrder | ReplaceOrder | None = None,
     exec_id: str | None = None,
     order_id: str = "555",
     price: str | None = None,
@@ -79,7 +82,11 @@ def report(
     fees: tuple[Fee, ...] = (),
     text: str | None = None,
 ) -> ExecutionReport:
-    """An ExecutionReport about ``order`` as TrueX would send it."""
+    """An ExecutionReport about ``order`` as TrueX would send it; ``answering`` a cancel or
+    replace request, with its ClOrdID and the order's current one as OrigClOrdID."""
+    if answering is not None:
+        cl_ord_id = cl_ord_id or answering.cl_ord_id
+        orig_cl_ord_id = orig_cl_ord_id or order.cl_ord_id
     qty = D(order_qty) if order_qty is not None else order.qty
     return ExecutionReport(
         order_id=order_id,
@@ -267,8 +274,7 @@ def test_cancel_lifecycle_uses_cancel_and_original_clordids(manager: OrderManage
         order,
         ExecType.PENDING_CANCEL,
         OrdStatus.PENDING_CANCEL,
-        cl_ord_id=request.cl_ord_id,
-        orig_cl_ord_id=order.cl_ord_id,
+        answering=request,
     )
     assert manager.on_execution_report(pending) == []
 
@@ -277,8 +283,7 @@ def test_cancel_lifecycle_uses_cancel_and_original_clordids(manager: OrderManage
         ExecType.CANCELED,
         OrdStatus.CANCELED,
         leaves="0",
-        cl_ord_id=request.cl_ord_id,
-        orig_cl_ord_id=order.cl_ord_id,
+        answering=request,
     )
     events = manager.on_execution_report(ack)
     assert states(events) == [(OrderState.PENDING_CANCEL, OrderState.CANCELED, o.CANCEL_ACK)]
@@ -309,8 +314,7 @@ def test_cancel_is_refused_while_pending_when_terminal_and_when_unknown(
             order,
             ExecType.CANCELED,
             OrdStatus.CANCELED,
-            cl_ord_id=request.cl_ord_id,
-            orig_cl_ord_id=order.cl_ord_id,
+            answering=request,
         )
     )
     with pytest.raises(OrderRefused) as terminal:
@@ -395,8 +399,7 @@ def test_a_lineage_replaced_all_day_keeps_its_original_and_latest_ids_only(
             order,
             ExecType.CANCELED,
             OrdStatus.CANCELED,
-            cl_ord_id=cancel.cl_ord_id,
-            orig_cl_ord_id=order.cl_ord_id,
+            answering=cancel,
             leaves="0",
         )
     )
@@ -424,8 +427,7 @@ def test_replace_of_a_partially_filled_order_returns_to_partially_filled(
             ExecType.REPLACED,
             OrdStatus.PARTIALLY_FILLED,
             cum="0.3",
-            cl_ord_id=request.cl_ord_id,
-            orig_cl_ord_id=order.cl_ord_id,
+            answering=request,
             price="100.5",
         )
     )
@@ -563,8 +565,7 @@ def test_late_fill_after_cancel_ack_is_applied(manager: OrderManager) -> None:
             order,
             ExecType.CANCELED,
             OrdStatus.CANCELED,
-            cl_ord_id=request.cl_ord_id,
-            orig_cl_ord_id=order.cl_ord_id,
+            answering=request,
         )
     )
     events = manager.on_execution_report(
@@ -963,8 +964,7 @@ def test_replace_timeout_keeps_the_larger_quantity_until_the_venue_answers(
             order,
             ExecType.REPLACED,
             OrdStatus.NEW,
-            cl_ord_id=request.cl_ord_id,
-            orig_cl_ord_id=order.cl_ord_id,
+            answering=request,
             price="100.5",
             order_qty="3",
         )

@@ -124,8 +124,7 @@ def test_a_pending_report_does_not_requote_and_the_acknowledgement_does(mm):
             order,
             ExecType.PENDING_REPLACE,
             OrdStatus.PENDING_REPLACE,
-            cl_ord_id=request.cl_ord_id,
-            orig_cl_ord_id=order.cl_ord_id,
+            answering=request,
         )
     )
     mm.requote_dirty()
@@ -135,8 +134,7 @@ def test_a_pending_report_does_not_requote_and_the_acknowledgement_does(mm):
             order,
             ExecType.REPLACED,
             OrdStatus.NEW,
-            cl_ord_id=request.cl_ord_id,
-            orig_cl_ord_id=order.cl_ord_id,
+            answering=request,
             price=str(request.price),
         )
     )
