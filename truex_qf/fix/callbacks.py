@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import quickfix as fix
 
+from truex_qf.fix.engine_threads import keep_thread_state
+
 log = logging.getLogger("truex_qf.fix")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,6 +41,7 @@ def guarded(allowed: tuple[type[BaseException], ...] = NOTHING) -> Callable[[F],
     def decorate(callback: F) -> F:
         @functools.wraps(callback)
         def wrapper(*args: Any) -> Any:
+            keep_thread_state()
             try:
                 return callback(*args)
             except allowed:
