@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""Where one message's and one tick's time goes, hot, without the engine (issue "Performance").
+
+Usage, from the repository root with the venv's python::
+
+    python scripts/hot_path.py [--messages N] [--stages] [--json FILE]
+
+``make bench`` measures the whole system against bare QuickFIX, and on a small shared VM its
+figures carry the cost of threads waking and of other processes. This script measures the
+trading code alone, in one process, one call after another: a ``MarketMaker`` with the bench's
+strategy, fed ``make bench``'s stream as 35=X text, with orders "sent" to a list and answered
+at once. So the figures are the trading code's own cost, the lower bound of what the bench can
+show, and they are stable enough to compare code changes in one run.
+
+``market data``
+    the bench's market-data phases: the default requote tolerance, messages that move the mid
+    only as the stream does. Per message, on average: ``Message.toString``, reading the 35=X,
+    applying it (the book and the top-of-book check), and the requote pass; and how many passes
+    ran a full requote, at what cost each.
+``tick``
+    the bench's tick-to-quote phase: tolerance 0, every message moving the top of book, so every
+    pass replaces both quotes (the "venue" answers each replace with Replaced before the next
+    message). Medians of reading, applying, the requote up to its first order, the whole
+    requote. ``--stages`` also times the requote's steps up to the first order (each wrapped,
+    which adds a little to each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import gc
+import itertools
+import json
+import logging
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import bench
+
+from truex_qf.domain.model import (
+    ExecType,
+    ExecutionReport,
+    NewOrder,
+    OrdStatus,
+    ReplaceOrder,
+    SessionLoggedOn,
+    SessionRole,
+)
+from truex_qf.fix.readers import READERS, read_increment
+from truex_qf.strategy.settings import StrategySettings, default_strategy
+from truex_qf.trading import market_maker as market_maker_module
+from truex_qf.trading.market_maker import MarketMaker
+from truex_qf.trading.orders import ManagedOrder, OrderState
+
+MD_REQ_ID = "MD1"
+SEED = 20260515  # make bench's default
+
+
+class Venue:
+    """Stands in for the engine and the simulator: keeps what was sent, answers it at once."""
+
+    def __init__(self) -> None:
+        self.sent: list[object] = []
+        self.first_send_ns = 0
+        self._exec_ids = itertools.count(1)
+
+    def send(self, command: object) -> bool:
+        if not self.first_send_ns:
+            self.first_send_ns = time.perf_counter_ns()
+        self.sent.append(command)
+        return True
+
+    def answer(self, mm: MarketMaker) -> None:
+        """Acknowledge every new order and replace sent so far; then the requote they cause."""
+        while self.sent:
+            commands, self.sent = self.sent, []
+            orders = {order.cl_ord_id: order for order in mm.orders.working_orders()}
+            for command in commands:
+                if isinstance(command, NewOrder) and command.cl_ord_id in orders:
+                    order = orders[command.cl_ord_id]
+                    mm.handle(self._report(order, ExecType.PENDING_NEW, OrdStatus.PENDING_NEW))
+                    mm.handle(self._report(order, ExecType.NEW, OrdStatus.NEW))
+                elif isinstance(command, ReplaceOrder) and command.orig_cl_ord_id in orders:
+                    order = orders[command.orig_cl_ord_id]
+                    mm.handle(
+                        self._report(
+                            order,
+                            ExecType.REPLACED,
+                            OrdStatus.NEW,
+                            cl_ord_id=command.cl_ord_id,
+                            orig_cl_ord_id=order.cl_ord_id,
+                            price=command.price,
+                            qty=command.quantity,
+                        )
+                    )
+            mm.requote_dirty()
+
+    def _report(
+        self,
+        order: ManagedOrder,
+        exec_type: ExecType,
+        ord_status: OrdStatus,
+        cl_ord_id: str | None = None,
+        orig_cl_ord_id: str | None = None,
+        price: Decimal | None = None,
+        qty: Decimal | None = None,
+    ) -> ExecutionReport:
+        quantity = qty if qty is not None else order.qty
+        return ExecutionReport(
+            order_id=f"V-{order.cl_ord_ids[0] if order.cl_ord_ids else order.cl_ord_id}",
+            cl_ord_id=cl_ord_id or order.cl_ord_id,
+            exec_id=str(next(self._exec_ids)),
+            exec_type=exec_type,
+            ord_status=ord_status,
+            symbol=order.symbol,
+            side=order.side,
+            order_qty=quantity,
+            leaves_qty=quantity,
+            cum_qty=Decimal(0),
+            price=price if price is not None else order.price,
+            orig_cl_ord_id=orig_cl_ord_id,
+        )
+
+
+def quoting(strategy: StrategySettings) -> tuple[MarketMaker, Venue, bench.BookStream]:
+    """A market maker with the bench's book and its two quotes resting, acknowledged."""
+    venue = Venue()
+    mm = MarketMaker(strategy, venue.send)
+    for role in SessionRole:
+        mm.handle(SessionLoggedOn(role, role.value))
+    mm.books.register_subscription(MD_REQ_ID, (bench.MD_SYMBOL,))
+    stream = bench.BookStream(seed=SEED)
+    mm.handle(READERS["W"](bench.build_snapshot(stream, MD_REQ_ID).toString(), 0))
+    mm.requote_dirty()
+    venue.answer(mm)
+    working = mm.orders.working_orders(bench.MD_SYMBOL)
+    if len(working) != 2 or any(order.state is not OrderState.NEW for order in working):
+        raise SystemExit(f"the quotes did not settle: {working}")
+    venue.sent.clear()
+    return mm, venue, stream
+
+
+def _us(total_ns: float, n: int) -> float:
+    return round(total_ns / max(n, 1) / 1000, 2)
+
+
+def _median_us(samples: list[int]) -> float | None:
+    return round(statistics.median(samples) / 1000, 1) if samples else None
+
+
+def market_data(n: int) -> dict[str, Any]:
+    strategy = dataclasses.replace(
+        bench.bench_strategy(),
+        requote_tolerance_bps=default_strategy().requote_tolerance_bps,
+    )
+    mm, venue, stream = quoting(strategy)
+    messages = bench.IncrementFactory().build(stream, MD_REQ_ID, n, move_mid=False)
+    full = {"count": 0, "ns": 0}
+    requote = mm.requote
+
+    def counted(symbol: str, *seen: Any) -> None:
+        start = time.perf_counter_ns()
+        requote(symbol, *seen)
+        full["ns"] += time.perf_counter_ns() - start
+        full["count"] += 1
+
+    mm.requote = counted  # type: ignore[method-assign]
+    totals = dict.fromkeys(("to_string", "read", "apply", "requote_pass"), 0)
+    clock = time.perf_counter_ns
+    for message in messages:
+        a = clock()
+        raw = message.toString()
+        b = clock()
+        event = read_increment(raw, b)
+        c = clock()
+        mm.handle(event)
+        d = clock()
+        mm.requote_dirty()
+        e = clock()
+        totals["to_string"] += b - a
+        totals["read"] += c - b
+        totals["apply"] += d - c
+        totals["requote_pass"] += e - d
+        if venue.sent:
+            venue.answer(mm)
+    per_message = {key: _us(value, n) for key, value in totals.items()}
+    per_message["total"] = round(sum(per_message.values()), 2)
+    return {
+        "messages": n,
+        "per_message_us": per_message,
+        "full_requotes": full["count"],
+        "full_requote_us": _us(full["ns"], full["count"]),
+    }
+
+
+def _time_calls(
+    obj: object, name: str, label: str, venue: Venue, into: dict[str, list[int]]
+) -> None:
+    """Wrap ``obj.name`` to record its duration while no order has gone out yet."""
+    function: Callable[..., Any] = getattr(obj, name)
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter_ns()
+        result = function(*args, **kwargs)
+        if not venue.first_send_ns:
+            into[label].append(time.perf_counter_ns() - start)
+        return result
+
+    setattr(obj, name, timed)
+
+
+def tick(n: int, stages: bool) -> dict[str, Any]:
+    mm, venue, stream = quoting(bench.bench_strategy())
+    raws = [m.toString() for m in bench.IncrementFactory().build(stream, MD_REQ_ID, n, True)]
+    steps: dict[str, list[int]] = collections.defaultdict(list)
+    if stages:
+        for obj, name, label in (
+            (mm, "_quote_inputs", "quote_inputs"),
+            (mm, "_proposal", "proposal"),
+            (market_maker_module, "diff_quotes", "diff"),
+            (market_maker_module, "exposure_for", "exposure"),
+            (mm.risk, "check_replace", "risk_check_replace"),
+            (mm.orders, "replace", "order_manager_replace"),
+        ):
+            _time_calls(obj, name, label, venue, steps)
+        for state in mm.symbols.values():
+            _time_calls(state.fair_value, "decide", "fair_value", venue, steps)
+    samples: dict[str, list[int]] = collections.defaultdict(list)
+    orders = 0
+    clock = time.perf_counter_ns
+    for raw in raws:
+        venue.first_send_ns = 0
+        a = clock()
+        event = read_increment(raw, a)
+        b = clock()
+        mm.handle(event)
+        c = clock()
+        mm.requote_dirty()
+        d = clock()
+        if venue.first_send_ns:
+            samples["read"].append(b - a)
+            samples["apply"].append(c - b)
+            samples["requote_to_first_order"].append(venue.first_send_ns - c)
+            samples["whole_requote"].append(d - c)
+            orders += len(venue.sent)
+        venue.first_send_ns = 1  # answering is not part of any stage
+        venue.answer(mm)
+    result: dict[str, Any] = {
+        "messages": n,
+        "ticks_with_orders": len(samples["read"]),
+        "orders": orders,
+        "p50_us": {key: _median_us(values) for key, values in samples.items()},
+    }
+    if stages:
+        result["stages_p50_us"] = {key: _median_us(values) for key, values in steps.items()}
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=5000, help="messages per phase")
+    parser.add_argument("--stages", action="store_true", help="time the requote's steps too")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    if args.messages < 10:
+        parser.error("--messages must be at least 10")
+    logging.disable(logging.WARNING)  # the market maker's info lines are not the subject
+    gc.collect()
+    gc.freeze()  # as the Runner does once trading starts
+    figures = {
+        "machine": bench.machine_facts(),
+        "market_data": market_data(args.messages),
+        "tick": tick(args.messages, args.stages),
+    }
+    md, tk = figures["market_data"], figures["tick"]
+    print(
+        "market data, per message, mean us: "
+        + ", ".join(f"{key} {value}" for key, value in md["per_message_us"].items())
+    )
+    print(
+        f"  full requotes: {md['full_requotes']} of {md['messages']} messages, "
+        f"{md['full_requote_us']} us each"
+    )
+    print(
+        f"tick, {tk['ticks_with_orders']} ticks with orders, p50 us: "
+        + ", ".join(f"{key} {value}" for key, value in tk["p50_us"].items())
+    )
+    if "stages_p50_us" in tk:
+        print(
+            "  requote steps before the first order, p50 us: "
+            + ", ".join(f"{key} {value}" for key, value in tk["stages_p50_us"].items())
+        )
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
