@@ -147,6 +147,18 @@ def quoting(strategy: StrategySettings) -> tuple[MarketMaker, Venue, bench.BookS
     return mm, venue, stream
 
 
+def timed_pass(mm: MarketMaker, raw: str) -> tuple[int, int, int, int]:
+    """Read, apply and requote one 35=X: the clock before each step and after the last."""
+    clock = time.perf_counter_ns
+    read_at = clock()
+    event = read_increment(raw, read_at)
+    applied_at = clock()
+    mm.handle(event)
+    requoted_at = clock()
+    mm.requote_dirty()
+    return read_at, applied_at, requoted_at, clock()
+
+
 def _us(total_ns: float, n: int) -> float:
     return round(total_ns / max(n, 1) / 1000, 2)
 
@@ -173,21 +185,14 @@ def market_data(n: int) -> dict[str, Any]:
 
     mm.requote = counted  # type: ignore[method-assign]
     totals = dict.fromkeys(("to_string", "read", "apply", "requote_pass"), 0)
-    clock = time.perf_counter_ns
     for message in messages:
-        a = clock()
+        start = time.perf_counter_ns()
         raw = message.toString()
-        b = clock()
-        event = read_increment(raw, b)
-        c = clock()
-        mm.handle(event)
-        d = clock()
-        mm.requote_dirty()
-        e = clock()
-        totals["to_string"] += b - a
-        totals["read"] += c - b
-        totals["apply"] += d - c
-        totals["requote_pass"] += e - d
+        read_at, applied_at, requoted_at, done_at = timed_pass(mm, raw)
+        totals["to_string"] += read_at - start
+        totals["read"] += applied_at - read_at
+        totals["apply"] += requoted_at - applied_at
+        totals["requote_pass"] += done_at - requoted_at
         if venue.sent:
             venue.answer(mm)
     per_message = {key: _us(value, n) for key, value in totals.items()}
@@ -234,21 +239,14 @@ def tick(n: int, stages: bool) -> dict[str, Any]:
             _time_calls(state.fair_value, "decide", "fair_value", venue, steps)
     samples: dict[str, list[int]] = collections.defaultdict(list)
     orders = 0
-    clock = time.perf_counter_ns
     for raw in raws:
         venue.first_send_ns = 0
-        a = clock()
-        event = read_increment(raw, a)
-        b = clock()
-        mm.handle(event)
-        c = clock()
-        mm.requote_dirty()
-        d = clock()
+        read_at, applied_at, requoted_at, done_at = timed_pass(mm, raw)
         if venue.first_send_ns:
-            samples["read"].append(b - a)
-            samples["apply"].append(c - b)
-            samples["requote_to_first_order"].append(venue.first_send_ns - c)
-            samples["whole_requote"].append(d - c)
+            samples["read"].append(applied_at - read_at)
+            samples["apply"].append(requoted_at - applied_at)
+            samples["requote_to_first_order"].append(venue.first_send_ns - requoted_at)
+            samples["whole_requote"].append(done_at - requoted_at)
             orders += len(venue.sent)
         venue.first_send_ns = 1  # answering is not part of any stage
         venue.answer(mm)

@@ -15,15 +15,19 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 HOT_PATH = PROJECT_DIR / "scripts" / "hot_path.py"
 
 
-def test_hot_path_writes_every_figure(tmp_path: Path) -> None:
-    output = tmp_path / "hot.json"
-    finished = subprocess.run(
-        [sys.executable, str(HOT_PATH), "--messages", "300", "--stages", "--json", str(output)],
+def hot_path(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(HOT_PATH), *args],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_hot_path_writes_every_figure(tmp_path: Path) -> None:
+    output = tmp_path / "hot.json"
+    finished = hot_path("--messages", "300", "--stages", "--json", str(output))
     assert finished.returncode == 0, finished.stderr[-4000:]
     report = json.loads(output.read_text(encoding="utf-8"))
 
@@ -52,13 +56,7 @@ def test_hot_path_writes_every_figure(tmp_path: Path) -> None:
 
 
 def test_hot_path_refuses_a_run_too_short_to_measure() -> None:
-    finished = subprocess.run(
-        [sys.executable, str(HOT_PATH), "--messages", "3"],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    finished = hot_path("--messages", "3")
     assert finished.returncode == 2
     assert "--messages must be at least 10" in finished.stderr
     assert "Traceback" not in finished.stderr
