@@ -4,9 +4,9 @@ QuickFIX calls into Python from threads it created in C++. The binding enters ev
 with ``PyGILState_Ensure`` and leaves with ``PyGILState_Release``. On a thread that Python did
 not create, the release that brings the thread's count back to zero destroys its thread state.
 So every callback built a new one (``PyThreadState_New``, and in CPython 3.11 a new 16 KB frame
-stack chunk: ``mmap``, page faults, then ``munmap``). The ``munmap`` of a multi-threaded process
-also interrupts the other CPUs to flush their TLBs. That is several system calls for each
-message and each engine-log line.
+stack chunk: ``mmap``, page faults, then ``munmap``). The ``munmap`` also interrupts the other
+CPUs running the process's threads, to flush their TLBs. That is several system calls for each
+message and each engine-log line: 18 % of the bench client's CPU during market data.
 
 :func:`keep_thread_state` takes one more ``PyGILState_Ensure`` on such a thread and never
 releases it. The count then stays above zero: each callback's release only detaches the thread
