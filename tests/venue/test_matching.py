@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from truex_qf.domain.model import ExecType, Fee, OrdStatus, Side, TimeInForce
 from truex_qf.venue import Level, TradePrinted
+from truex_qf.venue.matching import TransactTimeText
 
 from .helpers import (
     ALICE,
@@ -395,3 +398,13 @@ def test_resting_post_only_order_trades_as_maker() -> None:
     events = engine.submit(BOB, limit("B1", Side.BUY, "0.001", "100000"))
     (maker_fill,) = fills(events, ALICE)
     assert (maker_fill.liquidity_indicator, maker_fill.ord_status) == ("1", OrdStatus.FILLED)
+
+
+def test_transact_time_text_matches_strftime_across_seconds_and_a_clock_stepping_back() -> None:
+    text = TransactTimeText()
+    start = datetime(2025, 12, 31, 23, 59, 58, 999_998, tzinfo=UTC)
+    steps = [timedelta(microseconds=n) for n in (0, 1, 1, 999_999, 2, 1_000_000, -3_000_001, 5)]
+    moment = start
+    for step in steps:
+        moment += step
+        assert text(moment) == moment.strftime("%Y%m%d-%H:%M:%S.%f")
