@@ -156,6 +156,7 @@ MD_SYMBOL = "BTC-PYUSD"
 MD_TICK = Decimal("0.1")  # TrueX grid of the 10 000 - 100 000 bucket
 MD_LOT = Decimal("0.0001")
 MD_MID_TICKS = 600_000  # 60 000.0
+DEFAULT_SEED = 20_260_515  # the market-data stream of every figure in the README
 RTT_SYMBOL = "ETH-PYUSD"  # not quoted by the bench strategy: the market maker leaves it alone
 RTT_PRICE = Decimal("3000")
 RTT_QTY = Decimal("0.01")
@@ -2013,7 +2014,7 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--quick", action="store_true", help="under two minutes")
     size.add_argument("--smoke", action="store_true", help="a few hundred messages (tests)")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
-    parser.add_argument("--seed", type=int, default=20_260_515, help="market-data stream seed")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="market-data stream seed")
     parser.add_argument("--py-spy", type=Path, help="profile each receiver into this directory")
     parser.add_argument(
         "--switch-interval",

@@ -60,7 +60,6 @@ from truex_qf.trading.market_maker import MarketMaker
 from truex_qf.trading.orders import ManagedOrder, OrderState
 
 MD_REQ_ID = "MD1"
-SEED = 20260515  # make bench's default
 
 
 class Venue:
@@ -136,7 +135,7 @@ def quoting(strategy: StrategySettings) -> tuple[MarketMaker, Venue, bench.BookS
     for role in SessionRole:
         mm.handle(SessionLoggedOn(role, role.value))
     mm.books.register_subscription(MD_REQ_ID, (bench.MD_SYMBOL,))
-    stream = bench.BookStream(seed=SEED)
+    stream = bench.BookStream(seed=bench.DEFAULT_SEED)
     mm.handle(READERS["W"](bench.build_snapshot(stream, MD_REQ_ID).toString(), 0))
     mm.requote_dirty()
     venue.answer(mm)

@@ -431,16 +431,10 @@ class VenueApplication(fix.Application):
         return int(missing)
 
 
-_MEMBERS_BY_CODE: dict[type[Enum], dict[object, Enum]] = {}
-
-
 def _member_or_raw(kind: type[Enum], code: str) -> Any:
-    """The enum member for a known code, else the raw code for the engine to refuse (a dict
-    lookup: the enum's own constructor costs a microsecond, three times per order)."""
-    members = _MEMBERS_BY_CODE.get(kind)
-    if members is None:
-        members = _MEMBERS_BY_CODE[kind] = {member.value: member for member in kind}
-    return members.get(code, code)
+    """The enum member for a known code, else the raw code for the engine to refuse (looked up
+    in the enum's own map: its constructor costs a microsecond, three times per order)."""
+    return kind._value2member_map_.get(code, code)
 
 
 def _decimal_or_nan(text: str | None) -> Decimal | None:

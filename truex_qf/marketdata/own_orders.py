@@ -23,8 +23,8 @@ class BookWithoutOwnOrders:
     """A read-only view of ``book`` minus ``own`` resting sizes, keyed by (side, price).
 
     A view lives for one requote, under the trading lock, while neither the book nor our
-    orders change; so each side's best level is found once and kept (a requote asks for it
-    four to six times: the quote inputs, then fair value's mid or micro-price).
+    orders change; so each side's best level is found once, when the view is made (a requote
+    asks for both four to six times: the quote inputs, then fair value's mid or micro-price).
     """
 
     __slots__ = ("_best_bid", "_best_offer", "_book", "_live", "_own")
@@ -33,8 +33,8 @@ class BookWithoutOwnOrders:
         self._book = book
         self._own = own
         self._live = live
-        self._best_bid: Level | None | bool = False  # False: not looked up yet
-        self._best_offer: Level | None | bool = False
+        self._best_bid = self._best(Side.BUY)
+        self._best_offer = self._best(Side.SELL)
 
     def _best(self, side: Side) -> Level | None:
         own = self._own
@@ -48,14 +48,10 @@ class BookWithoutOwnOrders:
         return None
 
     def best_bid(self) -> Level | None:
-        if self._best_bid is False:
-            self._best_bid = self._best(Side.BUY)
-        return self._best_bid  # type: ignore[return-value]
+        return self._best_bid
 
     def best_offer(self) -> Level | None:
-        if self._best_offer is False:
-            self._best_offer = self._best(Side.SELL)
-        return self._best_offer  # type: ignore[return-value]
+        return self._best_offer
 
     def best_bid_price(self) -> Decimal | None:
         level = self.best_bid()
