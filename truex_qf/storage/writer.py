@@ -61,7 +61,7 @@ from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityE
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.sql.dml import Insert
 
-from truex_qf.storage.chain import GENESIS_HASH, journal_hash
+from truex_qf.storage.chain import GENESIS_HASH, journal_hash, utc_text
 from truex_qf.storage.database import make_engine, mask_url, one_line
 from truex_qf.storage.rows import (
     IGNORE_DUPLICATE_KEYS,
@@ -380,6 +380,8 @@ class StoreWriter:
                     values_list = [_complete(table, values) for values in values_list]
                 if name == fix_journal.name:
                     _chain(connection, values_list)
+                    if _insert_journal_to_driver(connection, values_list):
+                        continue
                 for keys, run in _runs_by_keys(values_list):
                     connection.execute(self._statement(connection, table, keys), run)
         self._written += len(rows)
@@ -631,6 +633,56 @@ def _runs_by_keys(
         else:
             runs.append((keys, [values]))
     return runs
+
+
+_JOURNAL_COLUMNS = tuple(column.name for column in fix_journal.columns if not column.primary_key)
+_SQLITE_JOURNAL_INSERT = str(
+    fix_journal.insert().compile(dialect=sqlite.dialect(), column_keys=list(_JOURNAL_COLUMNS))
+)
+
+
+def _insert_journal_to_driver(connection: Connection, values_list: list[dict[str, Any]]) -> bool:
+    """Insert chained journal rows with one ``executemany`` on the driver; False if it may not.
+
+    The journal is most of what the writer stores (a row per FIX message, tens of thousands a
+    second), and SQLAlchemy's per-row parameter handling cost about a third of each row's
+    time. On SQLite the Core insert is a plain ``executemany`` anyway, so the same statement
+    with tuples built here stores the same rows, ``logged_at`` as :func:`sqlite_time`.
+
+    - As with the Core insert, a key that is not a column is ignored, and a row without a
+      required column is refused alone (a ``KeyError`` here, NOT NULL there: the batch is
+      bisected either way).
+    - PostgreSQL keeps the Core path: its batched multi-row VALUES is what makes it fast
+      there, where a driver ``executemany`` would be a round trip per row.
+    """
+    if connection.dialect.name != "sqlite":
+        return False
+    connection.exec_driver_sql(
+        _SQLITE_JOURNAL_INSERT,
+        [
+            (
+                values["run_id"],
+                values["session"],
+                values["direction"],
+                values["msg_type"],
+                values["seq_num"],
+                values["cl_ord_id"],
+                values["text"],
+                sqlite_time(values["logged_at"]),
+                values["prev_hash"],
+                values["hash"],
+            )
+            for values in values_list
+        ],
+    )
+    return True
+
+
+def sqlite_time(value: datetime) -> str:
+    """A time as SQLAlchemy's SQLite ``DateTime`` stores it, ``YYYY-MM-DD HH:MM:SS.ffffff``
+    (in UTC: :meth:`StoreWriter._write` hands every time over in UTC). The hash's short road
+    (:func:`~truex_qf.storage.chain.utc_text`): the dialect's own bind processor took 1.3 us."""
+    return utc_text(value, " ")
 
 
 def _chain(connection: Connection, values_list: list[dict[str, Any]]) -> None:
