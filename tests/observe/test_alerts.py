@@ -20,6 +20,7 @@ from truex_qf.domain.model import (
     ExecType,
     ExecutionReport,
     LogonRefused,
+    MarketDataIncrement,
     MarketDataSnapshot,
     MDEntryType,
     OrdStatus,
@@ -174,6 +175,21 @@ def test_stale_market_data_fires_within_the_bound_and_recovers(alerts, clock):
 
     alerts.observe(book())  # data again: resolved at once
     assert history(alerts)[-1] == (MARKET_DATA_STALE, "market_data", RESOLVED)
+
+
+def test_an_increment_ends_stale_market_data_at_once_and_keeps_it_fresh(alerts, clock):
+    """Increments take observe's short road; it must still record them and resolve."""
+    alerts.observe(SessionLoggedOn(MD, "md"))
+    alerts.observe(book())
+    evaluate_every_second(alerts, clock, 120)
+    assert history(alerts) == [(MARKET_DATA_STALE, "market_data", FIRING)]
+    alerts.observe(MarketDataIncrement("MD1", ()))
+    assert history(alerts)[-1] == (MARKET_DATA_STALE, "market_data", RESOLVED)
+    for _ in range(120):  # an increment a second: never stale again
+        clock.advance(1.0)
+        alerts.observe(MarketDataIncrement("MD1", ()))
+        alerts.evaluate()
+    assert len(history(alerts)) == 2
 
 
 def test_stale_market_data_ends_when_the_session_goes_down(alerts, clock):

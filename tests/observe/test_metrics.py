@@ -19,6 +19,7 @@ from truex_qf.domain.model import (
     ExecType,
     ExecutionReport,
     LogonRefused,
+    MarketDataIncrement,
     MarketDataSnapshot,
     MDEntryType,
     NewOrder,
@@ -307,6 +308,21 @@ def test_tick_to_quote_pairs_market_data_with_the_next_order_message():
 
     assert value(metrics, "truexqf_tick_to_quote_seconds_count") == 1
     assert value(metrics, "truexqf_tick_to_quote_seconds_sum") == pytest.approx(0.00015)
+
+
+def test_an_increment_is_a_market_data_message_and_starts_a_tick():
+    """Increments take observe's short road; it must still do what message_received does."""
+    clock, nanos = FakeClock(), FakeNanos()
+    metrics = Metrics(clock=clock, clock_ns=nanos)
+    metrics.message_received(SessionRole.MARKET_DATA)
+    clock.advance(7.0)
+    age_name = "truexqf_session_last_message_age_seconds"
+    assert value(metrics, age_name, role="market_data") == pytest.approx(7.0)
+    metrics.observe(MarketDataIncrement("MD1", (), received_ns=nanos.now_ns))
+    assert value(metrics, age_name, role="market_data") == 0
+    nanos.now_ns += 90_000
+    metrics.command_sent(order("N1"))
+    assert value(metrics, "truexqf_tick_to_quote_seconds_sum") == pytest.approx(0.00009)
 
 
 def test_session_gauges_and_last_message_age():

@@ -202,7 +202,13 @@ class AlertManager:
     def observe(self, event: object, now_s: float | None = None) -> None:
         """Feed one inbound domain event (anything off the event queue)."""
         now = self._now(now_s)
-        raised: list[Alert] = []
+        if type(event) is MarketDataIncrement:  # most events by far: the short road
+            with self._lock:
+                raised = self._message(_MD, now)
+            if raised:
+                self._deliver(raised)
+            return
+        raised = []
         with self._lock:
             if isinstance(event, LogonRefused):
                 role = event.role.value
@@ -376,6 +382,8 @@ class AlertManager:
         if up and last is not None and now - last > threshold:
             text = f"{role} silent for {now - last:.0f} s (threshold {threshold:.0f} s)"
             return self._fire(rule, role, text, now)
+        if (rule, role) not in self._active:
+            return []  # nothing to resolve: every market-data message ends here
         if not up:
             return self._resolve(rule, role, f"{role} session down; see {SESSION_DOWN}", now)
         return self._resolve(rule, role, f"{role} messages arriving again", now)
