@@ -87,7 +87,9 @@ audit journal
     ``journal_cost_ratio = 1 - on / off`` on the sustained rates; the CPU per message at the
     common rate is reported beside it. The tap is timed on every call (it runs on the engine
     threads and only enqueues), the store writers' queue depth is sampled every 50 ms. The CPU
-    figures count the journal's writer process with the client (/proc/PID/stat).
+    figures count the journal's writer process with the client (/proc/PID/stat); the split is
+    reported too, since the client's own share also holds the Pipeline's hooks (metrics,
+    alerts, the tap), which run whether or not the journal does.
 
 Targets (reported, never asserted): md throughput >= 0.8 of baseline, tick-to-quote p50 <
 150 us and p99 < 1 ms, order RTT p50 within 1.3 x baseline, journal cost < 10 %.
@@ -1117,6 +1119,7 @@ class TruexClient:
         self.mm.strategy = self.ttq_strategy if tick_to_quote else self.md_strategy
         self.orders_at_begin = self._orders_sent()
         self.cpu_at_begin = self._cpu_s()
+        self.own_cpu_at_begin = time.process_time()
         book = self.mm.books.book(MD_SYMBOL)
         version = book.version if book is not None else 0
         self.md = MdTracker(
@@ -1152,6 +1155,7 @@ class TruexClient:
             "done_ns": md.done_ns,
             "max_queue_depth": md.max_queue_depth,
             "cpu_s": cpu_s,
+            "own_cpu_s": time.process_time() - self.own_cpu_at_begin,  # without the journal's
         }
         if writer_drain_ms is not None:
             result["writer_drain_ms"] = round(writer_drain_ms, 1)
@@ -1473,6 +1477,9 @@ def paced_trial(
         "max_queue_depth": received["max_queue_depth"],
         "orders_sent": received.get("orders_sent", 0),
         "cpu_us_per_msg": round(received["cpu_s"] / max(n, 1) * 1e6, 1),
+        "client_cpu_us_per_msg": (
+            round(received["own_cpu_s"] / max(n, 1) * 1e6, 1) if "own_cpu_s" in received else None
+        ),
     }
     drain_ms = received.get("writer_drain_ms")
     if drain_ms is not None:
@@ -1796,6 +1803,15 @@ def build_report(
                 / journal["md"]["reference"]["cpu_us_per_msg"],
                 3,
             ),
+            # where the CPU went: the client process without the Pipeline ("off") and with it
+            # (its hooks run there, the journal's tap among them), and the journal's process
+            "client_cpu_us_per_msg_off": core["md"]["reference"].get("client_cpu_us_per_msg"),
+            "client_cpu_us_per_msg_on": journal["md"]["reference"].get("client_cpu_us_per_msg"),
+            "writer_process_cpu_us_per_msg": round(
+                journal["md"]["reference"]["cpu_us_per_msg"]
+                - (journal["md"]["reference"].get("client_cpu_us_per_msg") or 0.0),
+                1,
+            ),
             "tap_us": journal["client_final"].get("tap_us", {}),
             "writer": journal["client_final"].get("writer", {}),
         },
@@ -1971,6 +1987,16 @@ def render_table(report: dict) -> str:
         "",
         "",
         _fmt(journal["cpu_cost_ratio"], 3),
+        "",
+        "info",
+    )
+    row(
+        "  CPU us/msg: client bare/+Pipeline, journal proc",
+        "",
+        f"{_fmt(journal.get('client_cpu_us_per_msg_off'), 1)}/"
+        f"{_fmt(journal.get('client_cpu_us_per_msg_on'), 1)}, "
+        f"{_fmt(journal.get('writer_process_cpu_us_per_msg'), 1)}",
+        "",
         "",
         "info",
     )
