@@ -44,6 +44,10 @@ from truex_qf.netutil import free_port
 from truex_qf.venue.rest_server import SimulatorRestServer
 
 TIMEOUT_S = 1.0
+# Against the real simulator a probe waits only when something is wrong, so a longer bound
+# costs nothing: in one full run on a loaded machine, a cross-probe of the simulator got no
+# answer within 1 s and the swapped ports read as a rate limit.
+VENUE_TIMEOUT_S = 5.0
 SOH = "\x01"
 
 
@@ -84,7 +88,9 @@ def fake_env(oe_port: int, md_port: int, **overrides: str) -> dict[str, str]:
 class Diagnosis:
     """One doctor run: the checks, the printed lines, and lookups by check name."""
 
-    def __init__(self, env: dict[str, str], signatures: Sequence[str] = ()) -> None:
+    def __init__(
+        self, env: dict[str, str], signatures: Sequence[str] = (), timeout_s: float = TIMEOUT_S
+    ) -> None:
         self.lines: list[str] = []
         self.reported: list[Check] = []
 
@@ -93,7 +99,7 @@ class Diagnosis:
             self.lines.append(format_check(check))
 
         started = time.monotonic()
-        self.checks = run_doctor(env, timeout_s=TIMEOUT_S, report=report)
+        self.checks = run_doctor(env, timeout_s=timeout_s, report=report)
         self.elapsed_s = time.monotonic() - started
         self.output = "\n".join(self.lines)
         assert self.reported == self.checks  # reported as they ran, in order
@@ -254,7 +260,9 @@ def rest_server(local_venue: LocalVenue) -> Iterator[SimulatorRestServer]:
 
 def test_every_check_passes_against_the_simulator(local_venue, rest_server) -> None:
     settings = local_venue.client_settings
-    diagnosis = Diagnosis(env_for(settings, TRUEX_REST_URL=rest_server.url))
+    diagnosis = Diagnosis(
+        env_for(settings, TRUEX_REST_URL=rest_server.url), timeout_s=VENUE_TIMEOUT_S
+    )
     assert [check.verdict for check in diagnosis.checks] == [Verdict.OK] * 10, diagnosis.output
     assert exit_code(diagnosis.checks) == 0
     assert "accepted the Logon" in diagnosis[LOGON_OE].detail
@@ -270,7 +278,7 @@ def test_wrong_secret_fails_the_logon_with_the_venues_text(local_venue, rest_ser
     env = env_for(
         settings, TRUEX_SECRET_KEY="not-the-secret-at-all", TRUEX_REST_URL=rest_server.url
     )
-    diagnosis = Diagnosis(env)
+    diagnosis = Diagnosis(env, timeout_s=VENUE_TIMEOUT_S)
     for name in (LOGON_OE, LOGON_MD):
         check = diagnosis[name]
         assert check.verdict is Verdict.FAIL
@@ -286,7 +294,8 @@ def test_wrong_secret_fails_the_logon_with_the_venues_text(local_venue, rest_ser
 def test_nothing_listening_is_refused(local_venue) -> None:
     dead_port = free_port()
     diagnosis = Diagnosis(
-        env_for(local_venue.client_settings, TRUEX_ORDER_ENTRY_PORT=str(dead_port))
+        env_for(local_venue.client_settings, TRUEX_ORDER_ENTRY_PORT=str(dead_port)),
+        timeout_s=VENUE_TIMEOUT_S,
     )
     tcp = diagnosis[TCP_OE]
     assert tcp.verdict is Verdict.FAIL
@@ -385,7 +394,7 @@ def test_rate_limit_logout_text_from_a_fake_venue(fakes) -> None:
 
 def test_rate_limit_drill_of_the_simulator(local_venue) -> None:
     local_venue.venue.application.refuse_logons = 1
-    diagnosis = Diagnosis(env_for(local_venue.client_settings))
+    diagnosis = Diagnosis(env_for(local_venue.client_settings), timeout_s=VENUE_TIMEOUT_S)
     check = diagnosis[LOGON_OE]
     assert check.verdict is Verdict.FAIL
     assert "Logons not allowed now" in check.detail
@@ -401,7 +410,7 @@ def test_ports_swapped_against_the_simulator(local_venue) -> None:
         TRUEX_ORDER_ENTRY_PORT=str(settings.market_data_port),
         TRUEX_MARKET_DATA_PORT=str(settings.order_entry_port),
     )
-    diagnosis = Diagnosis(env)
+    diagnosis = Diagnosis(env, timeout_s=VENUE_TIMEOUT_S)
     # The simulator drops a Logon for a CompID pair it does not serve on that port; the
     # cross-probe finds each session on the other port.
     for name, other_port in (
@@ -421,7 +430,7 @@ def test_ports_swapped_against_the_simulator(local_venue) -> None:
 def test_identical_ports_warn_and_the_second_session_fails(local_venue) -> None:
     settings = local_venue.client_settings
     env = env_for(settings, TRUEX_MARKET_DATA_PORT=str(settings.order_entry_port))
-    diagnosis = Diagnosis(env)
+    diagnosis = Diagnosis(env, timeout_s=VENUE_TIMEOUT_S)
     config = diagnosis[CONFIG]
     assert config.verdict is Verdict.WARN
     assert f"OE and MD use the same port {settings.order_entry_port}" in config.detail
