@@ -58,6 +58,11 @@ def test_utc_text_is_isoformat_in_utc() -> None:
         assert utc_text(value, " ") == reference_text(value, " "), value
 
 
+def test_utc_text_pads_a_year_below_1000_as_isoformat_does() -> None:
+    value = datetime(5, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    assert utc_text(value) == reference_text(value) == "0005-01-02T03:04:05.000006"
+
+
 def test_sqlite_time_is_what_the_dialect_stores() -> None:
     dialect = sqlite.dialect()
     processor = fix_journal.c.logged_at.type.dialect_impl(dialect).bind_processor(dialect)

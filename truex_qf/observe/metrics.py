@@ -85,7 +85,6 @@ LATENCY_BUCKETS_S = (
 NEW, REPLACE, CANCEL = "new", "replace", "cancel"
 ORDER_TYPES = (NEW, REPLACE, CANCEL)
 ROLES = tuple(role.value for role in SessionRole)
-_MARKET_DATA = SessionRole.MARKET_DATA.value
 TRADING_STATE_VALUES = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
 OTHER = "OTHER"
 
@@ -361,7 +360,7 @@ class Metrics:
     def observe(self, event: object) -> None:
         """Count one inbound domain event (anything taken off the event queue)."""
         if type(event) is MarketDataIncrement or isinstance(event, MarketDataSnapshot):
-            self._last_message_s[_MARKET_DATA] = self._clock()  # message_received, inlined
+            self.message_received(SessionRole.MARKET_DATA)
             if self._tick_ns is None:
                 self._tick_ns = event.received_ns or self._clock_ns()
         elif isinstance(event, ExecutionReport):

@@ -9,9 +9,11 @@ removing or reordering rows, makes every later ``prev_hash`` disagree with its p
 from __future__ import annotations
 
 import hashlib
-import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+from truex_qf.domain.time_text import SecondText
 
 GENESIS_HASH = "0" * 64
 _SEPARATOR = "\x1f"
@@ -20,33 +22,22 @@ _SEPARATOR = "\x1f"
 def utc_text(value: datetime, sep: str = "T") -> str:
     """``value`` in UTC as ``YYYY-MM-DD<sep>HH:MM:SS.ffffff``; a naive value is taken as UTC.
 
-    Called twice for every journal row (its hash, and its SQLite column), so a time already in
-    UTC takes a short road: the text up to the second is kept for the second it was made for
-    (rows come in time order), and only the microseconds are formatted. ``isoformat`` of an
-    aware time cost 1.1 us, three times the short road.
+    Called twice for every journal row (its hash, and its SQLite column), so the text up to
+    the second is kept for the second it was made for (:class:`SecondText`).
     """
-    if value.tzinfo is UTC:
-        second = math.floor(value.timestamp())
-        cached = _second_texts.get(second)
-        if cached is None:
-            cached = _remember_second(second)
-        if cached[0] == value.second:  # float rounding never moves it to a neighbour unseen
-            return f"{cached[1]}{sep}{cached[2]}.{value.microsecond:06d}"
-    elif value.tzinfo is not None:
+    if value.tzinfo is not None and value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(sep, "microseconds")
+    text = _UTC_TEXTS.get(sep)
+    if text is None:
+        return value.replace(tzinfo=None).isoformat(sep, "microseconds")
+    return text(value)
 
 
-_second_texts: dict[int, tuple[int, str, str]] = {}  # epoch second -> (second, date, time)
+def _up_to_the_second(sep: str) -> Callable[[datetime], str]:
+    return lambda moment: moment.replace(microsecond=0, tzinfo=None).isoformat(sep) + "."
 
 
-def _remember_second(second: int) -> tuple[int, str, str]:
-    if len(_second_texts) >= 64:
-        _second_texts.clear()
-    at = datetime.fromtimestamp(second, UTC)
-    entry = (at.second, at.strftime("%Y-%m-%d"), at.strftime("%H:%M:%S"))
-    _second_texts[second] = entry
-    return entry
+_UTC_TEXTS = {sep: SecondText(_up_to_the_second(sep)) for sep in ("T", " ")}
 
 
 def _canonical_time(value: datetime) -> str:

@@ -51,6 +51,7 @@ from truex_qf.domain.model import (
     Side,
     TimeInForce,
 )
+from truex_qf.domain.time_text import SecondText
 from truex_qf.venue.order_book import ZERO, BookDepth, BookSide, OrderBook, VenueOrder
 
 # --------------------------------------------------------------------------- texts (58)
@@ -88,26 +89,17 @@ EXCHANGE_FEE = "4"  # MiscFeeType(139) 4 = exchange fees
 MAKER = "1"  # LastLiquidityInd(851): added liquidity
 TAKER = "2"  # LastLiquidityInd(851): removed liquidity
 _BPS = Decimal(10_000)
-_TO_THE_SECOND = "%Y%m%d-%H:%M:%S."
 
 
-class TransactTimeText:
-    """TransactTime(60) text, ``%Y%m%d-%H:%M:%S.%f``, with the part up to the second formatted
-    once per second: ``strftime`` took 2.6 us of the simulator's path from a NewOrderSingle to
-    its PendingNew, and every report carries one."""
+class TransactTimeText(SecondText):
+    """TransactTime(60) text, ``%Y%m%d-%H:%M:%S.%f``, the part up to the second formatted once
+    a second: ``strftime`` took 2.6 us of the simulator's path from a NewOrderSingle to its
+    PendingNew, and every report carries one."""
 
-    __slots__ = ("_prefix", "_second")
+    __slots__ = ()
 
     def __init__(self) -> None:
-        self._second: tuple[int, ...] = ()
-        self._prefix = ""
-
-    def __call__(self, moment: datetime) -> str:
-        second = (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
-        if second != self._second:
-            self._prefix = moment.strftime(_TO_THE_SECOND)
-            self._second = second
-        return f"{self._prefix}{moment.microsecond:06d}"
+        super().__init__(lambda moment: moment.strftime("%Y%m%d-%H:%M:%S."))
 
 
 def utc_now() -> datetime:
