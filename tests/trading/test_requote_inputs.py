@@ -6,6 +6,7 @@ the diff for them is wasted work on the hot path. These tests count full requote
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -24,6 +25,7 @@ from truex_qf.domain.model import (
     SessionLoggedOn,
     SessionRole,
 )
+from truex_qf.strategy.fair_value import FairValueModel
 from truex_qf.trading.market_maker import MarketMaker, _reaches_top
 from truex_qf.trading.risk import TradingState
 
@@ -93,8 +95,20 @@ def test_a_new_best_price_requotes(mm):
     assert mm.calls == [SYMBOL]
 
 
-def test_a_new_size_at_the_best_price_requotes(mm):
-    # size-weighted fair values read the top sizes
+def test_a_new_size_at_the_best_price_does_not_requote_the_mid(mm):
+    assert mm.symbols[SYMBOL].fair_value.config.truex_method == "mid"
+    increment(mm, change(OFFER, "100010", "3"))
+    assert mm.calls == []
+
+
+def test_a_new_size_at_the_best_price_requotes_the_micro_price(mm):
+    # the size-weighted mid reads the top sizes
+    state = mm.symbols[SYMBOL]
+    state.fair_value = FairValueModel(
+        dataclasses.replace(state.fair_value.config, truex_method="micro")
+    )
+    mm.tick()
+    mm.calls.clear()
     increment(mm, change(OFFER, "100010", "3"))
     assert mm.calls == [SYMBOL]
 

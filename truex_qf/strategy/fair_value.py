@@ -241,6 +241,16 @@ class FairValueModel:
         """The reference observation a decision made now would use (None without one)."""
         return self._latest_reference()
 
+    @property
+    def reads_top_size(self) -> bool:
+        """Whether a decision reads the size at the top of the book, not only its prices.
+
+        Only the micro-price does (as the price or, with a reference primary, as the guard);
+        with the mid, a change of size alone at others' best cannot move the decision, so the
+        market maker need not requote for it.
+        """
+        return self.config.truex_method == "micro"
+
     def decide(self, book: OrderBook | None, now_s: float) -> PricingDecision:
         """The pricing decision for ``book``'s symbol at time ``now_s``."""
         config = self.config

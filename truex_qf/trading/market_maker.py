@@ -416,7 +416,8 @@ class MarketMaker:
         books it read.
 
         The top of the book with and without our own orders (fair value reads the levels
-        others quote; the taker filter reads the raw best prices), the book's health, the
+        others quote, their sizes only for the micro-price; the taker filter reads the raw
+        best prices), the book's health, the
         reference price, our working orders as the diff sees them, and the trading and
         session state. Time-driven changes (staleness, timeouts) are caught by :meth:`tick`,
         which requotes in full.
@@ -428,18 +429,19 @@ class MarketMaker:
         own, orders = self._own_orders(symbol)
         priced = BookWithoutOwnOrders(book, own, live=self._market_data_up)
         others_bid, others_offer = priced.best_bid(), priced.best_offer()
-        state.frontier = (
+        frontier = (
             others_bid.price if others_bid is not None else None,
             others_offer.price if others_offer is not None else None,
         )
+        state.frontier = frontier
         inputs = (
             orders,
             book.has_snapshot,
             book.inconsistency,
             book.best_bid_price(),
             book.best_offer_price(),
-            others_bid,
-            others_offer,
+            # others' sizes there only where fair value reads them (the micro-price)
+            (others_bid, others_offer) if state.fair_value.reads_top_size else frontier,
             self._context(symbol, state),
         )
         return inputs, book, priced
