@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
+from typing import NamedTuple
 
 NO_ORDER_ID = "NONE"  # OrderID(37) on a reject before acceptance (spec §6.4): not an ID
 
@@ -287,9 +288,13 @@ class BookEntry:
     level: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BookChange:
-    """One entry of an incremental refresh."""
+class BookChange(NamedTuple):
+    """One entry of an incremental refresh.
+
+    A named tuple, not a frozen dataclass like its neighbours: every 35=X builds one to four,
+    and a frozen dataclass's ``__init__`` (one ``object.__setattr__`` a field) took 0.95 us
+    against 0.46 us.
+    """
 
     action: MDUpdateAction
     entry_type: MDEntryType

@@ -282,12 +282,12 @@ def _book_change(entry: list[str | None]) -> BookChange:
     if entry_type is None:
         raise MalformedMessage("X", 269, f"has unknown value {type_text!r}")
     return BookChange(
-        action=action,
-        entry_type=entry_type,
-        price=_to_decimal("X", 270, price or "0"),
-        size=_to_decimal("X", 271, size or "0"),
-        symbol=symbol,
-        level=int(level) if level and level.isdigit() else None,
+        action,
+        entry_type,
+        _to_decimal("X", 270, price or "0"),
+        _to_decimal("X", 271, size or "0"),
+        symbol,
+        int(level) if level and level.isdigit() else None,
     )
 
 
