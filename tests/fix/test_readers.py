@@ -131,6 +131,24 @@ def test_increment_entry_fields_symbol_level_and_defaults():
 
 
 @pytest.mark.parametrize(
+    ("body", "md_req_id"),
+    [
+        ("262=MD1|268=1|279=0|269=0|270=5|271=1|", "MD1"),
+        ("268=1|279=0|269=0|270=5|271=1|", None),  # no MDReqID: from NoMDEntries
+        ("268=1|279=0|269=0|270=5|271=1|262=MD1|", None),  # after the entries: not the body's
+        ("279=0|269=0|270=5|271=1|", None),  # neither: the whole text
+    ],
+)
+def test_increment_reads_from_the_body_whatever_the_header_holds(body, md_req_id):
+    header = "8=FIXT.1.1|9=200|35=X|34=12|49=TRUEX_UAT_MD|52=20261125-10:00:00.123456|56=C1|"
+    increment = read_increment(wire(f"{header}{body}10=000|"))
+    assert increment.md_req_id == md_req_id
+    assert [(c.action, c.entry_type, c.price, c.size) for c in increment.changes] == [
+        (MDUpdateAction.NEW, MDEntryType.BID, Decimal(5), Decimal(1))
+    ]
+
+
+@pytest.mark.parametrize(
     ("entries", "tag"),
     [
         ("279=0|270=1|271=1|", 269),  # no entry type

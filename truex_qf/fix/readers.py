@@ -245,12 +245,18 @@ def read_increment(raw: str, received_ns: int = 0) -> MarketDataIncrement:
     """35=X: entries start at each MDUpdateAction(279).
 
     The one reader on the market-data hot path (every message of a busy book), so it walks
-    the text once with string tags instead of building the generic ``(int, str)`` pairs.
+    the text once with string tags instead of building the generic ``(int, str)`` pairs, and
+    from the body's MDReqID(262) or NoMDEntries(268), whichever comes first: the header's
+    fields before them are none of its business.
     """
     md_req_id: str | None = None
     changes: list[BookChange] = []
     entry: list[str | None] | None = None  # 279, 269, 270, 271, 55, 1023 of the current entry
-    for item in raw.split(SOH):
+    start = raw.find("\x01262=")
+    group = raw.find("\x01268=")
+    if start < 0 or 0 <= group < start:
+        start = group
+    for item in (raw[start + 1 :] if start >= 0 else raw).split(SOH):
         tag, _, value = item.partition("=")
         if tag == "279":
             if entry is not None:
