@@ -98,3 +98,20 @@ def test_the_random_cases_reach_every_suppression_reason():
         "NON_POSITIVE_PRICE",
         "BELOW_MIN_NOTIONAL",
     }
+
+
+def test_a_quote_pushed_into_another_bucket_takes_that_buckets_lot():
+    """The random cases above seldom push a quote across a bucket's floor; this one does.
+
+    The bid, 10,008.9, sits in the 10,000 bucket (lot 0.0001) where its 0.0015 is on the lot;
+    the best offer, 9,999.99, pushes it to 9,999.98, in the 1,000 bucket (lot 0.001), where
+    the size must be rounded down again.
+    """
+    params = QuoteParams(levels_per_side=1, spread_bps=D(1), level_size_base=D("0.0015"))
+    arguments = (D(10010), D(0), params, PriceGrid(), book("9000", "9999.99"), D(0))
+    proposal = build_proposal(*arguments)
+    assert [(q.side.name, q.price, q.size) for q in proposal.quotes] == [
+        ("BUY", D("9999.98"), D("0.001")),
+        ("SELL", D("10011.1"), D("0.0015")),
+    ]
+    assert proposal == build_proposal_stepwise(*arguments)

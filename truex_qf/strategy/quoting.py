@@ -446,12 +446,14 @@ def build_proposal(
                 dropped.append((_ROUND_STEP, base_order, Suppressed(side, level, ZERO_SIZE)))
                 continue
             # filter_takers
+            on_lot = True  # size is on the lot of price's bucket, until either moves
             if opposite is not None and (price >= opposite if is_buy else price <= opposite):
                 if pushed is None:
                     pushed = (
                         _price_below(grid, opposite) if is_buy else _price_above(grid, opposite)
                     )
                 price = pushed
+                on_lot = False
                 if is_buy and price <= 0:
                     dropped.append((_TAKER_STEP, base_order, Suppressed(side, level, WOULD_CROSS)))
                     continue
@@ -462,13 +464,16 @@ def build_proposal(
                 continue
             previous = price
             # apply_position_budget
-            size = min(size, remaining)
+            if size > remaining:
+                size = remaining
+                on_lot = False
             if size <= 0:
                 dropped.append((_BUDGET_STEP, side_order, Suppressed(side, level, POSITION_LIMIT)))
                 continue
             remaining -= size
-            # filter_sizes
-            size = grid.round_quantity(price, size)
+            # filter_sizes (rounding a size already on its price's lot again changes nothing)
+            if not on_lot:
+                size = grid.round_quantity(price, size)
             if size <= 0:
                 dropped.append((_SIZE_STEP, side_order, Suppressed(side, level, ZERO_SIZE)))
             elif price * size < grid.min_notional:
