@@ -1,9 +1,11 @@
-"""The quote diff's shortcut (every order kept, nothing sent) agrees with its level-by-level walk.
+"""The quote diff's shortcut (one resting order a level) agrees with its level-by-level walk.
 
-``diff_quotes`` first checks whether the walk would keep every working order and send
-nothing, the outcome of most requotes at market-data rates. Seeded random proposals and
-working orders (missing, extra, duplicated and in-flight orders, prices and sizes either side
-of the tolerances) must give the same actions both ways, and the shortcut must be taken often.
+``diff_quotes`` first checks whether exactly one resting order sits at each proposed level,
+the case of nearly every requote, where the walk reduces to one tolerance check a level and
+the self-cross guard. Seeded random proposals and working orders (missing, extra, duplicated
+and in-flight orders, prices and sizes either side of the tolerances, orders resting beyond
+fair value) must give the same actions both ways; the shortcut must be taken often and reach
+every outcome.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import pytest
 from truex_qf.domain.model import Side
 from truex_qf.strategy import quoting
 from truex_qf.strategy.quoting import (
+    AWAITING_CANCEL,
+    SELF_CROSS,
     Proposal,
     Quote,
     RequoteMode,
@@ -43,6 +47,8 @@ def random_case(rng: random.Random) -> tuple[Proposal, list[WorkingQuote], D, D]
         if roll < 0.08:
             continue  # nothing resting at this level
         price = quote.price + D(rng.randint(-30, 30)) / 10  # either side of 2 bps (12)
+        if rng.random() < 0.08:  # resting beyond fair value: what moves may cross it
+            price = FAIR + (D(15) if quote.side is Side.BUY else D(-15))
         size = quote.size * (1 + D(rng.randint(-15, 15)) / 100)  # either side of 10 %
         working.append(
             WorkingQuote(f"W{n}", quote.side, quote.level, price, size, rng.random() < 0.05)
@@ -59,20 +65,29 @@ def random_case(rng: random.Random) -> tuple[Proposal, list[WorkingQuote], D, D]
 @pytest.mark.parametrize("mode", list(RequoteMode))
 def test_the_shortcut_gives_what_the_walk_gives(mode, monkeypatch):
     taken = []
-    all_kept = quoting._all_kept
+    outcomes = set()
+    one_per_level = quoting._one_per_level
 
     def counted(*args):
-        kept = all_kept(*args)
-        taken.append(kept is not None)
-        return kept
+        actions = one_per_level(*args)
+        taken.append(actions is not None)
+        if actions is not None:
+            outcomes.update(("keep",) * bool(actions.keep) + ("cancel",) * bool(actions.cancel))
+            outcomes.update(("replace",) * bool(actions.replace))
+            outcomes.update(held.reason for held in actions.held)
+        return actions
 
-    monkeypatch.setattr(quoting, "_all_kept", counted)
+    monkeypatch.setattr(quoting, "_one_per_level", counted)
     rng = random.Random(20261125)
     for _ in range(4000):
         proposal, working, tolerance, size_tolerance = random_case(rng)
         expected = diff_walk(proposal, working, tolerance, size_tolerance, mode)
         assert diff_quotes(proposal, working, tolerance, size_tolerance, mode) == expected
     assert 400 < sum(taken) < 3600  # both roads were taken often
+    if mode is RequoteMode.REPLACE:
+        assert outcomes == {"keep", "replace", SELF_CROSS}
+    else:
+        assert outcomes == {"keep", "cancel", AWAITING_CANCEL}
 
 
 def test_the_shortcut_keeps_in_the_walks_order():

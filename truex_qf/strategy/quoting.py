@@ -577,35 +577,72 @@ def _key_order(key: tuple[Side, int]) -> tuple[int, int]:
     return (0 if key[0] is Side.BUY else 1, key[1])
 
 
-def _all_kept(
-    quotes: tuple[Quote, ...],
+def _one_per_level(
+    proposal: Proposal,
     working: Sequence[WorkingQuote],
     tolerance_bps: Decimal,
     size_tolerance: Decimal,
-) -> tuple[WorkingQuote, ...] | None:
-    """The working orders in :func:`diff_quotes`' order when it would keep every one and send
-    nothing, else None.
+    mode: RequoteMode | str,
+) -> QuoteActions | None:
+    """:func:`diff_walk`'s actions when exactly one resting order sits at each proposed level
+    and at no other, none in flight; None otherwise.
 
-    That is the outcome of most requotes at market-data rates: exactly one resting order at
-    each proposed level and at no other, each within tolerance. Checking only that took the
-    diff from 6.1 to 3.3 us for one level a side; anything else takes the general walk.
+    That is the case of nearly every requote: at market-data rates each order is kept, on a
+    tick each is kept or moved. With nothing to create, cancel as extra or hold as in flight,
+    the walk reduces to one tolerance check per level (then the self-cross guard on what
+    moves). For one level a side the diff took 3.4 us instead of 6.1 when it keeps both
+    orders, 4.5 instead of 6.7 when it replaces both.
     """
+    quotes = proposal.quotes
     if len(working) != len(quotes):
         return None
     by_key = {}
+    highest_bid: Decimal | None = None  # for the self-cross guard, as in the walk
+    lowest_offer: Decimal | None = None
     for order in working:
         if order.in_flight:
             return None
         by_key[(order.side, order.level)] = order
-    kept = []
+        if order.side is Side.BUY:
+            if highest_bid is None or order.price > highest_bid:
+                highest_bid = order.price
+        elif lowest_offer is None or order.price < lowest_offer:
+            lowest_offer = order.price
+    pairs = []
     for quote in quotes:  # as many as the orders: two at one level leave a level without
         order = by_key.get((quote.side, quote.level))
-        if order is None or not within_tolerance(order, quote, tolerance_bps, size_tolerance):
+        if order is None:
             return None
-        kept.append(order)
-    if len(kept) > 1:
-        kept.sort(key=lambda order: _key_order((order.side, order.level)))
-    return tuple(kept)
+        pairs.append((order, quote))
+    if len(pairs) > 1:
+        pairs.sort(key=lambda pair: _key_order((pair[1].side, pair[1].level)))
+    keep = []
+    moving = []
+    for order, quote in pairs:
+        if within_tolerance(order, quote, tolerance_bps, size_tolerance):
+            keep.append(order)
+        else:
+            moving.append((order, quote))
+    if not moving:
+        return QuoteActions(keep=tuple(keep))
+    if mode is not RequoteMode.REPLACE and RequoteMode(mode) is not RequoteMode.REPLACE:
+        return QuoteActions(
+            keep=tuple(keep),
+            cancel=tuple(order for order, _ in moving),
+            held=tuple(HeldLevel(q.side, q.level, AWAITING_CANCEL) for _, q in moving),
+        )
+    replace = []
+    held = []
+    for order, quote in moving:
+        if quote.side is Side.BUY:
+            crosses = lowest_offer is not None and quote.price >= lowest_offer
+        else:
+            crosses = highest_bid is not None and quote.price <= highest_bid
+        if crosses:
+            held.append(HeldLevel(quote.side, quote.level, SELF_CROSS))
+        else:
+            replace.append(QuoteReplace(order, quote))
+    return QuoteActions(keep=tuple(keep), replace=tuple(replace), held=tuple(held))
 
 
 def diff_quotes(
@@ -626,9 +663,9 @@ def diff_quotes(
     working orders on the other side (any state: it rests until the venue says otherwise) is
     held with reason SELF_CROSS.
     """
-    kept = _all_kept(proposal.quotes, working, tolerance_bps, size_tolerance)
-    if kept is not None:
-        return QuoteActions(keep=kept)
+    actions = _one_per_level(proposal, working, tolerance_bps, size_tolerance, requote_mode)
+    if actions is not None:
+        return actions
     return diff_walk(proposal, working, tolerance_bps, size_tolerance, requote_mode)
 
 
