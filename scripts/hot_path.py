@@ -31,106 +31,31 @@ import argparse
 import collections
 import dataclasses
 import gc
-import itertools
 import json
 import logging
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import bench
 
-from truex_qf.domain.model import (
-    ExecType,
-    ExecutionReport,
-    NewOrder,
-    OrdStatus,
-    ReplaceOrder,
-    SessionLoggedOn,
-    SessionRole,
-)
+from truex_qf.domain.model import SessionLoggedOn, SessionRole
 from truex_qf.fix.readers import READERS, read_increment
 from truex_qf.strategy.settings import StrategySettings, default_strategy
 from truex_qf.trading import market_maker as market_maker_module
 from truex_qf.trading.market_maker import MarketMaker
-from truex_qf.trading.orders import ManagedOrder, OrderState
+from truex_qf.trading.orders import OrderState
+from truex_qf.venue.instant import InstantVenue
 
 MD_REQ_ID = "MD1"
 
 
-class Venue:
-    """Stands in for the engine and the simulator: keeps what was sent, answers it at once."""
-
-    def __init__(self) -> None:
-        self.sent: list[object] = []
-        self.first_send_ns = 0
-        self._exec_ids = itertools.count(1)
-
-    def send(self, command: object) -> bool:
-        if not self.first_send_ns:
-            self.first_send_ns = time.perf_counter_ns()
-        self.sent.append(command)
-        return True
-
-    def answer(self, mm: MarketMaker) -> None:
-        """Acknowledge every new order and replace sent so far; then the requote they cause."""
-        while self.sent:
-            commands, self.sent = self.sent, []
-            orders = {order.cl_ord_id: order for order in mm.orders.working_orders()}
-            for command in commands:
-                if isinstance(command, NewOrder) and command.cl_ord_id in orders:
-                    order = orders[command.cl_ord_id]
-                    mm.handle(self._report(order, ExecType.PENDING_NEW, OrdStatus.PENDING_NEW))
-                    mm.handle(self._report(order, ExecType.NEW, OrdStatus.NEW))
-                elif isinstance(command, ReplaceOrder) and command.orig_cl_ord_id in orders:
-                    order = orders[command.orig_cl_ord_id]
-                    mm.handle(
-                        self._report(
-                            order,
-                            ExecType.REPLACED,
-                            OrdStatus.NEW,
-                            cl_ord_id=command.cl_ord_id,
-                            orig_cl_ord_id=order.cl_ord_id,
-                            price=command.price,
-                            qty=command.quantity,
-                        )
-                    )
-            mm.requote_dirty()
-
-    def _report(
-        self,
-        order: ManagedOrder,
-        exec_type: ExecType,
-        ord_status: OrdStatus,
-        cl_ord_id: str | None = None,
-        orig_cl_ord_id: str | None = None,
-        price: Decimal | None = None,
-        qty: Decimal | None = None,
-    ) -> ExecutionReport:
-        quantity = qty if qty is not None else order.qty
-        return ExecutionReport(
-            order_id=f"V-{order.cl_ord_ids[0] if order.cl_ord_ids else order.cl_ord_id}",
-            cl_ord_id=cl_ord_id or order.cl_ord_id,
-            exec_id=str(next(self._exec_ids)),
-            exec_type=exec_type,
-            ord_status=ord_status,
-            symbol=order.symbol,
-            side=order.side,
-            order_qty=quantity,
-            leaves_qty=quantity,
-            cum_qty=Decimal(0),
-            price=price if price is not None else order.price,
-            orig_cl_ord_id=orig_cl_ord_id,
-        )
-
-
-def quoting(strategy: StrategySettings) -> tuple[MarketMaker, Venue, bench.BookStream]:
+def quoting(strategy: StrategySettings) -> tuple[MarketMaker, InstantVenue, bench.BookStream]:
     """A market maker with the bench's book and its two quotes resting, acknowledged."""
-    venue = Venue()
+    venue = InstantVenue()
     mm = MarketMaker(strategy, venue.send)
     for role in SessionRole:
         mm.handle(SessionLoggedOn(role, role.value))
@@ -205,7 +130,7 @@ def market_data(n: int) -> dict[str, Any]:
 
 
 def _time_calls(
-    obj: object, name: str, label: str, venue: Venue, into: dict[str, list[int]]
+    obj: object, name: str, label: str, venue: InstantVenue, into: dict[str, list[int]]
 ) -> None:
     """Wrap ``obj.name`` to record its duration while no order has gone out yet."""
     function: Callable[..., Any] = getattr(obj, name)

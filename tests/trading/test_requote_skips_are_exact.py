@@ -9,7 +9,6 @@ it is, one made to requote in full after every message. Both must send the same 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import random
 from decimal import Decimal
 
@@ -20,100 +19,22 @@ from truex_qf.domain.model import (
     BookChange,
     BookEntry,
     CancelOrder,
-    ExecType,
-    ExecutionReport,
     MarketDataIncrement,
     MarketDataSnapshot,
     MDEntryType,
     MDUpdateAction,
     NewOrder,
-    OrdStatus,
     ReplaceOrder,
     SessionLoggedOn,
     SessionRole,
 )
 from truex_qf.strategy.settings import RequoteMode
 from truex_qf.trading.market_maker import MarketMaker
+from truex_qf.venue.instant import InstantVenue
 
 SYMBOL = "BTC-PYUSD"
 BID, OFFER = MDEntryType.BID, MDEntryType.OFFER
 TICK = Decimal("10")  # levels 10 apart: well above the symbol's tick
-
-
-class Venue:
-    """Keeps what the market maker sends and answers it at once: New, Replaced, Canceled."""
-
-    def __init__(self) -> None:
-        self.sent: list[object] = []
-        self.log: list[tuple[object, ...]] = []
-        self._exec_ids = itertools.count(1)
-
-    def send(self, command: object) -> bool:
-        self.sent.append(command)
-        if isinstance(command, NewOrder):
-            self.log.append(("D", command.side, command.price, command.quantity))
-        elif isinstance(command, ReplaceOrder):
-            self.log.append(("G", command.price, command.quantity))
-        elif isinstance(command, CancelOrder):
-            self.log.append(("F",))
-        return True
-
-    def answer(self, mm: MarketMaker, requote) -> None:  # type: ignore[no-untyped-def]
-        while self.sent:
-            commands, self.sent = self.sent, []
-            orders = {order.cl_ord_id: order for order in mm.orders.working_orders()}
-            for command in commands:
-                if isinstance(command, NewOrder) and command.cl_ord_id in orders:
-                    order = orders[command.cl_ord_id]
-                    for exec_type, status in (
-                        (ExecType.PENDING_NEW, OrdStatus.PENDING_NEW),
-                        (ExecType.NEW, OrdStatus.NEW),
-                    ):
-                        mm.handle(self._report(order, exec_type, status, order.cl_ord_id))
-                elif isinstance(command, ReplaceOrder) and command.orig_cl_ord_id in orders:
-                    order = orders[command.orig_cl_ord_id]
-                    mm.handle(
-                        self._report(
-                            order,
-                            ExecType.REPLACED,
-                            OrdStatus.NEW,
-                            command.cl_ord_id,
-                            orig_cl_ord_id=order.cl_ord_id,
-                            price=command.price,
-                            qty=command.quantity,
-                        )
-                    )
-                elif isinstance(command, CancelOrder) and command.orig_cl_ord_id in orders:
-                    order = orders[command.orig_cl_ord_id]
-                    mm.handle(
-                        self._report(
-                            order,
-                            ExecType.CANCELED,
-                            OrdStatus.CANCELED,
-                            command.cl_ord_id,
-                            orig_cl_ord_id=order.cl_ord_id,
-                        )
-                    )
-            requote()
-
-    def _report(  # type: ignore[no-untyped-def]
-        self, order, exec_type, status, cl_ord_id, orig_cl_ord_id=None, price=None, qty=None
-    ) -> ExecutionReport:
-        quantity = qty if qty is not None else order.qty
-        return ExecutionReport(
-            order_id=f"V-{order.cl_ord_ids[0] if order.cl_ord_ids else order.cl_ord_id}",
-            cl_ord_id=cl_ord_id,
-            exec_id=str(next(self._exec_ids)),
-            exec_type=exec_type,
-            ord_status=status,
-            symbol=order.symbol,
-            side=order.side,
-            order_qty=quantity,
-            leaves_qty=quantity,
-            cum_qty=Decimal(0),
-            price=price if price is not None else order.price,
-            orig_cl_ord_id=orig_cl_ord_id,
-        )
 
 
 def random_stream(seed: int, n: int) -> tuple[list[BookEntry], list[tuple[BookChange, ...]]]:
@@ -158,9 +79,20 @@ def random_stream(seed: int, n: int) -> tuple[list[BookEntry], list[tuple[BookCh
 
 
 def run(settings, snapshot, increments, requote_in_full: bool) -> tuple[list, int]:  # type: ignore[no-untyped-def]
-    """The orders sent for the stream, and how many full requotes ran."""
-    venue = Venue()
-    mm = MarketMaker(settings, venue.send)
+    """The orders sent for the stream (kind, price, quantity), and how many full requotes ran."""
+    venue = InstantVenue()
+    sent: list[tuple[object, ...]] = []
+
+    def send(command: object) -> bool:
+        if isinstance(command, NewOrder):
+            sent.append(("D", command.side, command.price, command.quantity))
+        elif isinstance(command, ReplaceOrder):
+            sent.append(("G", command.price, command.quantity))
+        elif isinstance(command, CancelOrder):
+            sent.append(("F",))
+        return venue.send(command)
+
+    mm = MarketMaker(settings, send)
     full = 0
     requote = mm.requote
 
@@ -186,7 +118,7 @@ def run(settings, snapshot, increments, requote_in_full: bool) -> tuple[list, in
         mm.handle(MarketDataIncrement("MD1", changes))
         requote_dirty()
         venue.answer(mm, requote_dirty)
-    return venue.log, full
+    return sent, full
 
 
 def with_method(settings, method: str):  # type: ignore[no-untyped-def]
