@@ -37,9 +37,10 @@ class BookWithoutOwnOrders:
         self._best_offer = self._best(Side.SELL)
 
     def _best(self, side: Side) -> Level | None:
+        best = self._book.best_bid() if side is Side.BUY else self._book.best_offer()
         own = self._own
-        if not own:
-            return self._book.best_bid() if side is Side.BUY else self._book.best_offer()
+        if best is None or (side, best.price) not in own:
+            return best  # none of ours at the top: the top is others'
         # Walk from the top only as far as our own orders reach: usually one or two levels.
         for price, size in self._book.iter_levels(side):
             others = size - own.get((side, price), _ZERO)
