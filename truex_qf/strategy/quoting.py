@@ -42,6 +42,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
+from typing import NamedTuple
 
 from truex_qf.domain.increments import PriceGrid
 from truex_qf.domain.model import Side
@@ -131,9 +132,13 @@ class QuoteParams:
         return max(_ZERO, self.maker_fee_bps + self.min_edge_bps)
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
-    """One order we want resting: level 1 is the closest to fair value."""
+class Quote(NamedTuple):
+    """One order we want resting: level 1 is the closest to fair value.
+
+    Named tuples, this and :class:`WorkingQuote`: every requote builds one of each per order,
+    and a frozen dataclass's ``__init__`` costs twice as much (one ``object.__setattr__`` a
+    field).
+    """
 
     side: Side
     level: int
@@ -510,8 +515,7 @@ def propose(
 # --------------------------------------------------------------------------- the order diff
 
 
-@dataclass(frozen=True, slots=True)
-class WorkingQuote:
+class WorkingQuote(NamedTuple):
     """One of our orders as the order manager knows it.
 
     ``size`` is the remaining (leaves) quantity. ``in_flight`` is True while a new, cancel or
