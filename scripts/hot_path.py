@@ -46,9 +46,9 @@ from truex_qf.domain.model import SessionLoggedOn, SessionRole
 from truex_qf.fix.readers import READERS, read_increment
 from truex_qf.strategy.settings import StrategySettings, default_strategy
 from truex_qf.trading import market_maker as market_maker_module
+from truex_qf.trading.instant_venue import InstantVenue
 from truex_qf.trading.market_maker import MarketMaker
 from truex_qf.trading.orders import OrderState
-from truex_qf.venue.instant import InstantVenue
 
 MD_REQ_ID = "MD1"
 

@@ -29,8 +29,8 @@ from truex_qf.domain.model import (
     SessionRole,
 )
 from truex_qf.strategy.settings import RequoteMode
+from truex_qf.trading.instant_venue import InstantVenue
 from truex_qf.trading.market_maker import MarketMaker
-from truex_qf.venue.instant import InstantVenue
 
 SYMBOL = "BTC-PYUSD"
 BID, OFFER = MDEntryType.BID, MDEntryType.OFFER

@@ -614,8 +614,8 @@ def _one_per_level(
     That is the case of nearly every requote: at market-data rates each order is kept, on a
     tick each is kept or moved. With nothing to create, cancel as extra or hold as in flight,
     the walk reduces to one tolerance check per level (then the self-cross guard on what
-    moves). For one level a side the diff took 3.4 us instead of 6.1 when it keeps both
-    orders, 4.7 instead of 6.7 when it replaces both.
+    moves). For one level a side, timed against the walk in one process: 3.5 us instead of
+    6.5 when it keeps both orders, 5.4 instead of 7.1 when it replaces both.
     """
     quotes = proposal.quotes
     if len(working) != len(quotes):
@@ -642,7 +642,7 @@ def _one_per_level(
             moving.append((order, quote))
     if not moving:
         return QuoteActions(keep=tuple(keep))
-    if mode is not RequoteMode.REPLACE and RequoteMode(mode) is not RequoteMode.REPLACE:
+    if RequoteMode(mode) is not RequoteMode.REPLACE:
         return QuoteActions(
             keep=tuple(keep),
             cancel=tuple(order for order, _ in moving),

@@ -1,9 +1,11 @@
-"""A venue that answers every order the moment it is sent, with no engine and no matching.
+"""A stand-in venue that answers every order the moment it is sent: no engine, no matching.
 
 For driving a :class:`~truex_qf.trading.market_maker.MarketMaker` in one process, one call
 after another: ``scripts/hot_path.py`` times the trading code this way, and tests use it to
 compare market makers fed the same stream. New orders are acknowledged (PendingNew, New),
-replaces replaced and cancels cancelled; nothing ever fills.
+replaces replaced and cancels cancelled; nothing ever fills. It lives beside the market maker
+it drives, not in :mod:`truex_qf.venue` (the simulated exchange, which knows nothing of the
+trading side).
 """
 
 from __future__ import annotations
