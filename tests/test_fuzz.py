@@ -327,18 +327,26 @@ def _conforms(value: object, hint: object) -> bool:
         return value is None
     if not isinstance(hint, type) or not isinstance(value, hint):
         return False
-    if dataclasses.is_dataclass(hint):
+    if _field_names(hint):
         return _problem(value) is None
     return True
 
 
+def _field_names(record: type) -> tuple[str, ...]:
+    """The fields of a record type, dataclass or named tuple; () for anything else."""
+    if dataclasses.is_dataclass(record):
+        return tuple(item.name for item in dataclasses.fields(record))
+    return getattr(record, "_fields", ())
+
+
 def _problem(value: object) -> str | None:
-    """The first field of a dataclass value whose type does not match its annotation."""
+    """The first field of a record (dataclass or named tuple) whose type does not match its
+    annotation, nested records included."""
     hints = typing.get_type_hints(type(value))
-    for item in dataclasses.fields(value):  # type: ignore[arg-type]
-        field_value = getattr(value, item.name)
-        if not _conforms(field_value, hints[item.name]):
-            return f"{type(value).__name__}.{item.name} = {field_value!r} is not {hints[item.name]}"
+    for name in _field_names(type(value)):
+        field_value = getattr(value, name)
+        if not _conforms(field_value, hints[name]):
+            return f"{type(value).__name__}.{name} = {field_value!r} is not {hints[name]}"
     return None
 
 

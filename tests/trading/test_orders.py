@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 from decimal import Decimal
@@ -251,8 +250,7 @@ def test_order_id_is_learned_once_and_a_change_is_flagged(manager: OrderManager)
 def test_fill_carries_fees_liquidity_and_trade_match_id(manager: OrderManager) -> None:
     order = acked(manager)
     er = report(order, ExecType.TRADE, OrdStatus.FILLED, cum="1", last_qty="1", last_px="100")
-    er = dataclasses.replace(
-        er,
+    er = er._replace(
         fees=(Fee(D("0.03"), "4"), Fee(D("0.01"), "7")),
         liquidity_indicator="1",
         trade_match_id="TM9",
@@ -361,7 +359,7 @@ def test_replace_lifecycle_rekeys_the_order_and_keeps_the_old_id(manager: OrderM
     assert order.pending_qty is None
 
     fill = report(order, ExecType.TRADE, OrdStatus.PARTIALLY_FILLED, cum="1.5", last_qty="1.5")
-    fill = dataclasses.replace(fill, last_px=D("101"))
+    fill = fill._replace(last_px=D("101"))
     events = manager.on_execution_report(fill)
     assert of_type(events, Fill)[0].cl_ord_id == request.cl_ord_id
     assert order.state is OrderState.PARTIALLY_FILLED

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -40,23 +39,23 @@ def assert_pre_validation_reject(events: list, text: str) -> None:
 @pytest.mark.parametrize(
     ("order", "text"),
     [
-        (replace(GOOD, cl_ord_id="ORDER-1234567890123"), "Invalid ClOrdID"),  # 19 chars
-        (replace(GOOD, cl_ord_id="B 1"), "Invalid ClOrdID"),
-        (replace(GOOD, cl_ord_id=""), "Invalid ClOrdID"),
-        (replace(GOOD, symbol="BTC-USD"), "Unknown symbol"),
-        (replace(GOOD, side="3"), "Invalid side"),
-        (replace(GOOD, ord_type="3"), "Invalid order type"),
-        (replace(GOOD, time_in_force="6"), "Invalid time in force"),
-        (replace(GOOD, price=None), "Price required for limit order"),
-        (replace(GOOD, price=D("100000.3")), "Invalid price increment"),
-        (replace(GOOD, price=D(0)), "Invalid price increment"),
-        (replace(GOOD, price=D("NaN")), "Invalid price increment"),
-        (replace(GOOD, quantity=D("0.000001")), "Invalid quantity increment"),
-        (replace(GOOD, quantity=D(0)), "Invalid quantity increment"),
-        (replace(GOOD, quantity=D(-1)), "Invalid quantity increment"),
-        (replace(GOOD, quantity=D("Infinity")), "Invalid quantity increment"),
-        (replace(GOOD, price=D(1000), quantity=D("0.0001")), "Invalid quantity increment"),
-        (replace(GOOD, price=D(50), quantity=D("0.01")), "Order below minimum notional"),
+        (GOOD._replace(cl_ord_id="ORDER-1234567890123"), "Invalid ClOrdID"),  # 19 chars
+        (GOOD._replace(cl_ord_id="B 1"), "Invalid ClOrdID"),
+        (GOOD._replace(cl_ord_id=""), "Invalid ClOrdID"),
+        (GOOD._replace(symbol="BTC-USD"), "Unknown symbol"),
+        (GOOD._replace(side="3"), "Invalid side"),
+        (GOOD._replace(ord_type="3"), "Invalid order type"),
+        (GOOD._replace(time_in_force="6"), "Invalid time in force"),
+        (GOOD._replace(price=None), "Price required for limit order"),
+        (GOOD._replace(price=D("100000.3")), "Invalid price increment"),
+        (GOOD._replace(price=D(0)), "Invalid price increment"),
+        (GOOD._replace(price=D("NaN")), "Invalid price increment"),
+        (GOOD._replace(quantity=D("0.000001")), "Invalid quantity increment"),
+        (GOOD._replace(quantity=D(0)), "Invalid quantity increment"),
+        (GOOD._replace(quantity=D(-1)), "Invalid quantity increment"),
+        (GOOD._replace(quantity=D("Infinity")), "Invalid quantity increment"),
+        (GOOD._replace(price=D(1000), quantity=D("0.0001")), "Invalid quantity increment"),
+        (GOOD._replace(price=D(50), quantity=D("0.01")), "Order below minimum notional"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
@@ -71,7 +70,7 @@ def test_pre_validation_reject(order: NewOrder, text: str) -> None:
 def test_cl_ord_id_is_checked_before_anything_else() -> None:
     engine = make_engine()
     # Like the observed capture: a 22-character ClOrdID on an unknown symbol, no client.
-    order = replace(GOOD, cl_ord_id="TEST_BUY_1757526335158", symbol="BTC-USD", price=None)
+    order = GOOD._replace(cl_ord_id="TEST_BUY_1757526335158", symbol="BTC-USD", price=None)
     assert_pre_validation_reject(engine.submit("", order), "Invalid ClOrdID")
 
 
@@ -82,14 +81,14 @@ def test_missing_client_id_is_rejected_as_invalid_client() -> None:
 
 def test_uuid_v4_cl_ord_id_is_accepted() -> None:
     engine = make_engine()
-    order = replace(GOOD, cl_ord_id="3f2b8c4e-1d2a-4b6c-9e8f-0a1b2c3d4e5f")
+    order = GOOD._replace(cl_ord_id="3f2b8c4e-1d2a-4b6c-9e8f-0a1b2c3d4e5f")
     assert exec_types(engine.submit(ALICE, order)) == ["A/A", "0/0"]
 
 
 def test_duplicate_cl_ord_id_of_a_working_order_is_rejected() -> None:
     engine = make_engine()
     engine.submit(ALICE, GOOD)
-    events = engine.submit(ALICE, replace(GOOD, price=D(99000)))
+    events = engine.submit(ALICE, GOOD._replace(price=D(99000)))
     assert_pre_validation_reject(events, "Duplicate ClOrdID")
     (view,) = engine.working_orders()
     assert view.price == D(100000)
@@ -103,20 +102,20 @@ def test_same_cl_ord_id_of_another_owner_is_not_a_duplicate() -> None:
 
 def test_cl_ord_id_of_a_done_order_may_be_reused() -> None:
     engine = make_engine()
-    engine.submit(ALICE, replace(GOOD, time_in_force=TimeInForce.IOC))
+    engine.submit(ALICE, GOOD._replace(time_in_force=TimeInForce.IOC))
     assert exec_types(engine.submit(ALICE, GOOD)) == ["A/A", "0/0"]
 
 
 def test_raw_fix_codes_are_accepted_for_enums() -> None:
     engine = make_engine()
-    order = replace(GOOD, side="2", ord_type="2", time_in_force="1", self_match_prevention="1")
+    order = GOOD._replace(side="2", ord_type="2", time_in_force="1", self_match_prevention="1")
     new = reports(engine.submit(ALICE, order))[-1]
     assert new.side is Side.SELL and new.time_in_force is TimeInForce.GTC
 
 
 def test_missing_time_in_force_means_gtc() -> None:
     engine = make_engine()
-    new = reports(engine.submit(ALICE, replace(GOOD, time_in_force=None)))[-1]
+    new = reports(engine.submit(ALICE, GOOD._replace(time_in_force=None)))[-1]
     assert new.time_in_force is TimeInForce.GTC
     assert len(engine.working_orders()) == 1
 
@@ -124,7 +123,7 @@ def test_missing_time_in_force_means_gtc() -> None:
 def test_unknown_self_match_instruction_is_treated_as_absent() -> None:
     engine = make_engine()
     engine.submit(ALICE, limit("S1", Side.SELL, "0.001", "100000"))
-    order = replace(GOOD, self_match_prevention="0")
+    order = GOOD._replace(self_match_prevention="0")
     events = engine.submit(ALICE, order)
     assert exec_types(events) == ["A/A", "0/0", "4/4"]
     assert reports(events)[-1].text == "Self-match prevention"

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 from types import MappingProxyType
+from typing import NamedTuple
 
 from truex_qf.domain.clordid import ClOrdIdGenerator
 from truex_qf.domain.model import (
@@ -251,9 +252,12 @@ REFUSED_UNCERTAIN = "UNCERTAIN"
 # --------------------------------------------------------------------------- events
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
-    """One execution: the only thing positions are built from. ``fee`` is in quote currency."""
+class Fill(NamedTuple):
+    """One execution: the only thing positions are built from. ``fee`` is in quote currency.
+
+    This and :class:`OrderStateChanged` are named tuples for the reason the domain model's
+    per-order records are (see :mod:`truex_qf.domain.model`): one is built for every report.
+    """
 
     cl_ord_id: str
     order_id: str | None
@@ -267,8 +271,7 @@ class Fill:
     trade_match_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class OrderStateChanged:
+class OrderStateChanged(NamedTuple):
     """An order moved from ``previous`` to ``state``; ``reason`` is a code, ``text`` is 58."""
 
     cl_ord_id: str

@@ -26,7 +26,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from dataclasses import replace as dataclass_replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
@@ -494,8 +493,7 @@ class MatchingEngine:
         as_sent = (order.side, order.ord_type, order.time_in_force, order.self_match_prevention)
         if all(mine is theirs for mine, theirs in zip(normalized, as_sent, strict=True)):
             return order
-        return dataclass_replace(
-            order,
+        return order._replace(
             side=side,
             ord_type=ord_type,
             time_in_force=time_in_force,
