@@ -13,6 +13,7 @@ from truex_qf.domain.model import (
     Side,
     TimeInForce,
 )
+from truex_qf.fix import readers
 from truex_qf.fix.readers import (
     MalformedMessage,
     read_business_reject,
@@ -162,6 +163,28 @@ def test_increment_refuses_what_it_cannot_apply(entries, tag):
     with pytest.raises(MalformedMessage) as error:
         read_increment(wire(f"8=FIXT.1.1|35=X|262=MD1|268=1|{entries}10=000|"))
     assert error.value.tag == tag
+
+
+def test_increment_prices_seen_before_are_the_same_decimal(monkeypatch):
+    monkeypatch.setattr(readers, "_PRICES", {})
+    monkeypatch.setattr(readers, "PRICES_KEPT", 3)
+
+    def prices(*texts: str) -> list[Decimal]:
+        entries = "".join(f"279=0|269=0|270={text}|271=1|" for text in texts)
+        raw = wire(f"8=FIXT.1.1|35=X|268={len(texts)}|{entries}10=000|")
+        return [change.price for change in read_increment(raw).changes]
+
+    first = prices("100.0", "100", "99.5")
+    assert [str(price) for price in first] == ["100.0", "100", "99.5"]  # exponent kept
+    again = prices("99.5", "100.0")
+    assert again[0] is first[2] and again[1] is first[0]
+    for _ in range(2):  # a bad price is refused every time, never remembered
+        with pytest.raises(MalformedMessage):
+            prices("NaN")
+    later = prices("101", "102", "103", "104")  # beyond PRICES_KEPT: emptied, still right
+    assert [str(price) for price in later] == ["101", "102", "103", "104"]
+    assert len(readers._PRICES) <= 3
+    assert prices("100.0")[0] == Decimal("100.0")
 
 
 def test_cancel_reject():

@@ -276,6 +276,23 @@ def read_increment(raw: str, received_ns: int = 0) -> MarketDataIncrement:
 
 _ENTRY_SLOTS = {"269": 1, "270": 2, "271": 3, "55": 4, "1023": 5}
 
+# MDEntryPx text -> its Decimal, so that a price seen before comes back as the same object. A
+# book sees the same few hundred prices over and over, and a Decimal computes its hash once:
+# a fresh one is hashed again by every dict the price keys (the book's, twice per entry).
+# Bounded by emptying it when full; equal text gives an equal Decimal either way.
+_PRICES: dict[str, Decimal] = {}
+PRICES_KEPT = 4096
+
+
+def _entry_price(text: str) -> Decimal:
+    price = _PRICES.get(text)
+    if price is None:
+        price = _to_decimal("X", 270, text)
+        if len(_PRICES) >= PRICES_KEPT:
+            _PRICES.clear()
+        _PRICES[text] = price
+    return price
+
 
 def _book_change(entry: list[str | None]) -> BookChange:
     action_text, type_text, price, size, symbol, level = entry
@@ -290,7 +307,7 @@ def _book_change(entry: list[str | None]) -> BookChange:
     return BookChange(
         action,
         entry_type,
-        _to_decimal("X", 270, price or "0"),
+        _entry_price(price or "0"),
         _to_decimal("X", 271, size or "0"),
         symbol,
         int(level) if level and level.isdigit() else None,
