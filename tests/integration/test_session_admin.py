@@ -20,6 +20,16 @@ def _wait_admin(journal, predicate, timeout_s=10.0):
     raise AssertionError(f"no such admin message; saw {journal.admin_in_text!r}")
 
 
+def _logged_on_both_ends(client, venue, timeout_s=10.0):
+    """The client has its Logon answered; the venue may not have marked its own end logged on
+    yet, and until then the engine stores what the venue sends without sending it."""
+    client.wait_logged_on(OE, timeout_s)
+    deadline = time.monotonic() + timeout_s
+    while not venue.is_logged_on(OE):
+        assert time.monotonic() < deadline, "the venue never saw the logon through"
+        time.sleep(0.01)
+
+
 def test_both_sessions_log_on_with_signed_reset_logons(local_venue, client):
     client.wait_logged_on(OE, 10)
     client.wait_logged_on(SessionRole.MARKET_DATA, 10)
@@ -32,8 +42,8 @@ def test_both_sessions_log_on_with_signed_reset_logons(local_venue, client):
 
 
 def test_engine_answers_test_request(local_venue, client):
-    client.wait_logged_on(OE, 10)
     venue = local_venue.venue.application
+    _logged_on_both_ends(client, venue)
     assert venue.send_test_request(OE, "TEST-PING-7")
     answer = _wait_admin(
         venue.journal,
@@ -43,10 +53,10 @@ def test_engine_answers_test_request(local_venue, client):
 
 
 def test_sequence_gap_triggers_resend_request(local_venue, client):
-    client.wait_logged_on(OE, 10)
     venue = local_venue.venue.application
+    _logged_on_both_ends(client, venue)
     first_missing = venue.skip_outbound_sequence(OE, 3)
-    venue.send_test_request(OE, "REVEALS-GAP")
+    assert venue.send_test_request(OE, "REVEALS-GAP")
     resend = _wait_admin(venue.journal, lambda role, text: role is OE and "|35=2|" in text)
     assert f"|7={first_missing}|" in resend
     # The venue gap-fills (admin messages are never resent, the revealing TestRequest
@@ -55,15 +65,15 @@ def test_sequence_gap_triggers_resend_request(local_venue, client):
     while (SessionRole.ORDER_ENTRY, "4") not in venue.journal.admin_out:
         assert time.monotonic() < deadline, "venue never gap-filled"
         time.sleep(0.02)
-    venue.send_test_request(OE, "AFTER-GAP")
+    assert venue.send_test_request(OE, "AFTER-GAP")
     _wait_admin(venue.journal, lambda role, text: role is OE and "|112=AFTER-GAP|" in text)
 
 
 def test_new_logon_resets_sequence_numbers(local_venue, client, events):
-    client.wait_logged_on(OE, 10)
     venue = local_venue.venue.application
+    _logged_on_both_ends(client, venue)
     for n in range(5):  # move both sides' sequence numbers well past 1
-        venue.send_test_request(OE, f"BUMP-{n}")
+        assert venue.send_test_request(OE, f"BUMP-{n}")
     _wait_admin(venue.journal, lambda role, text: "|112=BUMP-4|" in text)
     client.stop(force=True)
     again = FixClient(local_venue.client_settings, events.put, roles=frozenset({OE}))

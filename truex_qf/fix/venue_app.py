@@ -408,7 +408,14 @@ class VenueApplication(fix.Application):
     # ------------------------------------------------------------------ drills
 
     def send_test_request(self, role: SessionRole, test_req_id: str) -> bool:
-        """Send a TestRequest (35=1) as TrueX does when the client has gone quiet."""
+        """Send a TestRequest (35=1) as TrueX does when the client has gone quiet.
+
+        False when the session is not logged on: the engine would store the message and never
+        send it, and ``sendToTarget`` would still say True.
+        """
+        session = fix.Session.lookupSession(self._sessions[role])
+        if session is None or not session.isLoggedOn():
+            return False
         message = fix.Message()
         message.getHeader().setField(35, "1")
         message.setField(112, test_req_id)
