@@ -10,7 +10,7 @@ the test suite) a few seconds of traffic. The table goes to stdout, progress to 
 ``--json`` also writes every figure with the raw numbers behind each ratio. ``--py-spy DIR``
 records each receiver with py-spy (raw collapsed stacks) while it is measured.
 
-Three process pairs run one after the other, each a sender (acceptor) and a receiver
+Four process pairs run one after the other, each a sender (acceptor) and a receiver
 (initiator) over loopback, so that QuickFIX's process-wide session registry never sees a
 session twice and the two ends do not share a GIL:
 
@@ -31,6 +31,14 @@ session twice and the two ends do not share a GIL:
 ``truex-qf + journal``
     as ``truex-qf``, with the production :class:`~truex_qf.pipeline.Pipeline` (SQLite store in
     a temp directory, FIX journal on the engine log's tap, metrics, alerts).
+``baseline, thread state kept``
+    as ``baseline``, with one call added to the receiver's ``fromApp``:
+    :func:`~truex_qf.fix.engine_threads.keep_thread_state`, which truex-qf's callbacks make
+    too. The binding otherwise builds and destroys a Python thread state around every
+    callback on an engine thread, and the bare baseline pays for that on every message.
+    Market data only (sustained rate and CPU per message), reported as information beside
+    the issue's ratio, which stays against ``baseline``. Not in ``--quick``, which would then
+    take more than its two minutes.
 
 Both senders push the same stream, without an engine log: a deterministic L2 book for
 BTC-PYUSD around 60 000 (TrueX grid of that bucket: tick 0.1, lot 0.0001), a 35=W then 35=X
@@ -139,6 +147,7 @@ from truex_qf.domain.model import (
 )
 from truex_qf.fix import venue_messages
 from truex_qf.fix.builders import plain_decimal
+from truex_qf.fix.engine_threads import keep_thread_state
 from truex_qf.fix.settings import SPEC_DIR, initiator_settings
 from truex_qf.fix.venue_app import VenueAccount, VenueApplication
 from truex_qf.fix.venue_server import SimulatorSettings, acceptor_settings
@@ -199,12 +208,14 @@ class Mode:
     ttq_rate: float  # their rate, msg/s
     rtt_n: int  # measured order round trips
     warmup: int  # round trips / triggers discarded first
+    thread_state_baseline: bool  # the fourth pair (a quick run would pass two minutes)
 
 
 MODES = {
-    "smoke": Mode("smoke", 300, 3, 0.1, 200, 300.0, 50, 10),  # X slow enough to find quotes at rest
-    "quick": Mode("quick", 20_000, 5, 1.5, 1500, 500.0, 1000, 100),
-    "full": Mode("full", 60_000, 7, 3.0, 5000, 500.0, 5000, 200),
+    # smoke: X slow enough to find quotes at rest
+    "smoke": Mode("smoke", 300, 3, 0.1, 200, 300.0, 50, 10, True),
+    "quick": Mode("quick", 20_000, 5, 1.5, 1500, 500.0, 1000, 100, False),
+    "full": Mode("full", 60_000, 7, 3.0, 5000, 500.0, 5000, 200, True),
 }
 
 
@@ -597,6 +608,20 @@ class BareApplication(fix.Application):
             pass
 
 
+class ThreadStateKeepingBareApplication(BareApplication):
+    """The baseline with one change: its engine thread keeps its Python thread state.
+
+    The binding builds and destroys a thread state around every callback on a thread Python
+    did not create; truex-qf's callbacks stop that (:mod:`truex_qf.fix.engine_threads`), the
+    bare baseline's do not. This receiver shows what that alone is worth to bare QuickFIX,
+    so the gap to a bare client without the churn can be read beside the issue's ratio.
+    """
+
+    def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        keep_thread_state()  # one attribute lookup after the first call; never raises
+        super().fromApp(message, session_id)
+
+
 class BareAcceptorApplication(BareApplication):
     """Answers every 35=D with one 35=8 at once, and nothing else."""
 
@@ -820,7 +845,11 @@ class BareClient:
         settings, _roles = initiator_settings(fix_settings)
         self.client_id = fix_settings.client_id
         self.settings = settings
-        self.application = BareApplication()
+        self.application = (
+            ThreadStateKeepingBareApplication()
+            if config.get("keep_thread_state")
+            else BareApplication()
+        )
         self.cpu_at_begin = 0.0
         self.store_factory = fix.FileStoreFactory(settings)
         # The transport truex-qf's FixClient uses: one engine thread for both sessions.
@@ -1570,8 +1599,11 @@ def run_pair(
     py_spy: Path | None = None,
     switch_interval_s: float | None = None,
     reference_rate: float | str | None = None,
+    keep_thread_state: bool = False,
+    market_data_only: bool = False,
 ) -> dict[str, Any]:
-    """Start a sender and a receiver, run every measurement of ``kind``, stop both."""
+    """Start a sender and a receiver, run every measurement of ``kind`` (or market data
+    alone), stop both."""
     _progress(label, "starting")
     with tempfile.TemporaryDirectory(prefix="truex-bench-") as temp:
         common = {
@@ -1579,11 +1611,15 @@ def run_pair(
             "seed": seed,
             "order_entry_port": free_port(),
             "market_data_port": free_port(),
-            "sender_comp_id": f"BENCH{os.getpid() % 10000}{kind[0].upper()}{int(journal)}",
+            "sender_comp_id": (
+                f"BENCH{os.getpid() % 10000}{kind[0].upper()}{int(journal)}"
+                f"{'K' if keep_thread_state else ''}"
+            ),
             "client_id": "10000000000000001",
             "api_key": str(uuid.uuid4()),
             "secret_key": uuid.uuid4().hex,
             "switch_interval_s": switch_interval_s,
+            "keep_thread_state": keep_thread_state,
         }
         venue = Peer(f"{label}-venue", venue_main, common)
         client: Peer | None = None
@@ -1610,11 +1646,12 @@ def run_pair(
                 client.call("ttq_begin", 10, n=mode.ttq_n)
                 venue.call("stream", 120, n=mode.ttq_n, rate=mode.ttq_rate, move_mid=True)
                 result["ttq"] = client.call("ttq_wait", 60, timeout_s=30.0)
-            _progress(label, "order round trip")
-            timeout_s = 30.0 + mode.rtt_n * 0.01
-            result["rtt"] = client.call(
-                "rtt", timeout_s + 10, n=mode.rtt_n, warmup=mode.warmup, timeout_s=timeout_s
-            )
+            if not market_data_only:
+                _progress(label, "order round trip")
+                timeout_s = 30.0 + mode.rtt_n * 0.01
+                result["rtt"] = client.call(
+                    "rtt", timeout_s + 10, n=mode.rtt_n, warmup=mode.warmup, timeout_s=timeout_s
+                )
             result["measure_s"] = round(time.monotonic() - started, 1)
             if profiler is not None:
                 profiler.stop()
@@ -1817,6 +1854,17 @@ def build_report(
         },
         "runs": _without_samples(runs),
     }
+    kept = runs.get("baseline_kept")
+    if kept is not None:  # bare QuickFIX whose engine thread keeps its thread state
+        rate_kept = kept["md"]["sustained_msgs_per_s"]
+        report["md_throughput_msgs_per_s"].update(
+            baseline_thread_state_kept=rate_kept,
+            baseline_thread_state_kept_sender_bound=kept["md"]["sustained_sender_bound"],
+            ratio_to_baseline_thread_state_kept=_ratio(rate_core, rate_kept),
+        )
+        report["md_cpu_us_per_msg"]["baseline_thread_state_kept"] = kept["md"]["reference"][
+            "cpu_us_per_msg"
+        ]
     report["targets"] = _targets(report)
     return report
 
@@ -1929,6 +1977,15 @@ def render_table(report: dict) -> str:
         "",
         "info",
     )
+    if "baseline_thread_state_kept" in md:
+        row(
+            "  md sustained vs bare, thread state kept",
+            _fmt(md["baseline_thread_state_kept"]),
+            _fmt(md["truex_qf"]),
+            _fmt(md["ratio_to_baseline_thread_state_kept"], 2),
+            "",
+            "info",
+        )
     row(
         "tick to quote p50, us",
         "",
@@ -2065,6 +2122,18 @@ def main(argv: list[str] | None = None) -> int:
     runs["truex_journal"] = run_pair(
         "truex-qf+journal", "truex", mode, args.seed, True, **options, reference_rate=reference_rate
     )
+    if mode.thread_state_baseline:
+        runs["baseline_kept"] = run_pair(
+            "baseline, thread state kept",
+            "bare",
+            mode,
+            args.seed,
+            False,
+            **options,
+            reference_rate=reference_rate,
+            keep_thread_state=True,
+            market_data_only=True,  # the round trip barely moves with it
+        )
     report = build_report(mode, args.seed, facts, runs, time.monotonic() - started)
     print(render_table(report))
     if args.json is not None:

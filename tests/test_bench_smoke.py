@@ -1,9 +1,9 @@
 """``scripts/bench.py --smoke`` end to end: every figure is produced, none is judged.
 
-The smoke mode runs all three process pairs (bare QuickFIX, truex-qf, truex-qf with the
-journal) on a few hundred messages. Timings on a shared two-core machine say nothing at this
-size, so the test only checks that the JSON holds every key and that each figure is a real,
-positive measurement: no timing assertions.
+The smoke mode runs all four process pairs (bare QuickFIX, truex-qf, truex-qf with the
+journal, bare QuickFIX keeping its thread state) on a few hundred messages. Timings on a shared
+two-core machine say nothing at this size, so the test only checks that the JSON holds every
+key and that each figure is a real, positive measurement: no timing assertions.
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     for receiver in ("baseline", "truex_qf", "truex_qf_journal"):
         _positive(report, "md_throughput_msgs_per_s", receiver)
         _positive(report, "md_cpu_us_per_msg", receiver)
+    _positive(report, "md_throughput_msgs_per_s", "baseline_thread_state_kept")
+    _positive(report, "md_throughput_msgs_per_s", "ratio_to_baseline_thread_state_kept")
+    _positive(report, "md_cpu_us_per_msg", "baseline_thread_state_kept")
     _positive(report, "order_rtt_ratio")
     for receiver in ("baseline", "truex_qf", "truex_qf_journal"):
         for stat in ("p50", "p99"):
