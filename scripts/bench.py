@@ -10,9 +10,9 @@ the test suite) a few seconds of traffic. The table goes to stdout, progress to 
 ``--json`` also writes every figure with the raw numbers behind each ratio. ``--py-spy DIR``
 records each receiver with py-spy (raw collapsed stacks) while it is measured.
 
-Four process pairs run one after the other, each a sender (acceptor) and a receiver
-(initiator) over loopback, so that QuickFIX's process-wide session registry never sees a
-session twice and the two ends do not share a GIL:
+Three process pairs (four outside ``--quick``) run one after the other, each a sender
+(acceptor) and a receiver (initiator) over loopback, so that QuickFIX's process-wide session
+registry never sees a session twice and the two ends do not share a GIL:
 
 ``truex-qf``
     the real client: :class:`~truex_qf.runner.Runner` (``TruexApplication`` readers, the event

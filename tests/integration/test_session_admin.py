@@ -10,24 +10,28 @@ from truex_qf.fix.client import FixClient
 OE = SessionRole.ORDER_ENTRY
 
 
-def _wait_admin(journal, predicate, timeout_s=10.0):
+def _eventually(find, failure, timeout_s=10.0):
+    """What ``find()`` returns once it is truthy; ``failure()`` is the message if it never is."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for role, text in list(journal.admin_in_text):
-            if predicate(role, text):
-                return text
+    while not (found := find()):
+        assert time.monotonic() < deadline, failure()
         time.sleep(0.02)
-    raise AssertionError(f"no such admin message; saw {journal.admin_in_text!r}")
+    return found
+
+
+def _wait_admin(journal, predicate, timeout_s=10.0):
+    return _eventually(
+        lambda: next((t for r, t in list(journal.admin_in_text) if predicate(r, t)), None),
+        lambda: f"no such admin message; saw {journal.admin_in_text!r}",
+        timeout_s,
+    )
 
 
 def _logged_on_both_ends(client, venue, timeout_s=10.0):
     """The client has its Logon answered; the venue may not have marked its own end logged on
     yet, and until then the engine stores what the venue sends without sending it."""
     client.wait_logged_on(OE, timeout_s)
-    deadline = time.monotonic() + timeout_s
-    while not venue.is_logged_on(OE):
-        assert time.monotonic() < deadline, "the venue never saw the logon through"
-        time.sleep(0.01)
+    _eventually(lambda: venue.is_logged_on(OE), lambda: "the venue never saw the logon through")
 
 
 def test_both_sessions_log_on_with_signed_reset_logons(local_venue, client):
@@ -61,10 +65,10 @@ def test_sequence_gap_triggers_resend_request(local_venue, client):
     assert f"|7={first_missing}|" in resend
     # The venue gap-fills (admin messages are never resent, the revealing TestRequest
     # included); once filled, the session is back in step and answers a new TestRequest.
-    deadline = time.monotonic() + 10
-    while (SessionRole.ORDER_ENTRY, "4") not in venue.journal.admin_out:
-        assert time.monotonic() < deadline, "venue never gap-filled"
-        time.sleep(0.02)
+    _eventually(
+        lambda: (SessionRole.ORDER_ENTRY, "4") in venue.journal.admin_out,
+        lambda: "venue never gap-filled",
+    )
     assert venue.send_test_request(OE, "AFTER-GAP")
     _wait_admin(venue.journal, lambda role, text: role is OE and "|112=AFTER-GAP|" in text)
 
