@@ -137,6 +137,7 @@ import quickfix as fix
 import quickfix50sp2 as fix50
 
 from truex_qf.config import Credentials, FixSettings
+from truex_qf.cpu_wake import cpu_wake_latency, current_limit_us, idle_driver, parse_wake_latency
 from truex_qf.domain.model import (
     ExecType,
     ExecutionReport,
@@ -145,6 +146,7 @@ from truex_qf.domain.model import (
     MDUpdateAction,
     Side,
 )
+from truex_qf.errors import TruexError
 from truex_qf.fix import venue_messages
 from truex_qf.fix.builders import plain_decimal
 from truex_qf.fix.engine_threads import keep_thread_state
@@ -1688,6 +1690,9 @@ def machine_facts() -> dict[str, Any]:
         "quickfix": importlib.metadata.version("quickfix"),
         "platform": platform.platform(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        # how deeply an idle CPU sleeps decides what a quiet market's first message costs
+        "cpuidle_driver": idle_driver(),
+        "cpu_wake_latency_limit_us": current_limit_us(),
     }
 
 
@@ -1930,6 +1935,16 @@ def _fmt(value: Any, digits: int = 0) -> str:
     return str(value)
 
 
+def _wake_limit_text(facts: dict[str, Any]) -> str:
+    """The PM QoS wake-up limit the run was measured under (the kernel's default: none)."""
+    limit = facts.get("cpu_wake_latency_limit_us")
+    if limit is None:
+        return "CPU wake-up limit unknown"
+    if limit >= 2_000_000_000:
+        return "no CPU wake-up limit"
+    return f"CPU wake-up limit {limit} us"
+
+
 def render_table(report: dict) -> str:
     facts = report["machine"]
     md = report["md_throughput_msgs_per_s"]
@@ -1943,7 +1958,8 @@ def render_table(report: dict) -> str:
         f"{report['elapsed_s']:.0f} s)",
         f"{facts['cpu']}, {facts['cores']} cores, Python {facts['python']}, "
         f"QuickFIX {facts['quickfix']}, {facts['platform']}, "
-        f"load {facts['load_average_at_start']} -> {facts['load_average_at_end']}",
+        f"load {facts['load_average_at_start']} -> {facts['load_average_at_end']}, "
+        f"cpuidle {facts['cpuidle_driver']}, {_wake_limit_text(facts)}",
         "",
         f"{'measure':<40}{'baseline':>12}{'truex-qf':>12}{'ratio':>8}  {'target':<9}status",
         "-" * 89,
@@ -2104,8 +2120,28 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         help="sys.setswitchinterval in every child (an experiment; Python's default is 0.005)",
     )
+    parser.add_argument(
+        "--cpu-wake-latency-us",
+        metavar="US",
+        help="hold /dev/cpu_dma_latency at US for the whole run, every pair alike, as "
+        "truex-qf run --cpu-wake-latency-us does (default: the machine as it is)",
+    )
     args = parser.parse_args(argv)
     mode = MODES["smoke" if args.smoke else "quick" if args.quick else "full"]
+    try:
+        wake_limit_us = parse_wake_latency("--cpu-wake-latency-us", args.cpu_wake_latency_us)
+    except TruexError as error:
+        raise BenchError(str(error)) from None
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(cpu_wake_latency(wake_limit_us))
+        except TruexError as error:
+            raise BenchError(str(error)) from None
+        return _run_all(args, mode)
+
+
+def _run_all(args: argparse.Namespace, mode: Mode) -> int:
+    """Every pair, one after the other, then the table (and the JSON)."""
     facts = machine_facts()
     started = time.monotonic()
     options = {"py_spy": args.py_spy, "switch_interval_s": args.switch_interval}

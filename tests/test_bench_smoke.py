@@ -68,6 +68,9 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     # machine facts and the target table
     for fact in ("cpu", "cores", "python", "quickfix", "platform"):
         assert report["machine"][fact], fact
+    # how deeply idle CPUs sleep moves every latency: the run says what it was measured under
+    assert "cpuidle_driver" in report["machine"]
+    assert "cpu_wake_latency_limit_us" in report["machine"]
     names = {row["name"] for row in report["targets"]}
     assert names == {
         "md_throughput_ratio",
@@ -83,3 +86,18 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         assert final["resubscribes"] == 0
         assert final["book_inconsistency"] is None
         assert final["send_failures"] == 0
+
+
+def test_a_bad_wake_latency_stops_the_bench_before_any_pair(tmp_path: Path) -> None:
+    finished = subprocess.run(
+        [sys.executable, str(BENCH), "--smoke", "--cpu-wake-latency-us", "-1"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 2
+    assert finished.stderr.strip() == (
+        "bench failed: --cpu-wake-latency-us: '-1' must be a whole number of microseconds,"
+        " 0 or more"
+    )

@@ -265,14 +265,28 @@ def demo(ctx: click.Context, duration_s: float) -> None:
     default=None,
     help="Strategy file (TOML, see strategy.example.toml); default: built-in defaults.",
 )
+@click.option(
+    "--cpu-wake-latency-us",
+    "wake_latency",
+    default=None,
+    metavar="US",
+    help="Keep the CPUs from idle states slower than this to leave while running (0: never "
+    "halt), through /dev/cpu_dma_latency; needs write access to it. Default: off.",
+)
 @click.pass_context
 @_one_line_errors
-def run(ctx: click.Context, duration_s: float | None, strategy_path: Path | None) -> None:
+def run(
+    ctx: click.Context,
+    duration_s: float | None,
+    strategy_path: Path | None,
+    wake_latency: str | None,
+) -> None:
     """The market maker on both sessions, against what the environment points at.
 
     SIGINT/SIGTERM (or the end of --duration) cancels every working order, waits for the
     acknowledgements, logs out and prints a summary. `truex-qf kill` halts it and cancels all.
     """
+    from truex_qf.cpu_wake import cpu_wake_latency, parse_wake_latency
     from truex_qf.pipeline import Pipeline, pipeline_settings
     from truex_qf.runner import LiveView, Runner
     from truex_qf.strategy.coinbase import CoinbaseTicker
@@ -280,34 +294,37 @@ def run(ctx: click.Context, duration_s: float | None, strategy_path: Path | None
 
     if duration_s is not None:
         _positive_duration(duration_s)
+    wake_limit_us = parse_wake_latency("--cpu-wake-latency-us", wake_latency)
     config = load_fix_settings()
     strategy = load_strategy(strategy_path)
     configure_logging(config.state_dir, ctx.obj["verbose"])
-    references = {
-        s.symbol: CoinbaseTicker(s.symbol, base_url=strategy.coinbase_base_url)
-        for s in strategy.symbols
-        if s.reference == "coinbase"
-    }
-    pipeline = Pipeline(pipeline_settings(config.state_dir, config.sender_comp_id))
-    rest = _rest_client(config)
-    for ticker in references.values():
-        ticker.start()
-    runner = Runner(
-        config,
-        strategy,
-        references=references,  # type: ignore[arg-type]
-        view=LiveView(),
-        pipeline=pipeline,
-        rest=rest,
-    )
-    runner.mm.unknown_order_policy = _unknown_order_policy()
-    runner.stop_requested = stop_requested
-    _stop_on_signals(kill=runner.kill_requested)
-    try:
-        summary = runner.run(duration_s)
-    finally:
+    # Held before anything starts: asked for and impossible stops the run here.
+    with cpu_wake_latency(wake_limit_us):
+        references = {
+            s.symbol: CoinbaseTicker(s.symbol, base_url=strategy.coinbase_base_url)
+            for s in strategy.symbols
+            if s.reference == "coinbase"
+        }
+        pipeline = Pipeline(pipeline_settings(config.state_dir, config.sender_comp_id))
+        rest = _rest_client(config)
         for ticker in references.values():
-            ticker.stop()
+            ticker.start()
+        runner = Runner(
+            config,
+            strategy,
+            references=references,  # type: ignore[arg-type]
+            view=LiveView(),
+            pipeline=pipeline,
+            rest=rest,
+        )
+        runner.mm.unknown_order_policy = _unknown_order_policy()
+        runner.stop_requested = stop_requested
+        _stop_on_signals(kill=runner.kill_requested)
+        try:
+            summary = runner.run(duration_s)
+        finally:
+            for ticker in references.values():
+                ticker.stop()
     for line in summary.lines():
         click.echo(line)
     click.echo(f"run id: {pipeline.run_id} (truex-qf orders / fills / pnl / audit verify)")

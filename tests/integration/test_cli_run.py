@@ -119,3 +119,17 @@ def test_bad_strategy_file_is_one_line(tmp_path):
     assert result.returncode == 2
     assert "symbols.BTC-PYUSD.spread_bps" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_cpu_wake_latency_is_one_line(tmp_path):
+    env = _env(tmp_path, free_port(), free_port())
+    result = subprocess.run(
+        [sys.executable, "-m", "truex_qf.cli", "run", "--cpu-wake-latency-us", "0.5"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --cpu-wake-latency-us: '0.5' must be a whole number")
+    assert len(result.stderr.strip().splitlines()) == 1
