@@ -3,14 +3,14 @@
 
 Usage, from the repository root with the venv's python::
 
-    python scripts/bench.py [--quick | --smoke] [--json FILE] [--seed N] [--py-spy DIR]
+    python scripts/bench.py [--quick | --smoke] [--floor] [--json FILE] [--seed N] [--py-spy DIR]
 
 Default mode takes a few minutes on two cores, ``--quick`` about a minute, ``--smoke`` (for
 the test suite) a few seconds of traffic. The table goes to stdout, progress to stderr;
 ``--json`` also writes every figure with the raw numbers behind each ratio. ``--py-spy DIR``
 records each receiver with py-spy (raw collapsed stacks) while it is measured.
 
-Three process pairs (four outside ``--quick``) run one after the other, each a sender
+Three process pairs (and the floor receivers, see below) run one after the other, each a sender
 (acceptor) and a receiver (initiator) over loopback, so that QuickFIX's process-wide session
 registry never sees a session twice and the two ends do not share a GIL:
 
@@ -31,14 +31,19 @@ registry never sees a session twice and the two ends do not share a GIL:
 ``truex-qf + journal``
     as ``truex-qf``, with the production :class:`~truex_qf.pipeline.Pipeline` (SQLite store in
     a temp directory, FIX journal on the engine log's tap, metrics, alerts).
-``baseline, thread state kept``
-    as ``baseline``, with one call added to the receiver's ``fromApp``:
-    :func:`~truex_qf.fix.engine_threads.keep_thread_state`, which truex-qf's callbacks make
-    too. The binding otherwise builds and destroys a Python thread state around every
-    callback on an engine thread, and the bare baseline pays for that on every message.
-    Market data only (sustained rate and CPU per message), reported as information beside
-    the issue's ratio, which stays against ``baseline``. Not in ``--quick``, which would then
-    take more than its two minutes.
+floor receivers (``--floor``; the first alone in the full run, all five in ``--smoke``)
+    as ``baseline``, each doing one more step of what truex-qf's engine thread does for every
+    market-data message before it decides anything (:data:`FLOOR_STEPS`): keep the engine
+    thread's Python thread state (:func:`~truex_qf.fix.engine_threads.keep_thread_state`;
+    the binding otherwise builds and destroys one around every callback, and the bare
+    baseline pays for that on every message), a Python engine log
+    (:class:`~truex_qf.fix.engine_log.RedactingLogFactory`, no journal tap), the message's
+    text, :func:`~truex_qf.fix.readers.read_increment`, and
+    :class:`~truex_qf.marketdata.book.BookKeeper`. Market data only (sustained rate and CPU
+    per message), each beside its ratio to ``baseline``: information, so the throughput
+    target can be read against what any Python receiver pays before the quote decision.
+    The first rung keeps the JSON keys it had as the fourth pair
+    (``baseline_thread_state_kept``).
 
 Both senders push the same stream, without an engine log: a deterministic L2 book for
 BTC-PYUSD around 60 000 (TrueX grid of that bucket: tick 0.1, lot 0.0001), a 35=W then 35=X
@@ -149,10 +154,13 @@ from truex_qf.domain.model import (
 from truex_qf.errors import TruexError
 from truex_qf.fix import venue_messages
 from truex_qf.fix.builders import plain_decimal
+from truex_qf.fix.engine_log import RedactingLogFactory
 from truex_qf.fix.engine_threads import keep_thread_state
+from truex_qf.fix.readers import READERS, read_increment
 from truex_qf.fix.settings import SPEC_DIR, initiator_settings
 from truex_qf.fix.venue_app import VenueAccount, VenueApplication
 from truex_qf.fix.venue_server import SimulatorSettings, acceptor_settings
+from truex_qf.marketdata.book import BookKeeper
 from truex_qf.netutil import free_port
 from truex_qf.pipeline import Pipeline, pipeline_settings
 from truex_qf.runner import Runner
@@ -210,14 +218,15 @@ class Mode:
     ttq_rate: float  # their rate, msg/s
     rtt_n: int  # measured order round trips
     warmup: int  # round trips / triggers discarded first
-    thread_state_baseline: bool  # the fourth pair (a quick run would pass two minutes)
+    floor_steps: int  # floor receivers: the first N of FLOOR_STEPS, one pair each
 
 
 MODES = {
     # smoke: X slow enough to find quotes at rest
-    "smoke": Mode("smoke", 300, 3, 0.1, 200, 300.0, 50, 10, True),
-    "quick": Mode("quick", 20_000, 5, 1.5, 1500, 500.0, 1000, 100, False),
-    "full": Mode("full", 60_000, 7, 3.0, 5000, 500.0, 5000, 200, True),
+    "smoke": Mode("smoke", 300, 3, 0.1, 200, 300.0, 50, 10, 5),
+    # quick: no floor pair, or it would pass two minutes; --floor adds all five
+    "quick": Mode("quick", 20_000, 5, 1.5, 1500, 500.0, 1000, 100, 0),
+    "full": Mode("full", 60_000, 7, 3.0, 5000, 500.0, 5000, 200, 1),
 }
 
 
@@ -610,18 +619,64 @@ class BareApplication(fix.Application):
             pass
 
 
-class ThreadStateKeepingBareApplication(BareApplication):
-    """The baseline with one change: its engine thread keeps its Python thread state.
+FLOOR_STEPS = (
+    ("thread_state", "keeps its thread state"),
+    ("engine_log", "+ a Python engine log"),
+    ("text", "+ Message.toString"),
+    ("read", "+ reads the 35=X"),
+    ("book", "+ applies it to the book"),
+)
+"""What truex-qf's engine thread does for every market-data message before it decides
+anything, in order; a floor receiver does the first N of them (``floor_steps``)."""
 
-    The binding builds and destroys a thread state around every callback on a thread Python
-    did not create; truex-qf's callbacks stop that (:mod:`truex_qf.fix.engine_threads`), the
-    bare baseline's do not. This receiver shows what that alone is worth to bare QuickFIX,
-    so the gap to a bare client without the churn can be read beside the issue's ratio.
+
+class FloorApplication(BareApplication):
+    """The baseline plus the first ``steps`` of :data:`FLOOR_STEPS`, truex-qf's own code.
+
+    Each step is what every truex-qf receiver pays per market-data message before the trading
+    decision: keeping the engine thread's Python thread state (the binding otherwise builds
+    and destroys one around every callback, :mod:`truex_qf.fix.engine_threads`), the engine
+    log (:class:`~truex_qf.fix.engine_log.RedactingLog`, set up by :class:`BareClient`
+    without a journal tap), the message's text, :func:`~truex_qf.fix.readers.read_increment`
+    and :class:`~truex_qf.marketdata.book.BookKeeper`. The ladder's last rung against
+    truex-qf's rate is what the quote decision, the Runner and the MarketMaker's dispatch
+    cost; its rungs against the baseline say how much of the throughput target is left
+    once a Python application has only read and stored the book.
     """
 
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        names = [name for name, _ in FLOOR_STEPS[:steps]]
+        self.keep = "thread_state" in names
+        self.text = "text" in names
+        self.read = "read" in names
+        self.book = "book" in names
+        self.books = BookKeeper()
+        self.failures = 0
+
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        keep_thread_state()  # one attribute lookup after the first call; never raises
+        try:
+            if self.keep:
+                keep_thread_state()  # one attribute lookup after the first call
+            if self.text:
+                raw = message.toString()
+                if self.read:
+                    self._read(raw)
+        except Exception:  # nothing may escape a callback (notes §1.2); counted, reported
+            self.failures += 1
         super().fromApp(message, session_id)
+
+    def _read(self, raw: str) -> None:
+        start = raw.find("\x0135=") + 4
+        msg_type = raw[start : raw.find("\x01", start)]
+        if msg_type == "X":
+            increment = read_increment(raw, 0)
+            if self.book:
+                self.books.apply_increment(increment, time.monotonic())
+        elif msg_type == "W":
+            snapshot = READERS["W"](raw, 0)
+            if self.book:
+                self.books.apply_snapshot(snapshot, time.monotonic())
 
 
 class BareAcceptorApplication(BareApplication):
@@ -847,15 +902,20 @@ class BareClient:
         settings, _roles = initiator_settings(fix_settings)
         self.client_id = fix_settings.client_id
         self.settings = settings
-        self.application = (
-            ThreadStateKeepingBareApplication()
-            if config.get("keep_thread_state")
-            else BareApplication()
-        )
+        steps = config.get("floor_steps", 0)
+        self.application = FloorApplication(steps) if steps else BareApplication()
         self.cpu_at_begin = 0.0
         self.store_factory = fix.FileStoreFactory(settings)
         # The transport truex-qf's FixClient uses: one engine thread for both sessions.
-        self.initiator = fix.SocketInitiator(self.application, self.store_factory, self.settings)
+        if steps >= 2:  # FLOOR_STEPS[1]: the engine log FixClient installs, without a tap
+            self.log_factory = RedactingLogFactory(None)
+            self.initiator = fix.SocketInitiator(
+                self.application, self.store_factory, self.settings, self.log_factory
+            )
+        else:
+            self.initiator = fix.SocketInitiator(
+                self.application, self.store_factory, self.settings
+            )
         self.oe_session = _session_id(fix_settings.sender_comp_id, fix_settings.order_entry_target)
         self.md_session = _session_id(fix_settings.sender_comp_id, fix_settings.market_data_target)
 
@@ -913,7 +973,13 @@ class BareClient:
 
     def stop(self) -> dict[str, Any]:
         self.initiator.stop(True)
-        return {}
+        failures = getattr(self.application, "failures", 0)
+        books = getattr(self.application, "books", None)
+        book = books.book(MD_SYMBOL) if books is not None else None
+        return {
+            "callback_failures": failures,
+            "book_inconsistency": book.inconsistency if book is not None else None,
+        }
 
 
 class TapProbe:
@@ -1601,7 +1667,7 @@ def run_pair(
     py_spy: Path | None = None,
     switch_interval_s: float | None = None,
     reference_rate: float | str | None = None,
-    keep_thread_state: bool = False,
+    floor_steps: int = 0,
     market_data_only: bool = False,
 ) -> dict[str, Any]:
     """Start a sender and a receiver, run every measurement of ``kind`` (or market data
@@ -1615,13 +1681,13 @@ def run_pair(
             "market_data_port": free_port(),
             "sender_comp_id": (
                 f"BENCH{os.getpid() % 10000}{kind[0].upper()}{int(journal)}"
-                f"{'K' if keep_thread_state else ''}"
+                f"{f'F{floor_steps}' if floor_steps else ''}"
             ),
             "client_id": "10000000000000001",
             "api_key": str(uuid.uuid4()),
             "secret_key": uuid.uuid4().hex,
             "switch_interval_s": switch_interval_s,
-            "keep_thread_state": keep_thread_state,
+            "floor_steps": floor_steps,
         }
         venue = Peer(f"{label}-venue", venue_main, common)
         client: Peer | None = None
@@ -1870,8 +1936,36 @@ def build_report(
         report["md_cpu_us_per_msg"]["baseline_thread_state_kept"] = kept["md"]["reference"][
             "cpu_us_per_msg"
         ]
+    floor = [
+        _floor_rung(steps, runs[_floor_key(steps)], rate_base)
+        for steps in range(1, len(FLOOR_STEPS) + 1)
+        if _floor_key(steps) in runs
+    ]
+    if floor:
+        report["md_floor"] = floor
     report["targets"] = _targets(report)
     return report
+
+
+def _floor_key(steps: int) -> str:
+    # the first rung keeps the key (and the JSON figures) it had as the fourth pair
+    return "baseline_kept" if steps == 1 else f"floor_{steps}"
+
+
+def _floor_rung(steps: int, run: dict, rate_base: float) -> dict[str, Any]:
+    """One floor receiver's figures, with its ratio to the baseline's sustained rate."""
+    md = run["md"]
+    return {
+        "steps": [name for name, _ in FLOOR_STEPS[:steps]],
+        "label": FLOOR_STEPS[steps - 1][1],
+        "sustained_msgs_per_s": md["sustained_msgs_per_s"],
+        "sustained_sender_bound": md["sustained_sender_bound"],
+        "saturation_msgs_per_s": md["saturation"]["receive_rate"],
+        "cpu_us_per_msg": md["reference"]["cpu_us_per_msg"],
+        "ratio_to_baseline": _ratio(md["sustained_msgs_per_s"], rate_base),
+        "callback_failures": run["client_final"].get("callback_failures", 0),
+        "book_inconsistency": run["client_final"].get("book_inconsistency"),
+    }
 
 
 RAW_SAMPLE_KEYS = (
@@ -2092,6 +2186,24 @@ def render_table(report: dict) -> str:
         "",
         "info",
     )
+    floor = report.get("md_floor")
+    if floor:
+        lines += [
+            "",
+            "floor: bare QuickFIX doing truex-qf's per-message work up to the decision, md only",
+            f"{'receiver':<40}{'msg/s':>12}{'CPU us/msg':>12}{'ratio':>8}",
+            "-" * 72,
+        ]
+        for rung in floor:
+            lines.append(
+                f"{'  ' + rung['label']:<40}{_fmt(rung['sustained_msgs_per_s']):>12}"
+                f"{_fmt(rung['cpu_us_per_msg'], 1):>12}{_fmt(rung['ratio_to_baseline'], 2):>8}"
+                + ("  sender-bound" if rung["sustained_sender_bound"] else "")
+            )
+        lines.append(
+            f"{'  truex-qf (+ Runner, decision, orders)':<40}{_fmt(md['truex_qf']):>12}"
+            f"{_fmt(cpu['truex_qf'], 1):>12}{_fmt(report['md_throughput_ratio'], 2):>8}"
+        )
     if md.get("baseline_sender_bound"):
         lines.append("note: the baseline's sustained rate is bounded by the sender")
     return "\n".join(lines)
@@ -2126,6 +2238,12 @@ def main(argv: list[str] | None = None) -> int:
         help="hold /dev/cpu_dma_latency at US for the whole run, every pair alike, as "
         "truex-qf run --cpu-wake-latency-us does (default: the machine as it is)",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run the five floor receivers (bare QuickFIX doing truex-qf's per-message "
+        "work up to the quote decision, one step more each); about 15 s each in --quick",
+    )
     args = parser.parse_args(argv)
     mode = MODES["smoke" if args.smoke else "quick" if args.quick else "full"]
     try:
@@ -2158,17 +2276,17 @@ def _run_all(args: argparse.Namespace, mode: Mode) -> int:
     runs["truex_journal"] = run_pair(
         "truex-qf+journal", "truex", mode, args.seed, True, **options, reference_rate=reference_rate
     )
-    if mode.thread_state_baseline:
-        runs["baseline_kept"] = run_pair(
-            "baseline, thread state kept",
+    for steps in range(1, (len(FLOOR_STEPS) if args.floor else mode.floor_steps) + 1):
+        runs[_floor_key(steps)] = run_pair(
+            f"baseline, {FLOOR_STEPS[steps - 1][1]}",
             "bare",
             mode,
             args.seed,
             False,
             **options,
             reference_rate=reference_rate,
-            keep_thread_state=True,
-            market_data_only=True,  # the round trip barely moves with it
+            floor_steps=steps,
+            market_data_only=True,  # the round trip barely moves with any of them
         )
     report = build_report(mode, args.seed, facts, runs, time.monotonic() - started)
     print(render_table(report))

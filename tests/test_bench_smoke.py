@@ -1,7 +1,8 @@
 """``scripts/bench.py --smoke`` end to end: every figure is produced, none is judged.
 
-The smoke mode runs all four process pairs (bare QuickFIX, truex-qf, truex-qf with the
-journal, bare QuickFIX keeping its thread state) on a few hundred messages. Timings on a shared
+The smoke mode runs every process pair (bare QuickFIX, truex-qf, truex-qf with the journal,
+and the five floor receivers: bare QuickFIX doing truex-qf's per-message work one step more
+each) on a few hundred messages. Timings on a shared
 two-core machine say nothing at this size, so the test only checks that the JSON holds every
 key and that each figure is a real, positive measurement: no timing assertions.
 """
@@ -35,7 +36,7 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
-        timeout=100,
+        timeout=180,
     )
     assert finished.returncode == 0, finished.stderr[-4000:]
     assert "PASS" in finished.stdout or "MISS" in finished.stdout
@@ -51,6 +52,23 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     _positive(report, "md_throughput_msgs_per_s", "baseline_thread_state_kept")
     _positive(report, "md_throughput_msgs_per_s", "ratio_to_baseline_thread_state_kept")
     _positive(report, "md_cpu_us_per_msg", "baseline_thread_state_kept")
+    # the floor: one rung per step, each a real measurement that read the stream sanely
+    rungs = report["md_floor"]
+    assert [rung["steps"][-1] for rung in rungs] == [
+        "thread_state",
+        "engine_log",
+        "text",
+        "read",
+        "book",
+    ]
+    for number, rung in enumerate(rungs):
+        _positive(rung, "sustained_msgs_per_s")
+        _positive(rung, "cpu_us_per_msg")
+        _positive(rung, "ratio_to_baseline")
+        assert rung["callback_failures"] == 0, rung
+        assert rung["book_inconsistency"] is None, rung
+        assert len(rung["steps"]) == number + 1
+    assert "floor: bare QuickFIX" in finished.stdout
     _positive(report, "order_rtt_ratio")
     for receiver in ("baseline", "truex_qf", "truex_qf_journal"):
         for stat in ("p50", "p99"):
