@@ -147,6 +147,7 @@ from truex_qf.domain.model import (
     ExecType,
     ExecutionReport,
     MarketDataIncrement,
+    MarketDataSnapshot,
     MDEntryType,
     MDUpdateAction,
     Side,
@@ -156,7 +157,7 @@ from truex_qf.fix import venue_messages
 from truex_qf.fix.builders import plain_decimal
 from truex_qf.fix.engine_log import RedactingLogFactory
 from truex_qf.fix.engine_threads import keep_thread_state
-from truex_qf.fix.readers import READERS, read_increment
+from truex_qf.fix.readers import READERS, msg_type
 from truex_qf.fix.settings import SPEC_DIR, initiator_settings
 from truex_qf.fix.venue_app import VenueAccount, VenueApplication
 from truex_qf.fix.venue_server import SimulatorSettings, acceptor_settings
@@ -630,6 +631,11 @@ FLOOR_STEPS = (
 anything, in order; a floor receiver does the first N of them (``floor_steps``)."""
 
 
+def floor_step_names(steps: int) -> frozenset[str]:
+    """The names of the first ``steps`` of :data:`FLOOR_STEPS`."""
+    return frozenset(name for name, _ in FLOOR_STEPS[:steps])
+
+
 class FloorApplication(BareApplication):
     """The baseline plus the first ``steps`` of :data:`FLOOR_STEPS`, truex-qf's own code.
 
@@ -646,7 +652,7 @@ class FloorApplication(BareApplication):
 
     def __init__(self, steps: int) -> None:
         super().__init__()
-        names = [name for name, _ in FLOOR_STEPS[:steps]]
+        names = floor_step_names(steps)
         self.keep = "thread_state" in names
         self.text = "text" in names
         self.read = "read" in names
@@ -667,16 +673,17 @@ class FloorApplication(BareApplication):
         super().fromApp(message, session_id)
 
     def _read(self, raw: str) -> None:
-        start = raw.find("\x0135=") + 4
-        msg_type = raw[start : raw.find("\x01", start)]
-        if msg_type == "X":
-            increment = read_increment(raw, 0)
-            if self.book:
-                self.books.apply_increment(increment, time.monotonic())
-        elif msg_type == "W":
-            snapshot = READERS["W"](raw, 0)
-            if self.book:
-                self.books.apply_snapshot(snapshot, time.monotonic())
+        """As ``TruexApplication.fromApp`` reads, then as ``MarketMaker`` applies to the book."""
+        reader = READERS.get(msg_type(raw))
+        if reader is None:
+            return
+        event = reader(raw, 0)
+        if not self.book:
+            return
+        if type(event) is MarketDataIncrement:
+            self.books.apply_increment(event, time.monotonic())
+        elif type(event) is MarketDataSnapshot:
+            self.books.apply_snapshot(event, time.monotonic())
 
 
 class BareAcceptorApplication(BareApplication):
@@ -906,16 +913,14 @@ class BareClient:
         self.application = FloorApplication(steps) if steps else BareApplication()
         self.cpu_at_begin = 0.0
         self.store_factory = fix.FileStoreFactory(settings)
+        # The engine log FixClient installs, without a journal tap; kept alive with the engine.
+        self.log_factories = (
+            [RedactingLogFactory(None)] if "engine_log" in floor_step_names(steps) else []
+        )
         # The transport truex-qf's FixClient uses: one engine thread for both sessions.
-        if steps >= 2:  # FLOOR_STEPS[1]: the engine log FixClient installs, without a tap
-            self.log_factory = RedactingLogFactory(None)
-            self.initiator = fix.SocketInitiator(
-                self.application, self.store_factory, self.settings, self.log_factory
-            )
-        else:
-            self.initiator = fix.SocketInitiator(
-                self.application, self.store_factory, self.settings
-            )
+        self.initiator = fix.SocketInitiator(
+            self.application, self.store_factory, self.settings, *self.log_factories
+        )
         self.oe_session = _session_id(fix_settings.sender_comp_id, fix_settings.order_entry_target)
         self.md_session = _session_id(fix_settings.sender_comp_id, fix_settings.market_data_target)
 
@@ -973,11 +978,11 @@ class BareClient:
 
     def stop(self) -> dict[str, Any]:
         self.initiator.stop(True)
-        failures = getattr(self.application, "failures", 0)
-        books = getattr(self.application, "books", None)
-        book = books.book(MD_SYMBOL) if books is not None else None
+        if not isinstance(self.application, FloorApplication):
+            return {}
+        book = self.application.books.book(MD_SYMBOL)
         return {
-            "callback_failures": failures,
+            "callback_failures": self.application.failures,
             "book_inconsistency": book.inconsistency if book is not None else None,
         }
 

@@ -201,3 +201,9 @@ def test_business_reject_wrong_session():
         wire("8=FIXT.1.1|35=j|49=|56=|45=0|380=0|58=Invalid session ID|10=000|")
     )
     assert (reject.reason, reject.ref_seq_num, reject.text) == ("0", 0, "Invalid session ID")
+
+
+def test_msg_type_is_the_headers_35_not_a_tag_ending_in_35() -> None:
+    raw = "8=FIXT.1.1\x019=60\x01135=7\x0135=X\x0149=TRUEX_UAT_MD\x01262=MD1\x0110=000\x01"
+    assert readers.msg_type(raw) == "X"
+    assert readers.msg_type("8=FIXT.1.1\x019=5\x0135=W\x0110=000\x01") == "W"

@@ -46,6 +46,12 @@ class MalformedMessage(ValueError):
         self.tag = tag
 
 
+def msg_type(raw: str) -> str:
+    """MsgType(35) from a message's text: the header's own, not a tag ending in 35."""
+    start = raw.find("\x0135=") + 4
+    return raw[start : raw.find(SOH, start)]
+
+
 def split_fields(raw: str) -> Fields:
     """``(tag, value)`` pairs in wire order (repeating groups keep their order)."""
     pairs: Fields = []
