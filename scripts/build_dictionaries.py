@@ -143,11 +143,7 @@ HEADER: tuple[Member, ...] = (
     ),
 )
 
-TRAILER: tuple[Member, ...] = (
-    Field("SignatureLength"),
-    Field("Signature"),
-    Field("CheckSum", True),
-)
+TRAILER: tuple[Member, ...] = (Field("CheckSum", True),)
 
 TEXT = Field("Text")
 
@@ -200,7 +196,6 @@ ADMIN_MESSAGES: tuple[Message, ...] = (
                 "NextExpectedMsgSeqNum",
                 why="QuickFIX 1.16 sends it when EnableNextExpectedMsgSeqNum=Y.",
             ),
-            Field("MaxMessageSize"),
             Field(
                 "Username",
                 why="Optional in TrueX's dictionary, required in practice: the API key id.",
@@ -242,9 +237,9 @@ COMPONENTS: tuple[tuple[str, tuple[Member, ...]], ...] = (
         (
             Field(
                 "Symbol",
-                True,
-                why="Required wherever Instrument is (D, V, W, 8); optional where the component "
-                "is (x, X, y, BK entries).",
+                why="Optional, as TrueX publishes it: a required 55 would make QuickFIX refuse "
+                "a whole ExecutionReport or snapshot that lacks it (a lost fill); the readers "
+                "and the simulator say what is missing instead.",
             ),
             Field("SecurityType"),
         ),
@@ -278,7 +273,6 @@ COMPONENTS: tuple[tuple[str, tuple[Member, ...]], ...] = (
                     ),
                     Field("AggressorSide"),
                 ),
-                required=True,
             ),
         ),
     ),
@@ -301,7 +295,6 @@ COMPONENTS: tuple[tuple[str, tuple[Member, ...]], ...] = (
                     Field("MDPriceLevel"),
                     Field("AggressorSide"),
                 ),
-                required=True,
             ),
         ),
     ),
@@ -578,7 +571,10 @@ APP_MESSAGES: tuple[Message, ...] = (
 
 TRANSPORT_PATCHES: dict[str, FieldPatch] = {
     "EncryptMethod": FieldPatch(
-        why="TrueX uses no encryption; QuickFIX always sends 98=0.", values=("0",)
+        why="No enumeration, as TrueX publishes it: QuickFIX always sends 98=0.", no_values=True
+    ),
+    "ApplVerID": FieldPatch(
+        why="No enumeration, as TrueX publishes it: TrueX does not send 1128.", no_values=True
     ),
     "DefaultApplVerID": FieldPatch(
         why="No enumeration on purpose: QuickFIX sends 1137=9 and TrueX replies 9, but the JS "
@@ -601,9 +597,9 @@ APPLICATION_PATCHES: dict[str, FieldPatch] = {
         extra_values=(("CSPOT", "CRYPTO_SPOT"),),
     ),
     "MDEntryTime": FieldPatch(
-        why="TrueX patch: typed UTCTIMEONLY by FIX, but TrueX sends date, time and "
-        "nanoseconds (19700101-00:00:00.000000000), which UTCTIMEONLY rejects.",
-        type="STRING",
+        why="TrueX patch: typed UTCTIMEONLY by FIX and by TrueX's dictionary, but TrueX sends "
+        "date, time and nanoseconds (19700101-00:00:00.000000000): a timestamp.",
+        type="UTCTIMESTAMP",
     ),
     "SelfMatchPreventionInstruction": FieldPatch(
         why="No enumeration on purpose: TrueX documents 1 = cancel aggressive and 2 = cancel "

@@ -21,6 +21,16 @@ import pytest
 import quickfix as fix
 import quickfix50sp2 as fix50sp2
 
+from scripts.dictionary_facts import (
+    README,
+    dictionary_facts,
+    diff,
+    load_differences,
+    load_published,
+    readme_table,
+    render_table,
+)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPEC_DIR = REPO_ROOT / "spec"
 TRANSPORT_XML = SPEC_DIR / "TrueX_FIXT11.xml"
@@ -387,9 +397,6 @@ LOGON = SPEC_EXAMPLES["logon-reply-oe"]
             id="security-type-not-cspot",
         ),
         pytest.param(
-            NEW_ORDER.replace("|55=BTC-PYUSD|", "|"), fix.RequiredTagMissing, id="no-symbol"
-        ),
-        pytest.param(
             NEW_ORDER.replace("|453=1|", "|453=2|"),
             fix.RepeatingGroupCountMismatch,
             id="party-count-mismatch",
@@ -428,6 +435,16 @@ def test_dictionaries_refuse(
             SPEC_EXAMPLES["snapshot-empty-book"].replace("|273=19700101-00:00:00.000000000", ""),
             id="snapshot-without-entry-time",
         ),
+        # 55 is optional in TrueX's Instrument: the readers and the simulator say it is missing.
+        pytest.param(NEW_ORDER.replace("|55=BTC-PYUSD|", "|"), id="new-order-without-symbol"),
+        pytest.param(
+            SPEC_EXAMPLES["er-new"].replace("|55=BTC-PYUSD|", "|"), id="report-without-symbol"
+        ),
+        pytest.param(
+            SPEC_EXAMPLES["snapshot-empty-book"].split("|268=")[0] + "|10=0|",
+            id="snapshot-without-entries",
+        ),
+        pytest.param(CONSTRUCTED_EXAMPLES["business-reject-session"], id="reject-without-372"),
     ],
 )
 def test_dictionaries_tolerate_what_truex_may_send(dicts: Dictionaries, example: str) -> None:
@@ -458,7 +475,7 @@ def enum_values(path: Path, number: int) -> list[str]:
 
 def test_truex_patches_are_in_the_xml() -> None:
     """The field-definition patches from spec §5.5 and §11.3."""
-    assert field_definition(APPLICATION_XML, 273).get("type") == "STRING"
+    assert field_definition(APPLICATION_XML, 273).get("type") == "UTCTIMESTAMP"
     assert enum_values(APPLICATION_XML, 2964) == []
     assert enum_values(APPLICATION_XML, 18) == []
     assert enum_values(APPLICATION_XML, 167) == ["CSPOT"]
@@ -479,3 +496,42 @@ def test_generator_reproduces_the_committed_files(tmp_path: Path) -> None:
     )
     for committed in (TRANSPORT_XML, APPLICATION_XML):
         assert (tmp_path / committed.name).read_bytes() == committed.read_bytes(), committed.name
+
+
+def test_dictionaries_differ_from_truex_only_as_recorded() -> None:
+    """Ours against TrueX's published dictionaries: every difference is a row of
+    spec/differences.toml (with its reason), and every row is still a difference."""
+    differences = diff(load_published(), dictionary_facts(SPEC_DIR))
+    live = {(d.key, d.published, d.ours) for d in differences}
+    recorded = {(d.key, d.published, d.ours) for d in load_differences()}
+    assert sorted(live - recorded) == [], "differences not in spec/differences.toml"
+    assert sorted(recorded - live) == [], "rows of spec/differences.toml that no longer differ"
+
+
+def test_every_recorded_difference_says_why() -> None:
+    """A row without a reason is not a deliberate difference."""
+    rows = load_differences()
+    assert all(len(row.reason) > 20 for row in rows)
+    assert len({row.key for row in rows}) == len(rows)
+
+
+def test_readme_table_is_rendered_from_the_recorded_differences() -> None:
+    """spec/README.md shows the TOML, not a second copy that drifts
+    (refresh it with ``python3 scripts/dictionary_facts.py table``)."""
+    assert readme_table(README.read_text()) == render_table(load_differences())
+
+
+def test_facts_see_what_quickfix_sees(tmp_path: Path) -> None:
+    """The comparison notices a required flag, a group's order and a type, through components."""
+    facts = dictionary_facts(SPEC_DIR)
+    assert facts["FIX50SP2 W 268[]"] == "269 278 270 271 273 1023 2446"
+    assert facts["FIX50SP2 W 55"] == "N"  # Instrument is required on W, Symbol inside it is not
+    assert facts["FIX50SP2 BK 146.870.871"] == "N"
+    for name in (TRANSPORT_XML.name, APPLICATION_XML.name):
+        (tmp_path / name).write_text(
+            (SPEC_DIR / name)
+            .read_text()
+            .replace('name="MDEntryTime" required="N"', 'name="MDEntryTime" required="Y"')
+        )
+    changed = {d.key for d in diff(facts, dictionary_facts(tmp_path))}
+    assert changed == {"FIX50SP2 W 268.273", "FIX50SP2 X 268.273"}
