@@ -21,17 +21,28 @@ from truex_qf.errors import ConfigError
 SESSIONS_CFG = PROJECT_DIR / "sessions.cfg"
 SPEC_DIR = PROJECT_DIR / "spec"
 ROLE_KEY = "TruexRole"
-_PLACEHOLDER = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+# ${NAME} or ${NAME:-default}, the shell's spelling: the default applies when NAME is unset or
+# empty, so sessions.cfg itself shows what a session talks to when nothing is configured.
+_PLACEHOLDER = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
 
 
 def render_template(template: str, values: Mapping[str, str], source: str) -> str:
-    """Fill ``${NAME}`` placeholders; an unknown name is a ConfigError naming the file."""
+    """Fill ``${NAME}`` and ``${NAME:-default}`` placeholders.
+
+    ``default`` stands in when ``values`` has no NAME or an empty one. A name that is neither
+    known nor defaulted is a ConfigError naming the file.
+    """
 
     def substitute(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
+        name, default = match.group(1), match.group(2)
+        value = values.get(name)
+        if value:
+            return value
+        if default is not None:
+            return default
+        if value is None:
             raise ConfigError(source, f"unknown placeholder ${{{name}}}")
-        return values[name]
+        return value
 
     return "\n".join(
         line if line.lstrip().startswith("#") else _PLACEHOLDER.sub(substitute, line)
