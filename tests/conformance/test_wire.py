@@ -10,8 +10,9 @@ SECRET = "example-secret-do-not-use"
 
 def test_logon_password_matches_spec_worked_examples() -> None:
     """§2.2: both published signatures, OE and MD."""
-    oe = logon_password(SECRET, "20251010-13:35:58.250", "A", "1", "MYFIRM_OE1", "TRUEX_UAT_OE", KEY)
-    md = logon_password(SECRET, "20251010-13:35:59.001", "A", "1", "MYFIRM_MD1", "TRUEX_UAT_MD", KEY)
+    oe_time, md_time = "20251010-13:35:58.250", "20251010-13:35:59.001"
+    oe = logon_password(SECRET, oe_time, "A", "1", "MYFIRM_OE1", "TRUEX_UAT_OE", KEY)
+    md = logon_password(SECRET, md_time, "A", "1", "MYFIRM_MD1", "TRUEX_UAT_MD", KEY)
     assert oe == "251SVgKeyDM4jdxndWMYlbWJmonHOsnprapUFOZw8a8="
     assert md == "aQLrVOyVYyZO6B32TX1ACNV5Qh5+ICvLIPqP/UU3gGU="
 

@@ -9,6 +9,7 @@ mistake shared by the product and its simulator cannot hide here. Messages are l
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import socket
@@ -133,7 +134,5 @@ class Connection:
         return unframe(raw)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
