@@ -49,6 +49,7 @@ from truex_qf.domain.model import (
     NewOrder,
     OrderCancelReject,
     SecurityList,
+    SecurityListUpdate,
     SessionRole,
     Side,
 )
@@ -157,6 +158,13 @@ READER_SEEDS: dict[str, list[str]] = {
             "55=ETH-PYUSD|167=CSPOT|15=PYUSD|10=000|"
         ),
     ],
+    "BK": [
+        wire(
+            "8=FIXT.1.1|9=300|35=BK|49=TRUEX_UAT_MD|56=CLI|34=3|52=20250910-14:39:15.000000|"
+            "320=SL1|322=SL2|980=M|146=2|1324=A|55=SOL-PYUSD|167=CSPOT|870=2|871=40|872=10.5|"
+            "871=41|872=3|15=PYUSD|1324=D|55=ETH-PYUSD|167=CSPOT|15=PYUSD|10=000|"
+        ),
+    ],
 }
 
 READER_RESULTS: dict[str, type] = {
@@ -167,6 +175,7 @@ READER_RESULTS: dict[str, type] = {
     "X": MarketDataIncrement,
     "Y": MarketDataReject,
     "y": SecurityList,
+    "BK": SecurityListUpdate,
 }
 
 MUTATIONS_PER_READER = 300  # 7 readers: 2,100 mutated messages

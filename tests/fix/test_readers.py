@@ -5,8 +5,10 @@ from decimal import Decimal
 import pytest
 
 from truex_qf.domain.model import (
+    CxlRejReason,
     CxlRejResponseTo,
     ExecType,
+    ListUpdateAction,
     MDEntryType,
     MDUpdateAction,
     OrdStatus,
@@ -20,6 +22,8 @@ from truex_qf.fix.readers import (
     read_cancel_reject,
     read_execution_report,
     read_increment,
+    read_security_list,
+    read_security_list_update,
     read_snapshot,
 )
 
@@ -201,6 +205,135 @@ def test_business_reject_wrong_session():
         wire("8=FIXT.1.1|35=j|49=|56=|45=0|380=0|58=Invalid session ID|10=000|")
     )
     assert (reject.reason, reject.ref_seq_num, reject.text) == ("0", 0, "Invalid session ID")
+    assert reject.ref_msg_type == ""
+    assert reject.invalid_session
+
+
+def test_business_reject_other_reasons_are_not_a_wrong_session():
+    throttle = read_business_reject(wire("8=FIXT.1.1|35=j|45=4|372=D|380=8|58=Throttled|10=0|"))
+    assert not throttle.invalid_session
+    other = read_business_reject(wire("8=FIXT.1.1|35=j|45=4|372=D|380=0|58=Other|10=0|"))
+    assert not other.invalid_session
+
+
+# Spec §6.5: every CxlRejReason TrueX's dictionary lists. Only 1 says the order is gone.
+CXL_REJ_REASONS = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "18", "99"]
+
+
+@pytest.mark.parametrize("reason", CXL_REJ_REASONS)
+def test_cancel_reject_every_truex_reason(reason):
+    raw = wire(f"8=FIXT.1.1|35=9|37=77|11=C2|41=C1|39=0|434=2|102={reason}|58=No|10=000|")
+    reject = read_cancel_reject(raw)
+    assert reject.reason == reason
+    assert CxlRejReason(reason).value == reason  # the domain knows every one of them
+    assert reject.response_to is CxlRejResponseTo.REPLACE
+    assert reject.order_gone is (reason == "1")
+
+
+def test_cancel_reject_without_reason_or_status_leaves_the_order_live():
+    reject = read_cancel_reject(wire("8=FIXT.1.1|35=9|37=77|11=C2|434=1|10=000|"))
+    assert (reject.reason, reject.ord_status, reject.orig_cl_ord_id) == (None, None, None)
+    assert not reject.order_gone
+
+
+def test_snapshot_with_level_before_entry_time_and_a_full_timestamp():
+    raw = wire(
+        "8=FIXT.1.1|35=W|49=TRUEX_UAT_MD|56=C|262=MD1|55=BTC-PYUSD|167=CSPOT|268=2|"
+        "269=0|270=100.5|271=2|1023=1|273=20261207-00:00:01.123456789|"
+        "269=1|270=101|271=3|1023=1|273=20261207-00:00:01.123456789|2446=1|10=000|"
+    )
+    snapshot = read_snapshot(raw)
+    assert [(e.entry_type, e.price, e.size, e.level) for e in snapshot.entries] == [
+        (MDEntryType.BID, Decimal("100.5"), Decimal(2), 1),
+        (MDEntryType.OFFER, Decimal(101), Decimal(3), 1),
+    ]
+
+
+SECURITY_LIST = wire(
+    "8=FIXT.1.1|35=y|49=TRUEX_UAT_MD|56=C|320=SL1|322=R1|560=0|393=2|893=Y|146=2|"
+    "55=BTC-PYUSD|167=CSPOT|870=2|871=40|872=1234567.89|871=41|872=321|15=PYUSD|"
+    "55=ETH-PYUSD|167=CSPOT|870=2|871=41|872=12|871=40|872=99.5|15=PYUSD|10=000|"
+)
+
+
+def test_security_list_reads_the_instrument_attributes():
+    securities = read_security_list(SECURITY_LIST, 3)
+    assert securities.security_req_id == "SL1"
+    assert securities.result == "0"
+    btc, eth = securities.securities
+    assert (btc.symbol, btc.security_type, btc.currency) == ("BTC-PYUSD", "CSPOT", "PYUSD")
+    assert (btc.average_daily_notional, btc.average_daily_trades) == (
+        Decimal("1234567.89"),
+        Decimal(321),
+    )
+    assert (eth.average_daily_notional, eth.average_daily_trades) == (Decimal("99.5"), 12)
+
+
+def test_security_list_without_attributes_or_with_odd_ones():
+    raw = wire(
+        "8=FIXT.1.1|35=y|320=SL1|146=2|55=BTC-PYUSD|15=PYUSD|"
+        "55=ETH-PYUSD|870=2|871=39|872=5|871=40|872=n/a|10=000|"
+    )
+    btc, eth = read_security_list(raw).securities
+    assert (btc.average_daily_notional, btc.average_daily_trades) == (None, None)
+    assert (eth.symbol, eth.average_daily_notional, eth.average_daily_trades) == (
+        "ETH-PYUSD",
+        None,
+        None,
+    )
+
+
+def test_security_list_update_every_action():
+    raw = wire(
+        "8=FIXT.1.1|35=BK|49=TRUEX_UAT_MD|56=C|320=SL1|322=R2|146=4|"
+        "1324=A|55=SOL-PYUSD|167=CSPOT|870=1|871=40|872=10|15=PYUSD|"
+        "1324=D|55=ETH-PYUSD|167=CSPOT|15=PYUSD|"
+        "1324=M|55=BTC-PYUSD|870=1|871=41|872=400|"
+        "1324=S|55=XRP-PYUSD|10=000|"
+    )
+    update = read_security_list_update(raw, 9)
+    assert update.security_req_id == "SL1"
+    assert update.received_ns == 9
+    assert [(u.action, u.security.symbol) for u in update.updates] == [
+        (ListUpdateAction.ADD, "SOL-PYUSD"),
+        (ListUpdateAction.DELETE, "ETH-PYUSD"),
+        (ListUpdateAction.MODIFY, "BTC-PYUSD"),
+        (ListUpdateAction.SNAPSHOT, "XRP-PYUSD"),
+    ]
+    assert update.updates[0].security.average_daily_notional == Decimal(10)
+    assert update.updates[2].security.average_daily_trades == Decimal(400)
+    assert update.deleted_symbols == ("ETH-PYUSD",)
+    assert update.added_symbols == ("SOL-PYUSD",)
+
+
+def test_security_list_update_falls_back_to_the_report_action():
+    """Entries without 1324 (leading with 55) take SecurityUpdateAction(980)."""
+    raw = wire(
+        "8=FIXT.1.1|35=BK|320=SL1|980=D|146=3|55=ETH-PYUSD|55=XRP-PYUSD|1324=A|55=SOL-PYUSD|10=000|"
+    )
+    update = read_security_list_update(raw)
+    assert [(u.action, u.security.symbol) for u in update.updates] == [
+        (ListUpdateAction.DELETE, "ETH-PYUSD"),
+        (ListUpdateAction.DELETE, "XRP-PYUSD"),
+        (ListUpdateAction.ADD, "SOL-PYUSD"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("entries", "problem"),
+    [
+        ("146=1|55=ETH-PYUSD|", "missing"),
+        ("146=1|1324=X|55=ETH-PYUSD|", "unknown value 'X'"),
+        ("146=1|1324=D|167=CSPOT|", "tag 55 is missing"),
+    ],
+)
+def test_security_list_update_refuses_what_it_cannot_act_on(entries, problem):
+    with pytest.raises(MalformedMessage, match=problem):
+        read_security_list_update(wire(f"8=FIXT.1.1|35=BK|320=SL1|{entries}10=000|"))
+
+
+def test_security_list_update_is_dispatched():
+    assert readers.READERS["BK"] is read_security_list_update
 
 
 def test_msg_type_is_the_headers_35_not_a_tag_ending_in_35() -> None:

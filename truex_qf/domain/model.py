@@ -115,12 +115,21 @@ class CxlRejResponseTo(str, Enum):
 
 
 class CxlRejReason(str, Enum):
-    """CxlRejReason(102), including TrueX's custom 18 (invalid price increment)."""
+    """CxlRejReason(102): every value of TrueX's dictionary, including its custom 18.
+
+    Only 1 (unknown order) says the order is gone at the venue (it may have filled): the
+    order is reconciled. Every other reason leaves the original order live (spec §6.5).
+    """
 
     TOO_LATE = "0"
     UNKNOWN_ORDER = "1"
+    BROKER_CREDIT = "2"
     ALREADY_PENDING = "3"
+    MASS_CANCEL_UNPROCESSABLE = "4"
+    ORIG_ORD_MOD_TIME_MISMATCH = "5"
     DUPLICATE_CL_ORD_ID = "6"
+    PRICE_EXCEEDS_CURRENT_PRICE = "7"
+    PRICE_EXCEEDS_PRICE_BAND = "8"
     INVALID_PRICE_INCREMENT = "18"
     OTHER = "99"
 
@@ -153,6 +162,16 @@ class MDUpdateAction(str, Enum):
     NEW = "0"
     CHANGE = "1"
     DELETE = "2"
+
+
+class ListUpdateAction(str, Enum):
+    """ListUpdateAction(1324) of a SecurityListUpdateReport entry (or SecurityUpdateAction(980)
+    for the whole report): TrueX lists A, D, M and S."""
+
+    ADD = "A"
+    DELETE = "D"
+    MODIFY = "M"
+    SNAPSHOT = "S"
 
 
 class SubscriptionRequestType(str, Enum):
@@ -270,6 +289,14 @@ class OrderCancelReject:
     text: str | None = None
     received_ns: int = 0
 
+    @property
+    def order_gone(self) -> bool:
+        """CxlRejReason 1 (unknown order): the venue no longer has the order; reconcile it.
+
+        Any other reason, or none, means the original order is still live at the venue.
+        """
+        return self.reason == CxlRejReason.UNKNOWN_ORDER.value
+
 
 @dataclass(frozen=True, slots=True)
 class BusinessMessageReject:
@@ -281,6 +308,12 @@ class BusinessMessageReject:
     ref_id: str | None = None
     text: str | None = None
     received_ns: int = 0
+
+    @property
+    def invalid_session(self) -> bool:
+        """TrueX's answer to a message on the wrong gateway (or a session it does not know):
+        ``45=0 380=0 58=Invalid session ID``, with empty CompIDs (spec §1.6)."""
+        return self.reason == "0" and (self.text or "").lower() == "invalid session id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,11 +366,18 @@ class MarketDataReject:
 
 @dataclass(frozen=True, slots=True)
 class SecurityInfo:
-    """One instrument of a SecurityList."""
+    """One instrument of a SecurityList or SecurityListUpdateReport.
+
+    The two statistics come from its InstrumentExtension (870 NoInstrAttrib): 871=40 average
+    daily notional and 871=41 average daily number of trades (TrueX's "24hr notional" and
+    "24hr volume"); None when the venue did not send them.
+    """
 
     symbol: str
     security_type: str | None = None
     currency: str | None = None
+    average_daily_notional: Decimal | None = None
+    average_daily_trades: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +388,32 @@ class SecurityList:
     result: str | None
     securities: tuple[SecurityInfo, ...]
     received_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityUpdate:
+    """One entry of a SecurityListUpdateReport: what happened to one instrument."""
+
+    action: ListUpdateAction
+    security: SecurityInfo
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityListUpdate:
+    """A SecurityListUpdateReport (35=BK): instruments added to, deleted from or modified in
+    the venue's list after the SecurityList. A deleted symbol can no longer be traded."""
+
+    security_req_id: str | None
+    updates: tuple[SecurityUpdate, ...]
+    received_ns: int = 0
+
+    @property
+    def deleted_symbols(self) -> tuple[str, ...]:
+        return tuple(u.security.symbol for u in self.updates if u.action is ListUpdateAction.DELETE)
+
+    @property
+    def added_symbols(self) -> tuple[str, ...]:
+        return tuple(u.security.symbol for u in self.updates if u.action is ListUpdateAction.ADD)
 
 
 # --------------------------------------------------------------------------- session events
@@ -398,6 +464,7 @@ InboundEvent = (
     | MarketDataIncrement
     | MarketDataReject
     | SecurityList
+    | SecurityListUpdate
     | SessionLoggedOn
     | SessionLoggedOut
     | LogonRefused

@@ -21,8 +21,11 @@ import quickfix as fix
 
 from truex_qf.config import Credentials
 from truex_qf.domain.model import (
+    BusinessMessageReject,
     InboundEvent,
+    ListUpdateAction,
     LogonRefused,
+    SecurityListUpdate,
     SessionLoggedOn,
     SessionLoggedOut,
     SessionRejected,
@@ -189,6 +192,32 @@ class TruexApplication(fix.Application):
             log.error("cannot read %s: %s", exc, printable(raw))
             return
         self._app_sink(event)  # type: ignore[arg-type]
+        if isinstance(event, BusinessMessageReject | SecurityListUpdate):
+            explain(event, session_id.toString())
 
     def _state(self, session_id: fix.SessionID) -> SessionState:
         return self.sessions[self._roles[session_id.toString()]]
+
+
+def explain(event: BusinessMessageReject | SecurityListUpdate, session: str) -> None:
+    """Say in the log what two of TrueX's messages mean, where the raw text would not.
+
+    The event itself has gone to the sink already; this only logs (the trading side decides).
+    """
+    if isinstance(event, SecurityListUpdate):
+        for update in event.updates:
+            log.log(
+                logging.WARNING if update.action is ListUpdateAction.DELETE else logging.INFO,
+                "%s: venue security list %s %s",
+                session,
+                update.action.name.lower(),
+                update.security.symbol,
+            )
+    elif event.invalid_session:
+        log.error(
+            "%s: venue answered 'Invalid session ID' (35=j, RefSeqNum %s): a message reached a "
+            "gateway that does not know this session; check TRUEX_OE_TARGET_COMP_ID, "
+            "TRUEX_MD_TARGET_COMP_ID and that order entry and market data go to their own ports",
+            session,
+            event.ref_seq_num,
+        )

@@ -21,6 +21,7 @@ from truex_qf.domain.model import (
     ExecType,
     ExecutionReport,
     Fee,
+    ListUpdateAction,
     MarketDataIncrement,
     MarketDataReject,
     MarketDataSnapshot,
@@ -30,6 +31,8 @@ from truex_qf.domain.model import (
     OrdStatus,
     SecurityInfo,
     SecurityList,
+    SecurityListUpdate,
+    SecurityUpdate,
     Side,
     TimeInForce,
 )
@@ -329,24 +332,97 @@ def read_md_reject(raw: str, received_ns: int = 0) -> MarketDataReject:
 
 
 def read_security_list(raw: str, received_ns: int = 0) -> SecurityList:
-    """35=y: one SecurityInfo per Symbol(55) in the NoRelatedSym group."""
+    """35=y: one SecurityInfo per entry of the NoRelatedSym group (each starts at Symbol(55))."""
     pairs = split_fields(raw)
     body = _Body("y", pairs)
-    securities: list[dict[int, str]] = []
-    in_group = False
-    for tag, value in pairs:
-        if tag == 146:
-            in_group = True
-        elif in_group and tag == 55:
-            securities.append({55: value})
-        elif in_group and securities and tag in (167, 15):
-            securities[-1].setdefault(tag, value)
     return SecurityList(
         security_req_id=body.optional(320),
         result=body.optional(560),
-        securities=tuple(SecurityInfo(s[55], s.get(167), s.get(15)) for s in securities),
+        securities=tuple(security for _, security in _security_entries("y", pairs, 55)),
         received_ns=received_ns,
     )
+
+
+_LIST_UPDATE_ACTIONS = {action.value: action for action in ListUpdateAction}
+
+
+def read_security_list_update(raw: str, received_ns: int = 0) -> SecurityListUpdate:
+    """35=BK: each entry's ListUpdateAction(1324), else the report's SecurityUpdateAction(980).
+
+    Entries start at 1324 (the group's first field), or at a second Symbol(55) when an entry
+    leads with its symbol. An entry with neither action is refused: guessing "add" for a
+    delisting would keep quoting a symbol the venue removed.
+    """
+    pairs = split_fields(raw)
+    body = _Body("BK", pairs)
+    default = body.optional(980)
+    updates: list[SecurityUpdate] = []
+    for action_text, security in _security_entries("BK", pairs, 1324):
+        code = action_text or default
+        action = _LIST_UPDATE_ACTIONS.get(code or "")
+        if action is None:
+            problem = f"has unknown value {code!r}" if code else "is missing from an entry"
+            raise MalformedMessage("BK", 1324, f"{problem} ({security.symbol})")
+        updates.append(SecurityUpdate(action, security))
+    return SecurityListUpdate(
+        security_req_id=body.optional(320), updates=tuple(updates), received_ns=received_ns
+    )
+
+
+# InstrAttribType(871) -> the SecurityInfo field its InstrAttribValue(872) fills.
+_INSTRUMENT_ATTRIBUTES = {"40": "average_daily_notional", "41": "average_daily_trades"}
+_ENTRY_TAGS = frozenset({1324, 55, 167, 15, 871, 872})
+
+
+def _security_entries(
+    msg_type: str, pairs: Fields, first_tag: int
+) -> list[tuple[str | None, SecurityInfo]]:
+    """The NoRelatedSym(146) entries of a y or BK: (their 1324 if any, the instrument)."""
+    entries: list[dict[int | str, str]] = []
+    in_group = False
+    attribute: str | None = None
+    for tag, value in pairs:
+        if tag == 146:
+            in_group = True
+            continue
+        if not in_group or tag not in _ENTRY_TAGS:
+            continue
+        if tag == first_tag or not entries or (tag == 55 and 55 in entries[-1]):
+            entries.append({})
+        entry = entries[-1]
+        if tag == 871:
+            attribute = _INSTRUMENT_ATTRIBUTES.get(value)
+        elif tag == 872:
+            if attribute is not None:
+                entry.setdefault(attribute, value)
+            attribute = None
+        else:
+            entry.setdefault(tag, value)
+    result = []
+    for entry in entries:
+        symbol = entry.get(55)
+        if not symbol:
+            raise MalformedMessage(msg_type, 55, "is missing from an entry")
+        security = SecurityInfo(
+            symbol,
+            entry.get(167),
+            entry.get(15),
+            _statistic(entry.get("average_daily_notional")),
+            _statistic(entry.get("average_daily_trades")),
+        )
+        result.append((entry.get(1324), security))
+    return result
+
+
+def _statistic(text: str | None) -> Decimal | None:
+    """A venue statistic, None when absent or not a finite number: it informs, never blocks."""
+    if not text:
+        return None
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
 
 
 Reader = Callable[[str, int], object]
@@ -360,4 +436,5 @@ READERS: dict[str, Reader] = {
     "X": read_increment,
     "Y": read_md_reject,
     "y": read_security_list,
+    "BK": read_security_list_update,
 }
