@@ -37,7 +37,7 @@ from truex_qf.domain.model import (
     SubscribeMarketData,
     SubscriptionRequestType,
 )
-from truex_qf.errors import OrderRejectedError, SessionTimeoutError, TruexError
+from truex_qf.errors import ConfigError, OrderRejectedError, SessionTimeoutError, TruexError
 from truex_qf.fix.client import FixClient
 
 Report = Callable[[str], None]
@@ -88,6 +88,8 @@ def run_test_order(config: FixSettings, request: TestOrderRequest, report: Repor
     roles = {SessionRole.ORDER_ENTRY}
     if request.price is None:
         roles.add(SessionRole.MARKET_DATA)
+    if request.price is not None:
+        _check_grid(grid, request.price, request.quantity)  # a typo costs no logon
     client = FixClient(config, events.queue.put, roles=frozenset(roles))
     started = time.monotonic()
 
@@ -103,9 +105,7 @@ def run_test_order(config: FixSettings, request: TestOrderRequest, report: Repor
         if price is None:
             price = _price_from_book(client, events, request, grid)
             step(f"top of book gives price {price} ({request.distance_bps} bps behind)")
-        problem = grid.check_order(price, request.quantity)
-        if problem:
-            raise TruexError(f"{problem} for {request.quantity} @ {price} on TrueX's grid")
+        _check_grid(grid, price, request.quantity)
         ids = ClOrdIdGenerator(prefix="T")
         order = NewOrder(ids.next_id(), request.symbol, request.side, request.quantity, price)
         client.send(order)
@@ -125,6 +125,24 @@ def run_test_order(config: FixSettings, request: TestOrderRequest, report: Repor
     finally:
         client.stop()
     step("logged out")
+
+
+def _check_grid(grid: PriceGrid, price: Decimal, quantity: Decimal) -> None:
+    """An order TrueX would refuse for its grid is the user's input to fix: ConfigError (exit 2).
+
+    A price derived from the book is on the tick by construction, so an off-tick price is
+    always ``--price``; the lot and the minimum notional are about ``--quantity``.
+    """
+    problem = grid.check_order(price, quantity)
+    if problem is None:
+        return
+    step = grid.increment_for(price)
+    setting = "--price" if problem == "Invalid price increment" else "--quantity"
+    raise ConfigError(
+        setting,
+        f"{problem} for {quantity} @ {price} on TrueX's grid (at this price: tick {step.tick}, "
+        f"lot {step.lot}, minimum notional {grid.min_notional})",
+    )
 
 
 def _price_from_book(

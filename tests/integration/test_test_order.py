@@ -14,7 +14,7 @@ import pytest
 from truex_qf.config import Credentials
 from truex_qf.demo import DEMO_MID, DEMO_SYMBOL
 from truex_qf.domain.model import SessionRole, Side
-from truex_qf.errors import OrderRejectedError, TruexError
+from truex_qf.errors import ConfigError, OrderRejectedError, TruexError
 from truex_qf.testorder import TestOrderRequest, run_test_order
 
 
@@ -130,3 +130,28 @@ def test_no_secret_in_state_folder(local_venue):
         assert secret not in content
         assert not re.search(r"(^|\x01|\|)554=(?!\*\*\*)", content), path
     assert "554=***" in result.stderr  # the verbose message log shows the Logon, redacted
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--price", "90000.05"], "--price: Invalid price increment"),  # tick 0.1 here
+        (["--price", "90000", "--quantity", "0.00005"], "--quantity: Invalid quantity increment"),
+        (["--price", "90000", "--quantity", "0.00001"], "--quantity: Invalid quantity increment"),
+    ],
+)
+def test_cli_order_off_the_grid_is_bad_input_exit_2(local_venue, args, named):
+    result = _truex_qf("test-order", *args, env=_cli_env(local_venue.client_settings))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"error: {named}"), result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert "tick 0.1, lot 0.0001" in result.stderr
+    # refused before any logon: a typo costs no session
+    assert local_venue.venue.application.journal.logon_attempts == []
+
+
+def test_quantity_below_the_lot_with_a_price_from_the_book(local_venue):
+    request = TestOrderRequest(symbol=DEMO_SYMBOL, quantity=Decimal("0.000001"), timeout_s=5)
+    with pytest.raises(ConfigError, match=r"^--quantity: Invalid quantity increment"):
+        run_test_order(local_venue.client_settings, request)
+    assert local_venue.venue.engine.working_orders(local_venue.client_settings.client_id) == []
