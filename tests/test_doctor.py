@@ -35,6 +35,7 @@ from truex_qf.doctor import (
     WRONG_PORT,
     Check,
     Verdict,
+    _Doctor,
     exit_code,
     format_check,
     parse_sending_time,
@@ -545,6 +546,31 @@ def test_swapped_default_ports_warn() -> None:
     diagnosis = Diagnosis(env)
     assert diagnosis[CONFIG].verdict is Verdict.WARN
     assert "look swapped" in diagnosis[CONFIG].detail
+
+
+@pytest.mark.parametrize(
+    ("host", "rest_url", "verdict"),
+    [
+        ("127.0.0.1", None, Verdict.WARN),  # the old recipe: FIX at simulate, REST at UAT
+        ("localhost", None, Verdict.WARN),
+        ("127.0.0.1", "http://127.0.0.1:9742", Verdict.OK),
+        ("127.0.0.1", "off", Verdict.OK),
+        ("uat.truex.co", None, Verdict.OK),
+    ],
+)
+def test_fix_on_this_machine_with_rest_at_uat_warns(host, rest_url, verdict) -> None:
+    # Only the config line: the later checks would reach the network for TrueX UAT.
+    env = fake_env(19484, 20484, TRUEX_FIX_HOST=host)
+    del env["TRUEX_REST_URL"]
+    if rest_url is not None:
+        env["TRUEX_REST_URL"] = rest_url
+    reported: list[Check] = []
+    assert _Doctor(env, TIMEOUT_S, reported.append).check_config() is not None
+    (config,) = reported
+    assert config.verdict is verdict, config
+    if verdict is Verdict.WARN:
+        assert "TRUEX_REST_URL unset" in config.detail
+        assert "TRUEX_REST_URL" in config.hint and "simulate" in config.hint
 
 
 def test_format_check_is_one_line_with_the_hint() -> None:

@@ -76,6 +76,11 @@ AUTH_LOGON_HINT = (
     "TRUEX_SENDER_COMP_ID is a name you chose"
 )
 
+SPLIT_VENUE_HINT = (
+    "against truex-qf simulate, export the TRUEX_REST_URL it prints (reconciliation against "
+    "another venue never matches); through a local proxy to TrueX UAT this is right"
+)
+
 # Check names, in report order.
 CONFIG = "config"
 DNS_FIX = "DNS FIX host"
@@ -505,6 +510,14 @@ class _Doctor:
                 f"OE port {oe_port} and MD port {md_port} look swapped ({detail})",
                 PORTS_HINT,
             )
+        elif _is_loopback(settings.host) and not self.env.get("TRUEX_REST_URL", "").strip():
+            self.emit(
+                CONFIG,
+                Verdict.WARN,
+                f"FIX goes to this machine ({settings.host}) but REST to TrueX UAT "
+                f"({rest_url}, TRUEX_REST_URL unset) ({detail})",
+                SPLIT_VENUE_HINT,
+            )
         else:
             self.emit(CONFIG, Verdict.OK, f"complete: {detail}")
         return settings, rest_url
@@ -813,6 +826,16 @@ def _rest_url(env: Mapping[str, str]) -> str:
     except ValueError:
         raise ConfigError("TRUEX_REST_URL", f"{url!r} has a malformed port") from None
     return url
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (a local simulator or proxy), by name or address."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _rest_endpoint(url: str) -> tuple[str, int]:
