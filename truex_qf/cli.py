@@ -24,16 +24,16 @@ import click
 # our handlers, never lazily inside a command (which would silently undo them).
 import truex_qf.fix.client  # noqa: F401
 from truex_qf.config import (
+    UAT_MARKET_DATA_PORT,
+    UAT_ORDER_ENTRY_PORT,
     UAT_REST_URL,
     apply_env_file,
-    load_credentials,
     load_fix_settings,
-    load_identity,
-    parse_port,
 )
 from truex_qf.domain.model import Side
 from truex_qf.errors import ConfigError, TruexError
 from truex_qf.logsetup import configure_logging
+from truex_qf.simulate import DEFAULT_REST_PORT
 
 stop_requested = threading.Event()
 
@@ -149,75 +149,102 @@ def test_order(
     click.echo("test-order: OK")
 
 
+_PORT = click.IntRange(1, 65535)
+
+
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--oe-port", default="19484", show_default=True, help="Order-entry port.")
-@click.option("--md-port", default="20484", show_default=True, help="Market-data port.")
 @click.option(
-    "--seed", "seeds", multiple=True, metavar="SYMBOL=MID", help="Rest house orders around MID."
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the FIX gateways and the REST API listen on.",
 )
 @click.option(
-    "--flow", is_flag=True, help="Simulated traders (random walk, makers, takers) per --seed."
+    "--oe-port",
+    type=_PORT,
+    default=UAT_ORDER_ENTRY_PORT,
+    show_default=True,
+    help="Order-entry FIX port (TrueX UAT's); printed as TRUEX_ORDER_ENTRY_PORT.",
+)
+@click.option(
+    "--md-port",
+    type=_PORT,
+    default=UAT_MARKET_DATA_PORT,
+    show_default=True,
+    help="Market-data FIX port (TrueX UAT's); printed as TRUEX_MARKET_DATA_PORT.",
+)
+@click.option(
+    "--rest-port",
+    type=_PORT,
+    default=DEFAULT_REST_PORT,
+    show_default=True,
+    help="REST API port (TrueX UAT's); printed as TRUEX_REST_URL.",
+)
+@click.option(
+    "--seed",
+    "seeds",
+    multiple=True,
+    metavar="SYMBOL=MID",
+    help="A book around MID for SYMBOL (repeatable); e.g. BTC-PYUSD=100000.",
+)
+@click.option(
+    "--flow",
+    is_flag=True,
+    help="Simulated traders (random walk, makers, takers) around each --seed, instead of a "
+    "static book.",
 )
 @click.pass_context
 @_one_line_errors
 def simulate(
-    ctx: click.Context, host: str, oe_port: str, md_port: str, seeds: tuple[str, ...], flow: bool
+    ctx: click.Context,
+    host: str,
+    oe_port: int,
+    md_port: int,
+    rest_port: int,
+    seeds: tuple[str, ...],
+    flow: bool,
 ) -> None:
-    """Run the simulated TrueX exchange until SIGINT or SIGTERM.
+    """Run a local TrueX (FIX order entry and market data, REST API) until Ctrl-C.
 
-    It accepts the client named by TRUEX_API_KEY, TRUEX_SECRET_KEY, TRUEX_SENDER_COMP_ID and
-    TRUEX_CLIENT_ID, so one exported set drives both ends.
+    \b
+    Reads TRUEX_API_KEY and TRUEX_SECRET_KEY (both, or neither: built-in demo
+    credentials), TRUEX_SENDER_COMP_ID and TRUEX_CLIENT_ID (demo values if unset) and
+    TRUEX_STATE_DIR (its log). On start it prints the export lines that point run,
+    test-order and doctor at it.
     """
-    from truex_qf.fix.venue_app import VenueAccount
-    from truex_qf.fix.venue_server import SimulatedVenue, SimulatorSettings
+    from truex_qf.fix.venue_server import SimulatorSettings
+    from truex_qf.simulate import LocalTruex, client_exports, simulator_identity
 
     global _waits_for_stop
-    env = os.environ
-    credentials = load_credentials(env)
-    sender, client_id = load_identity(env)
-    configure_logging(_state_dir(), ctx.obj["verbose"])
+    identity = simulator_identity(os.environ)
+    ports = {"--oe-port": oe_port, "--md-port": md_port, "--rest-port": rest_port}
+    if len(set(ports.values())) < len(ports):
+        raise ConfigError("--oe-port/--md-port/--rest-port", "must be three different ports")
     settings = SimulatorSettings(
-        account=VenueAccount(sender, client_id, credentials),
-        order_entry_port=parse_port("--oe-port", oe_port),
-        market_data_port=parse_port("--md-port", md_port),
+        account=identity.account,
+        order_entry_port=oe_port,
+        market_data_port=md_port,
         host=host,
     )
     parsed_seeds = [_parse_seed(seed, settings.symbols) for seed in seeds]
-    venue = SimulatedVenue(settings)
-    venue.start()
+    if flow and not parsed_seeds:
+        raise ConfigError("--flow", "needs at least one --seed SYMBOL=MID to trade around")
+    configure_logging(_state_dir(), ctx.obj["verbose"])
+    local = LocalTruex(settings, rest_port, parsed_seeds, flow)
+    local.start()
     _waits_for_stop = True
-    flows = []
     try:
-        for symbol, mid in parsed_seeds:
-            if flow:
-                flows.append(_start_flow(venue, symbol, mid))
-            else:
-                venue.seed_book(symbol, mid)
         click.echo(
-            f"simulated TrueX listening on {host}: order entry {settings.order_entry_port}, "
-            f"market data {settings.market_data_port}; accepting {sender}. Ctrl-C stops."
+            f"simulated TrueX on {host}: order entry {oe_port}, market data {md_port}, "
+            f"REST {local.rest_url}; accepting {identity.account.sender_comp_id}. Ctrl-C stops."
         )
+        for line in client_exports(identity, host, oe_port, md_port, local.rest_url):
+            click.echo(line)
         while not stop_requested.wait(0.5):
             pass
     finally:
-        for running in flows:
-            running.stop()
-        venue.stop()
+        local.stop()
     click.echo("simulator stopped")
-
-
-def _start_flow(venue, symbol: str, mid: Decimal):  # type: ignore[no-untyped-def]
-    from truex_qf.venue.flow import FlowSettings, SimulatedFlow
-
-    running = SimulatedFlow(
-        venue.engine,
-        venue.application.publish,
-        venue.application.lock,
-        FlowSettings(symbol=symbol, start_price=mid),
-    )
-    running.start()
-    return running
 
 
 def _parse_seed(text: str, symbols: dict[str, str]) -> tuple[str, Decimal]:
@@ -631,10 +658,22 @@ def _stop_on_signals(kill: threading.Event | None = None) -> None:
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point. A usage mistake (a bad option or value) is one line and exit 2."""
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
-    cli(obj={})
+    try:
+        code = cli.main(obj={}, prog_name="truex-qf", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()  # a group called alone: its help, as click shows it
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        where = f"{exc.ctx.command_path}: " if getattr(exc, "ctx", None) else ""
+        click.echo(f"error: {where}{exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
