@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import re
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +28,7 @@ READ_TIMEOUT_S = 5.0  # a venue on loopback answers in milliseconds; this only b
 HEADER_TAGS = (49, 56, 34, 52)  # after 35, in this order (spec §3)
 DEFAULT_LOGON = "35=A|98=0|108=30|141=Y|553={api_key}|554={signature}|1137=9"
 PARTIES = "453=1|448={client_id}|452=3"
+SIGNATURE_VARIANTS = ("spec", "wrong-secret", "hex", "time-key")
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)(?:([+-]\d+))?(?::([a-z_-]+))?\}")
 
 
@@ -197,16 +197,17 @@ class Scenario:
             filled.append((tag, self._substitute(value, gateway)))
         if any("{signature" in value for _, value in filled):
             first = dict(reversed(filled))
-            signed = [
+            filled = [
                 (tag, self._sign(value, first)) if "{signature" in value else (tag, value)
                 for tag, value in filled
             ]
-            filled = signed
         return filled
 
     def _sign(self, value: str, first: dict[int, str]) -> str:
         def one(match: re.Match[str]) -> str:
             variant = match.group(3) or "spec"
+            if variant not in SIGNATURE_VARIANTS:
+                raise ValueError(f"unknown signature variant {match[0]!r}")
             secret = self.venue.secret if variant != "wrong-secret" else "not-" + self.venue.secret
             parts = [first.get(52, ""), first.get(35, ""), first.get(34, "")]
             parts += [first.get(49, ""), first.get(56, ""), first.get(553, "")]
@@ -231,7 +232,6 @@ class Scenario:
                 "target": venue.comp_ids[gateway.name],
                 "api_key": venue.api_key,
                 "client_id": venue.client_id,
-                "uuid": str(uuid.uuid4()),
             }
             if name == "now":
                 return sending_time(offset)
