@@ -3,6 +3,11 @@
 Exit codes: 0 success, 1 an operational failure, 2 bad configuration or input, 3 logon
 refused, 4 timeout, 5 order rejected, 130 interrupted. A user mistake is one line on stderr,
 never a traceback.
+
+``run`` holds a lock on its state folder and on its account (``truex_qf.instance_lock``) for
+its whole life; a second ``run`` on either exits 1 at once, naming the holder's PID. Exit 1,
+not 2: the command is right and will work once the other instance stops (2 means "fix the
+command or the configuration").
 """
 
 from __future__ import annotations
@@ -104,6 +109,11 @@ def cli(ctx: click.Context, env_file: Path | None, verbose: bool) -> None:
 
 def _state_dir() -> Path:
     return Path(os.environ.get("TRUEX_STATE_DIR", "").strip() or "state")
+
+
+def _state_dir_to_read() -> Path:
+    """TRUEX_STATE_DIR for a command that only looks: not created."""
+    return _state_dir()
 
 
 @cli.command("test-order")
@@ -314,6 +324,7 @@ def run(
     acknowledgements, logs out and prints a summary. `truex-qf kill` halts it and cancels all.
     """
     from truex_qf.cpu_wake import cpu_wake_latency, parse_wake_latency
+    from truex_qf.instance_lock import InstanceLock, account_key
     from truex_qf.pipeline import Pipeline, pipeline_settings
     from truex_qf.runner import LiveView, Runner
     from truex_qf.strategy.coinbase import CoinbaseTicker
@@ -324,9 +335,14 @@ def run(
     wake_limit_us = parse_wake_latency("--cpu-wake-latency-us", wake_latency)
     config = load_fix_settings()
     strategy = load_strategy(strategy_path)
-    configure_logging(config.state_dir, ctx.obj["verbose"])
-    # Held before anything starts: asked for and impossible stops the run here.
-    with cpu_wake_latency(wake_limit_us):
+    account = account_key(
+        config.sender_comp_id, config.host, config.order_entry_port, config.order_entry_target
+    )
+    # Before the log, the store and the logon: a second instance touches nothing. Released
+    # when the run ends (or by the kernel, however the process dies). The CPU wake-up limit
+    # is held before anything starts too: asked for and impossible stops the run here.
+    with InstanceLock(config.state_dir, account), cpu_wake_latency(wake_limit_us):
+        configure_logging(config.state_dir, ctx.obj["verbose"])
         references = {
             s.symbol: CoinbaseTicker(s.symbol, base_url=strategy.coinbase_base_url)
             for s in strategy.symbols
@@ -364,15 +380,26 @@ def run(
 @cli.command()
 @_one_line_errors
 def kill() -> None:
-    """Engage the kill switch of the running instance: cancel every order and halt."""
-    from truex_qf.runner import read_pid
+    """Engage the kill switch of the running instance: cancel every order and halt.
 
-    pid = read_pid(_state_dir())
+    The instance is the process holding the state folder's lock (TRUEX_STATE_DIR), whatever
+    any PID file says.
+    """
+    from truex_qf.instance_lock import LOCK_FILE, find_holder, last_holder
+
+    state_dir = _state_dir_to_read()
+    holder = find_holder(state_dir)
+    if holder is None:
+        last = last_holder(state_dir)
+        gone = f" (process {last.pid}, its last holder, has exited)" if last and last.pid else ""
+        raise TruexError(f"no running truex-qf found: nothing holds {state_dir / LOCK_FILE}{gone}")
+    if holder.pid is None:
+        raise TruexError(f"a process holds {state_dir / LOCK_FILE} but wrote no PID in it")
     try:
-        os.kill(pid, signal.SIGUSR1)
+        os.kill(holder.pid, signal.SIGUSR1)
     except ProcessLookupError:
-        raise TruexError(f"process {pid} is not running (stale PID file)") from None
-    click.echo(f"kill switch sent to process {pid}")
+        raise TruexError(f"no running truex-qf found: process {holder.pid} has exited") from None
+    click.echo(f"kill switch sent to process {holder.pid}")
 
 
 def _engine():  # type: ignore[no-untyped-def]

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import queue
 import sys
 import threading
@@ -32,7 +31,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import TextIO
 
 from truex_qf.config import FixSettings
@@ -56,7 +54,6 @@ from truex_qf.trading.market_maker import MarketMaker
 
 log = logging.getLogger("truex_qf.runner")
 
-PID_FILE = "truex-qf.pid"
 SHUTDOWN_ACK_TIMEOUT_S = 10.0
 LOGON_TIMEOUT_S = 30.0
 STOP_POLL_S = 0.1  # how often the loop looks at a stop request (Ctrl-C, end of --duration)
@@ -247,7 +244,6 @@ class Runner:
         self.stop_requested = threading.Event()
         self.kill_requested = threading.Event()
         self._loop_interval_s = strategy.loop_interval_s
-        self._pid_file: Path | None = None
         self._pipeline_finished = False
         self._closing = False
         self._next_tick = 0.0
@@ -273,7 +269,6 @@ class Runner:
 
     def start(self) -> None:
         """Start recording, connect both sessions and wait until they are logged on."""
-        self._pid_file = _write_pid(self.fix_settings.state_dir)
         if self.pipeline is not None:
             settings = self.fix_settings
             venue = describe_venue(
@@ -354,7 +349,7 @@ class Runner:
             return summarize(self.mm)
 
     def close(self) -> None:
-        """Log out of both sessions, drain the recorders, remove the PID file; safe twice."""
+        """Log out of both sessions and drain the recorders; safe twice."""
         with self.trading_lock:
             self._closing = True  # from now on the engine threads only queue
         self.client.stop()
@@ -364,9 +359,6 @@ class Runner:
         if self.pipeline is not None and not self._pipeline_finished:
             self._pipeline_finished = True
             self.pipeline.finish()
-        if self._pid_file is not None:
-            self._pid_file.unlink(missing_ok=True)
-            self._pid_file = None
         gc.unfreeze()  # what the run left behind is collectable again (tests run many)
 
     def _wait_logged_on(self) -> None:
@@ -480,20 +472,3 @@ class Runner:
                 log.error("%d orders still working after shutdown: %s", remaining, states)
             if self.view is not None:
                 self.view.maybe_render(self.mm, float("inf"))
-
-
-def _write_pid(state_dir: Path) -> Path:
-    """Where ``truex-qf kill`` finds this process."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / PID_FILE
-    path.write_text(f"{os.getpid()}\n", encoding="utf-8")
-    return path
-
-
-def read_pid(state_dir: Path) -> int:
-    """The running instance's PID, or a TruexError saying none runs there."""
-    path = state_dir / PID_FILE
-    try:
-        return int(path.read_text(encoding="utf-8").strip())
-    except (OSError, ValueError):
-        raise TruexError(f"no running truex-qf found (no {path})") from None
