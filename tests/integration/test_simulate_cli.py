@@ -107,7 +107,6 @@ class Simulator:
         )
 
     def stderr(self) -> str:
-        self.stderr_file.flush()
         return self.stderr_path.read_text(errors="replace")[-3000:]
 
     def stop(self) -> int | None:
@@ -241,6 +240,9 @@ def test_credentials_from_the_environment_are_named_not_printed(simulators, tmp_
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert simulator.stop() == 0
     assert secret not in simulator.stderr()
+    for path in (tmp_path / "simulate-0").rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), path
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
