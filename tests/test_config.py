@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from truex_qf.config import load_env_file, load_fix_settings
+from truex_qf.config import (
+    load_env_file,
+    load_fix_settings,
+    prepare_state_dir,
+    redis_url,
+    rest_url,
+    state_dir_setting,
+)
 from truex_qf.errors import ConfigError
 
 GOOD = {
@@ -79,3 +86,50 @@ def test_env_file_bad_line_does_not_echo(tmp_path: Path):
         load_env_file(env)
     assert caught.value.setting.endswith(":2")
     assert "this-is-my-secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("ftp://uat.truex.co", "ftp:// is not supported"),
+        ("http://", "no host"),
+        ("http://h:99999", "malformed host or port"),
+        ("http://h:0", "port 0"),
+        ("uat.truex.co:9742", "is not supported"),
+        ("http://user:pa55word@h x", "not a URL"),
+    ],
+)
+def test_rest_url_is_checked_and_never_echoes_a_password(value, fragment):
+    with pytest.raises(ConfigError) as caught:
+        rest_url({"TRUEX_REST_URL": value})
+    assert caught.value.setting == "TRUEX_REST_URL"
+    assert fragment in str(caught.value)
+    assert "pa55word" not in str(caught.value)
+
+
+def test_rest_url_default_and_off():
+    assert rest_url({}) == "http://uat.truex.co:9742"
+    assert rest_url({"TRUEX_REST_URL": "OFF"}) is None
+
+
+def test_redis_url_accepts_its_schemes():
+    assert redis_url({}) is None
+    assert redis_url({"REDIS_URL": "rediss://:pw@h:6380/1"}) == "rediss://:pw@h:6380/1"
+    assert redis_url({"REDIS_URL": "unix:///run/redis.sock"}) == "unix:///run/redis.sock"
+    with pytest.raises(ConfigError, match="REDIS_URL: http:// is not supported"):
+        redis_url({"REDIS_URL": "http://h"})
+
+
+def test_state_dir_is_made_and_proven_writable(tmp_path: Path):
+    made = prepare_state_dir(tmp_path / "a" / "b")
+    assert made.is_dir()
+    assert list(made.iterdir()) == []  # the probe file is gone
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        prepare_state_dir(afile)
+    with pytest.raises(ConfigError, match="a part of the path is a file"):
+        prepare_state_dir(afile / "sub")
+    with pytest.raises(ConfigError, match="cannot write in the folder /proc"):
+        prepare_state_dir(Path("/proc"))
+    assert state_dir_setting({"TRUEX_STATE_DIR": "  "}) == Path("state")

@@ -31,9 +31,13 @@ import truex_qf.fix.client  # noqa: F401
 from truex_qf.config import (
     UAT_MARKET_DATA_PORT,
     UAT_ORDER_ENTRY_PORT,
-    UAT_REST_URL,
     apply_env_file,
+    check_state_dir,
     load_fix_settings,
+    prepare_state_dir,
+    redis_url,
+    rest_url,
+    state_dir_setting,
 )
 from truex_qf.domain.model import Side
 from truex_qf.errors import ConfigError, TruexError
@@ -79,6 +83,8 @@ def _decimal(name: str, value: str | None) -> Decimal | None:
         raise ConfigError(name, f"{value!r} is not a number") from None
     if not number.is_finite() or number <= 0:
         raise ConfigError(name, f"{value!r} must be a positive number")
+    if not -18 <= number.adjusted() < 12:  # Decimal arithmetic later must not over/underflow
+        raise ConfigError(name, f"{value[:40]!r} is out of range")
     return number
 
 
@@ -108,12 +114,13 @@ def cli(ctx: click.Context, env_file: Path | None, verbose: bool) -> None:
 
 
 def _state_dir() -> Path:
-    return Path(os.environ.get("TRUEX_STATE_DIR", "").strip() or "state")
+    """TRUEX_STATE_DIR, created if missing and proven writable (else one line, exit 2)."""
+    return prepare_state_dir(state_dir_setting())
 
 
 def _state_dir_to_read() -> Path:
-    """TRUEX_STATE_DIR for a command that only looks: not created."""
-    return _state_dir()
+    """TRUEX_STATE_DIR for a command that only looks: not created, but not a file either."""
+    return check_state_dir(state_dir_setting())
 
 
 @cli.command("test-order")
@@ -333,8 +340,13 @@ def run(
     if duration_s is not None:
         _positive_duration(duration_s)
     wake_limit_us = parse_wake_latency("--cpu-wake-latency-us", wake_latency)
+    # Every setting is read and checked before anything starts: a mistake is one line, exit 2.
     config = load_fix_settings()
     strategy = load_strategy(strategy_path)
+    prepare_state_dir(config.state_dir)
+    recording = pipeline_settings(config.state_dir, config.sender_comp_id)
+    rest_base_url = rest_url()
+    unknown_orders = _unknown_order_policy()
     account = account_key(
         config.sender_comp_id, config.host, config.order_entry_port, config.order_entry_target
     )
@@ -348,8 +360,8 @@ def run(
             for s in strategy.symbols
             if s.reference == "coinbase"
         }
-        pipeline = Pipeline(pipeline_settings(config.state_dir, config.sender_comp_id))
-        rest = _rest_client(config)
+        pipeline = Pipeline(recording)
+        rest = _rest_client(config, rest_base_url)
         for ticker in references.values():
             ticker.start()
         runner = Runner(
@@ -360,7 +372,7 @@ def run(
             pipeline=pipeline,
             rest=rest,
         )
-        runner.mm.unknown_order_policy = _unknown_order_policy()
+        runner.mm.unknown_order_policy = unknown_orders
         runner.stop_requested = stop_requested
         _stop_on_signals(kill=runner.kill_requested)
         try:
@@ -463,14 +475,14 @@ def audit_show(
     """Messages from the journal, oldest first, one per line (secrets were never stored)."""
     from truex_qf.storage.journal import format_entry, show
 
+    window = {"since": _iso_time("--since", since), "until": _iso_time("--until", until)}
     entries = show(
-        _engine(),
+        _engine(),  # after the arguments: a bad --since is one line even with no database
         session=session,
         msg_type=msg_type,
         cl_ord_id=cl_ord_id,
-        since=_iso_time("--since", since),
-        until=_iso_time("--until", until),
         limit=limit,
+        **window,
     )
     for entry in entries:
         click.echo(format_entry(entry))
@@ -539,9 +551,8 @@ def fills(run_id, as_csv, symbol, since, limit) -> None:  # type: ignore[no-unty
     """Executions of a run."""
     from truex_qf.reports import fills_report
 
-    report = fills_report(
-        _engine(), run_id=run_id, symbol=symbol, since=_iso_time("--since", since), limit=limit
-    )
+    since_time = _iso_time("--since", since)
+    report = fills_report(_engine(), run_id=run_id, symbol=symbol, since=since_time, limit=limit)
     _print_report(report, as_csv)
 
 
@@ -567,14 +578,14 @@ def status(interval_s: float, once: bool, namespace: str | None) -> None:
     """
     from truex_qf.status_view import status_reader, watch
 
-    redis_url = os.environ.get("REDIS_URL", "").strip() or None
+    live_url = redis_url()
     namespace = (
         namespace
         or os.environ.get("TRUEX_LIVE_NAMESPACE", "").strip()
         or os.environ.get("TRUEX_SENDER_COMP_ID", "").strip()
         or "default"
     )
-    read = status_reader(_engine(), redis_url=redis_url, namespace=namespace)
+    read = status_reader(_engine(), redis_url=live_url, namespace=namespace)
     with contextlib.suppress(KeyboardInterrupt):
         watch(read, sys.stdout, interval_s, iterations=1 if once else None)
 
@@ -635,15 +646,12 @@ def proxy(
     run_forever(config, stop_requested)
 
 
-def _rest_client(config):  # type: ignore[no-untyped-def]
-    """TrueX REST for reconciliation and the deadman cancel; TRUEX_REST_URL=off disables it."""
+def _rest_client(config, url: str | None):  # type: ignore[no-untyped-def]
+    """TrueX REST for reconciliation and the deadman cancel; None (TRUEX_REST_URL=off): none."""
     from truex_qf.rest.client import TruexRestClient
 
-    url = os.environ.get("TRUEX_REST_URL", "").strip() or UAT_REST_URL
-    if url.lower() == "off":
+    if url is None:
         return None
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError("TRUEX_REST_URL", f"{url!r} is not an http(s) URL (or 'off')")
     return TruexRestClient(url, config.credentials, config.client_id)
 
 

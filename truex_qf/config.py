@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import SplitResult, urlsplit
 
 from truex_qf.errors import ConfigError
 
@@ -37,6 +39,7 @@ ENVIRONMENT = {
     "TRUEX_OE_TARGET_COMP_ID": f"order-entry TargetCompID (default {UAT_ORDER_ENTRY_TARGET})",
     "TRUEX_MD_TARGET_COMP_ID": f"market-data TargetCompID (default {UAT_MARKET_DATA_TARGET})",
     "TRUEX_STATE_DIR": "folder for the engine's store and logs (default ./state)",
+    "TRUEX_REST_URL": f"TrueX REST API root, http(s)://host[:port] or off (default {UAT_REST_URL})",
 }
 
 _COMP_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
@@ -153,6 +156,123 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return parse_port(name, value) if value else default
 
 
+def optional_port(env: Mapping[str, str], name: str) -> int | None:
+    """The port in ``env[name]``, None when unset or empty; a ConfigError when malformed."""
+    value = env.get(name, "").strip()
+    return parse_port(name, value) if value else None
+
+
+def optional_host(env: Mapping[str, str], name: str, default: str) -> str:
+    """A host name or IP address from ``env[name]``, ``default`` when unset."""
+    return _optional(env, name, default, _HOST, "a host name or IP address")
+
+
+def parse_url(name: str, value: str, schemes: tuple[str, ...], *, needs_host: bool = True) -> str:
+    """``value`` if it is a URL with one of ``schemes``, a host and a valid port.
+
+    The error names ``name`` and shows only the scheme and host: a URL may carry a password
+    or a token (webhooks often do), and no secret is ever printed.
+    """
+    expected = " or ".join(f"{scheme}://" for scheme in schemes)
+    if not value or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ConfigError(name, f"not a URL: expected {expected}host[:port]")
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # parsed lazily: out of range or not a number raises here
+    except ValueError:
+        raise ConfigError(name, f"{_url_head(value)}: malformed host or port") from None
+    if parts.scheme.lower() not in schemes:
+        shown = f"{parts.scheme}://" if parts.scheme else repr(_url_head(value))
+        raise ConfigError(name, f"{shown} is not supported: expected {expected}host[:port]")
+    if needs_host and not parts.hostname:
+        raise ConfigError(name, f"{_url_head(value)}: no host (expected {expected}host[:port])")
+    if port == 0:
+        raise ConfigError(name, f"{_url_head(value)}: port 0 is not a port number (1-65535)")
+    return value
+
+
+def _url_head(value: str) -> str:
+    """Scheme and host of a URL for messages: never its user, password, path or query."""
+    try:
+        parts: SplitResult = urlsplit(value)
+        host = parts.hostname or ""
+    except ValueError:
+        return value.partition(":")[0][:20] + ":..."
+    return f"{parts.scheme}://{host}" if parts.scheme else host[:40] or value[:20]
+
+
+def optional_url(
+    env: Mapping[str, str], name: str, schemes: tuple[str, ...], *, needs_host: bool = True
+) -> str | None:
+    """The URL in ``env[name]`` checked by :func:`parse_url`; None when unset or empty."""
+    value = env.get(name, "").strip()
+    return parse_url(name, value, schemes, needs_host=needs_host) if value else None
+
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+WEB_SCHEMES = ("http", "https")
+
+
+def redis_url(env: Mapping[str, str] | None = None) -> str | None:
+    """``REDIS_URL`` (redis://, rediss:// or unix://), None when unset."""
+    env = os.environ if env is None else env
+    value = env.get("REDIS_URL", "").strip()
+    if not value:
+        return None
+    return parse_url("REDIS_URL", value, REDIS_SCHEMES, needs_host=not value.startswith("unix"))
+
+
+def rest_url(env: Mapping[str, str] | None = None) -> str | None:
+    """``TRUEX_REST_URL`` (default: UAT's), or None for ``off`` (no REST client)."""
+    env = os.environ if env is None else env
+    value = env.get("TRUEX_REST_URL", "").strip() or UAT_REST_URL
+    if value.lower() == "off":
+        return None
+    return parse_url("TRUEX_REST_URL", value, WEB_SCHEMES)
+
+
+# ----------------------------------------------------------------------------- the state folder
+
+
+def state_dir_setting(env: Mapping[str, str] | None = None) -> Path:
+    """``TRUEX_STATE_DIR`` as a path (default ``state``), not yet checked against the disk."""
+    env = os.environ if env is None else env
+    return Path(env.get("TRUEX_STATE_DIR", "").strip() or "state")
+
+
+def prepare_state_dir(path: Path, setting: str = "TRUEX_STATE_DIR") -> Path:
+    """``path`` created if missing and proven writable, or a ConfigError naming ``setting``.
+
+    Proven by creating (and removing) a file in it: permission bits say nothing of a
+    read-only file system, and nothing at all when running as root.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(setting, f"{path} is a file, not a folder") from None
+    except NotADirectoryError:
+        raise ConfigError(setting, f"{path}: a part of the path is a file, not a folder") from None
+    except OSError as exc:
+        raise ConfigError(setting, f"cannot create the folder {path} ({exc.strerror})") from None
+    if not path.is_dir():
+        raise ConfigError(setting, f"{path} is not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError(setting, f"cannot write in the folder {path} ({exc.strerror})") from None
+    return path
+
+
+def check_state_dir(path: Path, setting: str = "TRUEX_STATE_DIR") -> Path:
+    """``path`` if it is a folder or does not exist yet (for commands that only read it)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(setting, f"{path} is a file, not a folder")
+    return path
+
+
 def load_credentials(env: Mapping[str, str]) -> Credentials:
     """The API key and secret from the environment."""
     api_key = _required(env, "TRUEX_API_KEY", _TOKEN, "the API key id, e.g. a UUID")
@@ -204,5 +324,5 @@ def load_fix_settings(env: Mapping[str, str] | None = None) -> FixSettings:
         credentials=credentials,
         order_entry_target=targets["TRUEX_OE_TARGET_COMP_ID"],
         market_data_target=targets["TRUEX_MD_TARGET_COMP_ID"],
-        state_dir=Path(env.get("TRUEX_STATE_DIR", "").strip() or "state"),
+        state_dir=state_dir_setting(env),
     )

@@ -13,6 +13,8 @@ import logging.handlers
 import queue
 from pathlib import Path
 
+from truex_qf.errors import ConfigError
+
 _listener: logging.handlers.QueueListener | None = None
 
 
@@ -29,10 +31,15 @@ def configure_logging(state_dir: Path | None, verbose: bool = False) -> None:
     handlers: list[logging.Handler] = [console]
     if state_dir is not None:
         log_dir = state_dir / "log"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        messages = logging.handlers.RotatingFileHandler(
-            log_dir / "fix-messages.log", maxBytes=50_000_000, backupCount=5, encoding="utf-8"
-        )
+        try:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            messages = logging.handlers.RotatingFileHandler(
+                log_dir / "fix-messages.log", maxBytes=50_000_000, backupCount=5, encoding="utf-8"
+            )
+        except OSError as exc:  # a user's folder, not a bug: one line (the CLI's ConfigError)
+            problem = exc.strerror or type(exc).__name__
+            message = f"cannot write the log in {log_dir} ({problem})"
+            raise ConfigError("TRUEX_STATE_DIR", message) from None
         messages.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         messages.addFilter(lambda record: record.name.startswith("truex_qf.fix"))
         handlers.append(messages)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import inspect
 
-from truex_qf.config import parse_port
+from truex_qf.config import WEB_SCHEMES, optional_host, optional_port, optional_url, redis_url
 from truex_qf.domain.model import SessionLoggedOn, SessionLoggedOut, SessionRole
 from truex_qf.observe.alerts import AlertManager
 from truex_qf.observe.live_state import (
@@ -70,15 +70,14 @@ def pipeline_settings(
 ) -> PipelineSettings:
     """From DATABASE_URL, REDIS_URL, TRUEX_METRICS_PORT/HOST, TRUEX_ALERT_WEBHOOK_URL."""
     env = os.environ if env is None else env
-    metrics_port = env.get("TRUEX_METRICS_PORT", "").strip()
     return PipelineSettings(
         database_url=database_url(state_dir, env),
         create_fresh_schema=not env.get("DATABASE_URL", "").strip(),
         spill_path=state_dir / "store-spill.jsonl",
-        redis_url=env.get("REDIS_URL", "").strip() or None,
-        metrics_port=parse_port("TRUEX_METRICS_PORT", metrics_port) if metrics_port else None,
-        metrics_host=env.get("TRUEX_METRICS_HOST", "").strip() or "127.0.0.1",
-        alert_webhook=env.get("TRUEX_ALERT_WEBHOOK_URL", "").strip() or None,
+        redis_url=redis_url(env),
+        metrics_port=optional_port(env, "TRUEX_METRICS_PORT"),
+        metrics_host=optional_host(env, "TRUEX_METRICS_HOST", "127.0.0.1"),
+        alert_webhook=optional_url(env, "TRUEX_ALERT_WEBHOOK_URL", WEB_SCHEMES),
         namespace=env.get("TRUEX_LIVE_NAMESPACE", "").strip() or namespace,
     )
 

@@ -378,3 +378,21 @@ def test_risk_limits_message_form_is_mapped(tmp_path, monkeypatch):
     error = load_error(tmp_path, "[risk]\nmax_order_notional = 9000\n")
     assert field_of(error, tmp_path / "strategy.toml") == "risk.max_order_notional"
     assert error.problem == "must be at most 5000"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (f'[{BTC}]\nlevel_size_base = "1e1000000"\n', "level_size_base: is out of range"),
+        (f'[{BTC}]\nlevel_size_base = "-1e1000000"\n', "level_size_base: is out of range"),
+        (f'[{BTC}]\nlevel_size_base = "1e-1000000"\n', "level_size_base: is out of range"),
+        (f'[{BTC}]\nspread_bps = "sNaN"\n', "spread_bps: must be a finite number"),
+        (f"[{BTC}]\nspread_bps = nan\n", "spread_bps: must be a finite number"),
+        (f"market_depth = {'9' * 5000}\n", "invalid TOML"),
+        (f"market_depth = {'9' * 4000}\n", "market_depth: is out of range, got 9999"),
+    ],
+)
+def test_numbers_beyond_decimal_range_are_one_line(tmp_path, text, fragment):
+    error = load_error(tmp_path, text)
+    assert fragment in str(error)
+    assert len(str(error)) < 300

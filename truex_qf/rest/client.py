@@ -37,6 +37,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
@@ -49,6 +50,10 @@ from truex_qf.config import Credentials
 from truex_qf.domain.model import Side
 from truex_qf.errors import ConfigError, TruexError
 from truex_qf.rest.signing import rest_signature
+
+# The venue's values are defined in the trading layer (which imports no HTTP); they keep
+# their names here for callers of the client.
+from truex_qf.trading.venue_state import Balance, RestOrderStatus, VenueOrder, VenueTrade
 
 log = logging.getLogger("truex_qf.rest")
 
@@ -88,6 +93,7 @@ class RestPaths:
     balances: str
     clients: str
     increments: str
+    trades: str = "/api/v1/orders/trades"
 
 
 PLURAL_PATHS = RestPaths(
@@ -97,6 +103,7 @@ PLURAL_PATHS = RestPaths(
     balances="/api/v1/balances",
     clients="/api/v1/clients",
     increments="/api/v1/markets/increments",
+    trades="/api/v1/orders/trades",
 )
 SINGULAR_PATHS = RestPaths(
     active_orders="/api/v1/order/active",
@@ -105,6 +112,7 @@ SINGULAR_PATHS = RestPaths(
     balances="/api/v1/balance",
     clients="/api/v1/client",
     increments="/api/v1/market/increment",
+    trades="/api/v1/order/trade",
 )
 PATHS = {PathStyle.PLURAL: PLURAL_PATHS, PathStyle.SINGULAR: SINGULAR_PATHS}
 
@@ -134,51 +142,6 @@ def one_line(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- values
-
-
-class RestOrderStatus(str, Enum):
-    """An order's status as TrueX's REST API reports it (spec §9.5)."""
-
-    INITIALIZED = "INITIALIZED"
-    NEW_PENDING = "NEW_PENDING"
-    REJECTED = "REJECTED"
-    ACTIVE = "ACTIVE"
-    FILLED = "FILLED"
-    CANCEL_PENDING = "CANCEL_PENDING"
-    CANCELED = "CANCELED"
-    MODIFY_PENDING = "MODIFY_PENDING"
-    UNKNOWN = "UNKNOWN"  # a value this client does not know; treated as still working
-
-    @property
-    def is_terminal(self) -> bool:
-        """Whether the order can no longer trade (filled, cancelled or rejected)."""
-        return self in (RestOrderStatus.FILLED, RestOrderStatus.CANCELED, RestOrderStatus.REJECTED)
-
-
-@dataclass(frozen=True, slots=True)
-class VenueOrder:
-    """One order as the venue's REST API reports it.
-
-    ``order_id`` is the venue's ID (FIX OrderID 37); ``external_id`` is our ClOrdID (11).
-    ``symbol`` comes from the order itself if the venue names it, else from the client's
-    ``instrument_symbols`` map (TrueX reports a numeric ``instrument_id``).
-    """
-
-    order_id: str
-    external_id: str | None
-    status: RestOrderStatus
-    client_id: str | None
-    instrument_id: str | None
-    symbol: str | None
-    side: Side | None
-    order_type: str | None
-    time_in_force: str | None
-    price: Decimal | None
-    quantity: Decimal | None
-    pending_qty: Decimal
-    leaves_qty: Decimal
-    executed_qty: Decimal
-    executed_vwap: Decimal | None
 
 
 class CancelOutcome(str, Enum):
@@ -218,25 +181,6 @@ class CancelAllResult:
     def complete(self) -> bool:
         """True when the listing worked and no cancel failed: nothing is known to be left."""
         return self.listing_error is None and not self.failed
-
-
-@dataclass(frozen=True, slots=True)
-class Balance:
-    """One asset's balance. ``available`` = balance - order_hold - transfer_hold (spec §9.5).
-
-    TrueX names assets by numeric ``asset_id``; ``asset_name`` is set when the venue sends one.
-    """
-
-    asset_id: str
-    asset_name: str | None
-    balance: Decimal
-    order_hold: Decimal
-    transfer_hold: Decimal
-    unsettled: Decimal
-
-    @property
-    def available(self) -> Decimal:
-        return self.balance - self.order_hold - self.transfer_hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,6 +383,20 @@ class TruexRestClient:
                 rows.append(_balance(_as_object(row, path), path))
         return rows
 
+    def trades(self, since_s: float | None = None) -> list[VenueTrade]:
+        """Our executions, oldest first, from ``since_s`` (epoch seconds) on (all pages).
+
+        TrueX keeps 28 days (spec §9.5); ``since`` is sent as epoch milliseconds, our guess at
+        the parameter's name and unit, and the answer is filtered here too, so a venue that
+        ignores it costs a longer answer, not a wrong one.
+        """
+        path = self.paths.trades
+        params = {"since": str(int(since_s * 1000))} if since_s is not None else None
+        trades = [self._trade(item, path) for item in self._get_list(path, params)]
+        if since_s is not None:
+            trades = [t for t in trades if t.at_s is None or t.at_s >= since_s]
+        return sorted(trades, key=lambda t: (t.at_s or 0.0))
+
     def clients(self) -> list[ClientInfo]:
         """The TrueX clients tied to the API key; their IDs go into PartyID (448)."""
         path = self.paths.clients
@@ -588,8 +546,55 @@ class TruexRestClient:
             executed_vwap=_decimal(item.get("executed_vwap"), "executed_vwap", path),
         )
 
+    def _trade(self, item: Mapping[str, Any], path: str) -> VenueTrade:
+        """One trade object: ``exec_id`` (else ``id``), ``trade_id``/``trade_match_id``,
+        ``order_id``, ``external_id``, ``symbol`` (else the ``instrument_id`` map), ``side``,
+        ``price``, ``qty``, ``fee``, ``liquidity``, ``timestamp`` (epoch ms) or ``created_at``."""
+        info = item.get("order_info") if isinstance(item.get("order_info"), Mapping) else {}
+        exec_id = _text(item.get("exec_id")) or _text(item.get("id"))
+        instrument_id = _text(item.get("instrument_id")) or _text(info.get("instrument_id"))
+        symbol = (
+            _text(item.get("symbol"))
+            or _text(info.get("symbol"))
+            or self._instrument_symbols.get(instrument_id or "")
+        )
+        side = _SIDES.get(str(item.get("side") or info.get("side") or "").upper())
+        quantity = _decimal(item.get("qty", item.get("quantity")), "qty", path)
+        price = _decimal(item.get("price"), "price", path)
+        if not exec_id or not symbol or side is None or quantity is None or price is None:
+            raise RestError(None, "trade without id, symbol, side, qty or price", "GET", path)
+        return VenueTrade(
+            exec_id=exec_id,
+            trade_match_id=_text(item.get("trade_id")) or _text(item.get("trade_match_id")),
+            order_id=_text(item.get("order_id")),
+            external_id=_text(item.get("external_id")),
+            symbol=symbol,
+            side=side,
+            quantity=quantity,
+            price=price,
+            fee=_decimal(item.get("fee"), "fee", path) or Decimal(0),
+            liquidity=_text(item.get("liquidity")),
+            at_s=_epoch_s(item.get("timestamp"), item.get("created_at")),
+        )
+
 
 # --------------------------------------------------------------------------- parsing
+
+
+def _epoch_s(millis: Any, iso: Any) -> float | None:
+    """Epoch seconds from epoch milliseconds or an ISO 8601 time; None when neither reads."""
+    if millis not in (None, ""):
+        try:
+            return float(millis) / 1000.0
+        except (TypeError, ValueError):
+            pass
+    if isinstance(iso, str) and iso:
+        try:
+            return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
+
 
 _SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
 

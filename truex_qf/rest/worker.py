@@ -1,6 +1,7 @@
 """Runs REST calls off the trading thread and posts their results back as events.
 
-Trading must never wait on HTTP: it asks (reconcile, deadman cancel, cancel unknown orders)
+Trading must never wait on HTTP: it asks (reconcile: active orders, statuses, the trades since
+the last known fill and the balances; deadman cancel; cancel unknown orders)
 and carries on; this worker's thread does the calls and puts a result event on the queue the
 FIX session events arrive on, which the trading lock's next holder applies in order.
 """
@@ -12,7 +13,13 @@ import queue
 import threading
 from collections.abc import Callable
 
-from truex_qf.rest.client import ID_TYPE_CLIENT, RestError, TruexRestClient, VenueOrder
+from truex_qf.rest.client import (
+    ID_TYPE_CLIENT,
+    RestError,
+    TruexRestClient,
+    VenueOrder,
+    VenueTrade,
+)
 from truex_qf.trading.reconcile import DeadmanResult, ReconcileRequest, ReconcileResult
 
 log = logging.getLogger("truex_qf.rest")
@@ -90,9 +97,29 @@ class RestWorker:
                     if exc.status != 404:
                         raise
                     statuses[cl_ord_id] = None
-            return ReconcileResult(active=active, statuses=statuses)
+            # after the statuses: every fill they show is in the trades listed next
+            trades = self._trades(request.trades_since_s)
+            balances = tuple(self.client.balances())
+            return ReconcileResult(
+                active=active, statuses=statuses, trades=trades, balances=balances
+            )
         except RestError as exc:
             return ReconcileResult(error=str(exc))
+
+    def _trades(self, since_s: float | None) -> tuple[VenueTrade, ...] | None:
+        """The venue's trades since ``since_s``; None when it serves no trade history (404),
+        and reconciliation then falls back on each order's executed quantity."""
+        try:
+            return tuple(self.client.trades(since_s))
+        except RestError as exc:
+            if exc.status != 404:
+                raise
+            log.warning(
+                "the venue serves no trade history (%s): missed fills of orders "
+                "from earlier runs cannot be recovered",
+                exc,
+            )
+            return None
 
     def _deadman(self, known: tuple[str, ...]) -> DeadmanResult:
         try:

@@ -67,16 +67,50 @@ def database_url(state_dir: Path, env: Mapping[str, str] = os.environ) -> str:
             raw = "postgresql+psycopg2://" + raw[len(scheme) :]
     try:
         url = make_url(raw)
+        port = url.port
     except (ArgumentError, ValueError):
-        raise ConfigError("DATABASE_URL", f"not a database URL: {mask_url(raw)}") from None
-    backend, driver = url.get_backend_name(), url.get_driver_name()
+        raise ConfigError("DATABASE_URL", f"not a database URL: {_masked_head(raw)}") from None
+    backend = url.get_backend_name()
+    try:
+        driver = url.get_driver_name()
+    except ArgumentError:  # NoSuchModuleError: no dialect of that name (mongodb://, http://)
+        driver = ""
     if (backend, driver) not in _SUPPORTED_DRIVERS:
+        name = f"{backend}+{driver}" if driver else backend
         raise ConfigError(
             "DATABASE_URL",
-            f"unsupported database {backend}+{driver} in {mask_url(url)}: "
+            f"unsupported database {name} in {mask_url(url)}: "
             "use postgresql://user@host/db or sqlite:///path/to/file.db",
         )
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigError("DATABASE_URL", f"port {port} is not a port number (1-65535)")
+    if backend == "sqlite":
+        _check_sqlite_folder(url.database)
     return url.render_as_string(hide_password=False)
+
+
+def _masked_head(raw: str) -> str:
+    """What can be shown of a URL that does not parse: its scheme, never what may be a secret."""
+    scheme, sep, _ = raw.partition("://")
+    return f"{scheme[:20]}://..." if sep else "(no scheme://)"
+
+
+def _check_sqlite_folder(database: str | None) -> None:
+    """Refuse a SQLite path that can never be a file: below a file, or itself a folder.
+
+    Nothing is created here (:func:`make_engine` makes the folder); a folder that cannot be
+    written fails when connecting, with SQLite's reason.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).expanduser()
+    if path.is_dir():
+        raise ConfigError("DATABASE_URL", f"{path} is a folder, not a database file")
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError("DATABASE_URL", f"{existing} is a file, not a folder, in {path}")
 
 
 def make_engine(url: str, *, sqlite_begin: str = "BEGIN") -> Engine:

@@ -57,6 +57,7 @@ REFERENCE_SOURCES = (COINBASE,)
 _NO_REFERENCE = "none"
 _OFF = "off"
 _TOO_LARGE = Decimal("1e12")
+_TOO_SMALL_EXP = -18  # 1e-18: far below any tick, lot or bps a strategy needs
 _MAX_LEVELS_PER_SIDE = 25  # the UAT cap of 50 open orders per client ID (§7.8), both sides
 _SYMBOL = re.compile(r"[A-Z0-9]+-[A-Z0-9]+")  # BASE-QUOTE, uppercase (spec §7.6)
 
@@ -195,6 +196,8 @@ def load_strategy(path: Path | None) -> StrategySettings:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, f"invalid TOML: {exc}") from None
+    except ValueError as exc:  # an integer of more than 4300 digits (int's own limit)
+        raise ConfigError(source, f"invalid TOML: {exc}") from None
     return _Loader(source).settings(document)
 
 
@@ -203,7 +206,8 @@ def _show(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float | Decimal):
-        return str(value)
+        text = str(value)
+        return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
     if isinstance(value, str):
         text = json.dumps(value)
         return text if len(text) <= 40 else text[:36] + '..."'
@@ -355,7 +359,9 @@ class _Table:
             raise self.error(key, f"must be {expected}, got {_show(value)}") from None
         if not number.is_finite():
             raise self.error(key, f"must be a finite number, got {_show(value)}")
-        if abs(number) >= _TOO_LARGE:  # keeps later Decimal arithmetic clear of overflow
+        # copy_abs, not abs(): abs() rounds in the context and 1e1000000 would overflow there.
+        # Both bounds keep later Decimal arithmetic clear of overflow and underflow.
+        if number.copy_abs() >= _TOO_LARGE or (number and number.adjusted() < _TOO_SMALL_EXP):
             raise self.error(key, f"is out of range, got {_show(value)}")
         return number
 

@@ -144,6 +144,16 @@ class PositionBook:
         position.apply(side, qty, price, fee)
         return position
 
+    def seed(self, symbol: str, quantity_base: Decimal, cost_basis_quote: Decimal) -> Position:
+        """Start ``symbol`` from a position carried over (an earlier run's): its quantity and
+        cost, with nothing realized in this book. Only before any fill of the symbol."""
+        if symbol in self._positions:
+            raise ValueError(f"{symbol} already has a position in this book")
+        position = self._positions[symbol] = Position(
+            symbol, quantity_base=quantity_base, cost_basis_quote=abs(cost_basis_quote)
+        )
+        return position
+
     def get(self, symbol: str) -> Position | None:
         """The position of ``symbol``, or None if it never traded."""
         return self._positions.get(symbol)

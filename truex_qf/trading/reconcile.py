@@ -9,6 +9,14 @@ nothing is overwritten behind the state machine's back.
 
 Venue orders we do not know (from an earlier run, or placed by hand) are cancelled or adopted,
 as configured.
+
+Fills come from the venue's trade history (``GET /api/v1/orders/trades``) since the last fill
+the store holds: a trade whose ExecID (or TrdMatchID and side) is already recorded is known;
+any other is a missed fill, recorded under the venue's own ExecID, so a late FIX report of the
+same execution is a duplicate the order manager drops, and a second reconciliation finds it
+known. A missed fill of an order this run knows goes through the order manager as a 35=8;
+one of an order it does not know (placed by an earlier run) is a :class:`Fill` of its own
+(:func:`recovered_fill`) that only the position takes.
 """
 
 from __future__ import annotations
@@ -19,11 +27,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 
-from truex_qf.domain.model import ExecType, ExecutionReport, OrdStatus, TimeInForce
-from truex_qf.rest.client import RestOrderStatus, VenueOrder
-from truex_qf.trading.orders import ManagedOrder
+from truex_qf.domain.model import ExecType, ExecutionReport, Fee, OrdStatus, TimeInForce
+from truex_qf.trading.orders import Fill, ManagedOrder
+from truex_qf.trading.venue_state import Balance, RestOrderStatus, VenueOrder, VenueTrade
 
 RECONCILED_TEXT = "reconciled with the venue"
+MISSED_FILL_TEXT = "missed fill, from the venue's trade history"
+EXCHANGE_FEE = "4"  # MiscFeeType(139) of the venue's fee, as its reports carry it
+_LIQUIDITY = {"MAKER": "1", "TAKER": "2"}  # the trade object's words -> LastLiquidityInd(851)
 _ids = itertools.count(1)
 
 
@@ -39,15 +50,21 @@ class ReconcileRequest:
     """What the trading loop asks: the ClOrdIDs it believes are working, at request time."""
 
     working_cl_ord_ids: tuple[str, ...]
+    trades_since_s: float | None = None
+    """Epoch seconds from which to list the venue's trades (None: its whole history)."""
 
 
 @dataclass(frozen=True)
 class ReconcileResult:
-    """The venue's answer: its active orders, and the status of each local order it did not list
-    (None when the venue does not know it). ``error`` is set when REST could not be reached."""
+    """The venue's answer: its active orders, the status of each local order it did not list
+    (None when the venue does not know it), its trades since the request's time (None when it
+    serves no trade history) and the account's balances. ``error`` is set when REST could not
+    be reached: nothing else is then known."""
 
     active: tuple[VenueOrder, ...] = ()
     statuses: dict[str, VenueOrder | None] = field(default_factory=dict)
+    trades: tuple[VenueTrade, ...] | None = ()
+    balances: tuple[Balance, ...] = ()
     error: str | None = None
 
 
@@ -158,3 +175,53 @@ def adoption_report(venue: VenueOrder) -> ExecutionReport:
         time_in_force=TimeInForce.GTC,
         text=RECONCILED_TEXT,
     )
+
+
+def trade_report(order: ManagedOrder, trade: VenueTrade) -> ExecutionReport:
+    """The 35=8 (ExecType F) the venue sent, or would have sent, for ``trade`` of ``order``.
+
+    It carries the venue's ExecID, so the order manager drops the FIX original if it arrives
+    later; quantities follow from what the order had before this trade.
+    """
+    cum_qty = order.cum_qty + trade.quantity
+    leaves = max(order.qty - cum_qty, Decimal(0))
+    return _report(
+        order,
+        None,
+        order_id=trade.order_id or order.order_id or "NONE",
+        exec_id=trade.exec_id,
+        exec_type=ExecType.TRADE,
+        ord_status=OrdStatus.FILLED if leaves == 0 else OrdStatus.PARTIALLY_FILLED,
+        last_qty=trade.quantity,
+        last_px=trade.price,
+        cum_qty=cum_qty,
+        leaves_qty=leaves,
+        trade_match_id=trade.trade_match_id,
+        liquidity_indicator=_LIQUIDITY.get(trade.liquidity or "", trade.liquidity),
+        fees=(Fee(trade.fee, EXCHANGE_FEE),) if trade.fee else (),
+        text=MISSED_FILL_TEXT,
+    )
+
+
+def recovered_fill(trade: VenueTrade) -> Fill:
+    """A trade of an order this run does not know (an earlier run's), as a Fill of its own."""
+    return Fill(
+        cl_ord_id=trade.external_id or trade.order_id or trade.exec_id,
+        order_id=trade.order_id,
+        symbol=trade.symbol,
+        side=trade.side,
+        qty=trade.quantity,
+        price=trade.price,
+        fee=trade.fee,
+        exec_id=trade.exec_id,
+        liquidity=_LIQUIDITY.get(trade.liquidity or "", trade.liquidity),
+        trade_match_id=trade.trade_match_id,
+    )
+
+
+def trade_keys(exec_id: str, trade_match_id: str | None, side: object) -> tuple[object, ...]:
+    """What identifies an execution: its ExecID, and its match and side when the venue says."""
+    keys: tuple[object, ...] = (exec_id,)
+    if trade_match_id:
+        keys += ((trade_match_id, getattr(side, "name", side)),)
+    return keys

@@ -153,6 +153,17 @@ class Trade:
     sell_cl_ord_id: str
     aggressor_side: Side
     trade_match_id: str
+    # What each side's ExecutionReport said, so the REST trade history names the same
+    # ExecIDs the FIX reports did (a client dedupes a missed fill against them).
+    buy_exec_id: str = ""
+    sell_exec_id: str = ""
+    buy_order_id: str = ""
+    sell_order_id: str = ""
+    buy_fee: Decimal = Decimal(0)
+    sell_fee: Decimal = Decimal(0)
+    buy_liquidity: str = ""
+    sell_liquidity: str = ""
+    transact_time: str = ""  # TransactTime (60) of the match, as the reports carried it
 
 
 @dataclass(frozen=True, slots=True)
@@ -684,10 +695,14 @@ class MatchingEngine:
         trade_match_id = self._next_id()
         notional = price * quantity
         book.last_trade_price = price
+        sides: dict[Side, tuple[str, Decimal, str]] = {}  # exec ID, fee, liquidity per side
         for order, liquidity, fee_bps in (
             (taker, TAKER, self._taker_fee_bps),
             (maker, MAKER, self._maker_fee_bps),
         ):
+            exec_id = self._next_id()
+            fees = _fees(notional, fee_bps)
+            sides[order.side] = (exec_id, sum((f.amount for f in fees), Decimal(0)), liquidity)
             order.cum_qty += quantity
             order.notional += notional
             if order.leaves_qty:
@@ -700,7 +715,7 @@ class MatchingEngine:
                 ExecutionReport(
                     order_id=order.order_id,
                     cl_ord_id=order.cl_ord_id,
-                    exec_id=self._next_id(),
+                    exec_id=exec_id,
                     exec_type=ExecType.TRADE,
                     ord_status=order.ord_status,
                     symbol=order.symbol,
@@ -716,7 +731,7 @@ class MatchingEngine:
                     transact_time=op.transact_time,
                     trade_match_id=trade_match_id,
                     liquidity_indicator=liquidity,
-                    fees=_fees(notional, fee_bps),
+                    fees=fees,
                 ),
             )
         buyer, seller = (taker, maker) if taker.side is Side.BUY else (maker, taker)
@@ -731,6 +746,15 @@ class MatchingEngine:
                 sell_cl_ord_id=seller.cl_ord_id,
                 aggressor_side=taker.side,
                 trade_match_id=trade_match_id,
+                buy_exec_id=sides[Side.BUY][0],
+                sell_exec_id=sides[Side.SELL][0],
+                buy_order_id=buyer.order_id,
+                sell_order_id=seller.order_id,
+                buy_fee=sides[Side.BUY][1],
+                sell_fee=sides[Side.SELL][1],
+                buy_liquidity=sides[Side.BUY][2],
+                sell_liquidity=sides[Side.SELL][2],
+                transact_time=op.transact_time,
             )
         )
         op.events.append(TradePrinted(book.symbol, price, quantity, taker.side))

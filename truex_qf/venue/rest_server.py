@@ -36,6 +36,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -266,6 +267,7 @@ class SimulatorRestServer:
             paths.balances: self._balances,
             paths.clients: self._clients,
             paths.increments: self._increments,
+            paths.trades: self._trades,  # RECON's endpoint (trade history, spec §9.5)
         }
         if path in listings:
             _require(method, "GET")
@@ -434,6 +436,54 @@ class SimulatorRestServer:
         }
         return [entry]
 
+    def _trades(self, query: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The account's executions, oldest first; ``since`` (epoch ms) filters them.
+
+        One object per side of ours (both, for a trade with ourselves): ``id`` and
+        ``exec_id`` are the ExecID (17) the FIX report of that side carried, ``trade_id``
+        the TrdMatchID (880), so a client can tell which it already has. The field names
+        are ours: TrueX's trade object is not documented beyond its endpoint.
+        """
+        try:
+            since_ms = int(query["since"]) if query.get("since") else None
+        except ValueError:
+            raise _Problem(HTTPStatus.BAD_REQUEST, "since must be epoch milliseconds") from None
+        client_id = self._client_id
+        with self.venue.application.lock:
+            trades = self._engine.trades()
+        items = []
+        for trade in trades:
+            at_ms = _epoch_ms(trade.transact_time)
+            if since_ms is not None and at_ms is not None and at_ms < since_ms:
+                continue
+            sides = (
+                (trade.buy_owner, Side.BUY, trade.buy_exec_id, trade.buy_order_id,
+                 trade.buy_cl_ord_id, trade.buy_fee, trade.buy_liquidity),
+                (trade.sell_owner, Side.SELL, trade.sell_exec_id, trade.sell_order_id,
+                 trade.sell_cl_ord_id, trade.sell_fee, trade.sell_liquidity),
+            )  # fmt: skip
+            for owner, side, exec_id, order_id, cl_ord_id, fee, liquidity in sides:
+                if owner != client_id:
+                    continue
+                items.append(
+                    {
+                        "id": exec_id,
+                        "exec_id": exec_id,
+                        "trade_id": trade.trade_match_id,
+                        "order_id": order_id,
+                        "external_id": cl_ord_id,
+                        "instrument_id": self.instrument_ids.get(trade.symbol, trade.symbol),
+                        "symbol": trade.symbol,
+                        "side": side.name,
+                        "price": _text(trade.price),
+                        "qty": _text(trade.quantity),
+                        "fee": _text(fee),
+                        "liquidity": {"1": "MAKER", "2": "TAKER"}.get(liquidity, liquidity),
+                        "timestamp": at_ms,
+                    }
+                )
+        return items
+
     def _assets(self, symbol: str) -> tuple[str, str]:
         base, _, quote = symbol.partition("-")
         return base, self.venue.settings.symbols.get(symbol, quote)
@@ -519,6 +569,15 @@ def _id_type(query: Mapping[str, str]) -> str:
     return id_type
 
 
+def _epoch_ms(transact_time: str) -> int | None:
+    """Epoch milliseconds of a TransactTime (``%Y%m%d-%H:%M:%S.%f``, UTC); None if unreadable."""
+    try:
+        moment = datetime.strptime(transact_time, "%Y%m%d-%H:%M:%S.%f").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return int(moment.timestamp() * 1000)
+
+
 def _text(value: Decimal) -> str:
     """A decimal string without exponent (``0.0001``, never ``1E-4``)."""
     return format(value, "f")
@@ -531,6 +590,10 @@ class _Handler(BaseHTTPRequestHandler):
     """
 
     server_version = "SimulatedTrueX/1.0"
+    # Each connection has a thread; one that sends no request would keep it for ever, so a
+    # flood of silent connections piled up threads (issue 17 item 7). Idle for this long, the
+    # connection is closed and its thread ends.
+    timeout = 10
 
     def do_GET(self) -> None:
         self._serve("GET")
