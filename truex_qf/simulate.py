@@ -16,12 +16,12 @@ taken from the environment is never printed, only named.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from truex_qf.config import Credentials, load_credentials, load_identity
-from truex_qf.errors import ConfigError
+from truex_qf.errors import ConfigError, TruexError
 from truex_qf.fix.venue_app import VenueAccount
 from truex_qf.fix.venue_server import SimulatedVenue, SimulatorSettings
 from truex_qf.venue.flow import FlowSettings, SimulatedFlow
@@ -158,9 +158,10 @@ class LocalTruex:
 
     def start(self) -> None:
         """Listen on every port, then seed; on any failure what started is stopped again."""
+        oe_port, md_port = self.settings.order_entry_port, self.settings.market_data_port
         try:
-            self.venue.start()
-            self.rest.start()
+            _listen(self.venue.start, f"ports {oe_port} and {md_port}", "--oe-port/--md-port")
+            _listen(self.rest.start, f"port {self.rest.port}", "--rest-port")
             for symbol, mid in self.seeds:
                 if self.flow:
                     self._flows.append(self._start_flow(symbol, mid))
@@ -191,3 +192,14 @@ class LocalTruex:
         )
         running.start()
         return running
+
+
+def _listen(start: Callable[[], None], where: str, options: str) -> None:
+    """``start()``; failing to listen (a port taken) names the options that choose others."""
+    try:
+        start()
+    except TruexError as exc:
+        raise TruexError(
+            f"{exc} ({where}: is another simulator running? Stop it, or choose others with "
+            f"{options})"
+        ) from None

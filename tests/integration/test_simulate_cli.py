@@ -15,6 +15,7 @@ import queue
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -296,3 +297,18 @@ def test_help_covers_every_option_and_names_the_variables(tmp_path) -> None:
     for name, rest in options:
         assert rest.strip(), f"{name} has no help text"
     assert "9742" in text and "19484" in text and "20484" in text
+
+
+@pytest.mark.parametrize("option", ["--oe-port", "--rest-port"])
+def test_a_port_taken_is_one_line_naming_the_option(tmp_path, option) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = {name: str(free_port()) for name in ("--oe-port", "--md-port", "--rest-port")}
+        ports[option] = str(taken.getsockname()[1])
+        args = [part for pair in ports.items() for part in pair]
+        result = _cli("simulate", *args, env=bare_env(tmp_path / "state"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert "Address already in use" in result.stderr and option in result.stderr
+    assert "export" not in result.stdout
