@@ -36,9 +36,28 @@ from truex_qf.observe.metrics import Metrics
 from truex_qf.storage.database import check_schema, database_url, make_engine, upgrade
 from truex_qf.storage.journal_process import JournalProcess
 from truex_qf.storage.recorder import JournalTap, StoreRecorder
+from truex_qf.storage.recovery import (
+    StoreStart,
+    carried_positions,
+    flush_spill,
+    repair_crashed_runs,
+)
 from truex_qf.storage.rows import Row
+from truex_qf.storage.venue_decisions import (
+    REST_SESSION,
+    baseline_text,
+    cancel_text,
+    report_text,
+    trade_text,
+)
 from truex_qf.storage.writer import StoreWriter
-from truex_qf.trading.events import TradingStateChanged
+from truex_qf.trading.events import (
+    PositionBaseline,
+    RecoveredTrade,
+    TradingStateChanged,
+    VenueCorrection,
+    VenueOrdersCancelled,
+)
 from truex_qf.trading.market_maker import MarketMaker
 from truex_qf.trading.orders import Fill
 from truex_qf.trading.risk import TradingState
@@ -139,6 +158,7 @@ class Pipeline:
         self._next_store_snapshot = 0.0
         self._started_at = datetime.now(UTC)
         self._run_row: dict[str, object] = {}
+        self.store_start: StoreStart | None = None  # what ``start`` recovered (mode run)
 
     # ------------------------------------------------------------------ wiring
 
@@ -177,6 +197,8 @@ class Pipeline:
 
     def start(self, mode: str, venue: str, sender_comp_id: str) -> None:
         prepare_database(self.settings)
+        if mode == "run":
+            self.store_start = self._recover(sender_comp_id)
         self.writer.start()
         self.journal.start()
         self._run_row = {
@@ -198,6 +220,33 @@ class Pipeline:
         if self.publisher is not None:
             self.publisher.start()
         log.info("run %s recording to the store", self.run_id)
+
+    def _recover(self, sender_comp_id: str) -> StoreStart | None:
+        """Spill files in, crashed runs repaired, the carried position (see
+        :mod:`truex_qf.storage.recovery`); None when the database cannot be read now (the
+        position then comes from the venue's whole trade history)."""
+        url = self.settings.database_url
+        engine = make_engine(url)
+        try:
+            flush_spill(url, journal_spill_path(self.settings.spill_path))
+            flush_spill(url, self.settings.spill_path)
+            repaired = repair_crashed_runs(engine, url, self.settings.spill_path, sender_comp_id)
+            start = carried_positions(engine, sender_comp_id)
+        except Exception as exc:  # a database away now: trade from the venue's record alone
+            log.error(
+                "store: cannot read the account's history (%s); position from the venue",
+                " ".join(str(exc).split())[:200],
+            )
+            return None
+        finally:
+            engine.dispose()
+        for position in start.positions.values():
+            log.info(
+                "store: %s position carried over: %s",
+                position.symbol,
+                position.quantity_base,
+            )
+        return StoreStart(start.positions, start.last_fill_at, start.known_fill_keys, repaired)
 
     def finish(self) -> None:
         """Last snapshot, close the run row, drain every queue (bounded), stop the threads."""
@@ -245,6 +294,7 @@ class Pipeline:
             self.publisher.publish_snapshot(self._snapshot)
 
     def _on_market_maker_event(self, event: object) -> None:
+        self._journal_decision(event)
         if self.publisher is None:
             return
         if isinstance(event, Fill):
@@ -254,6 +304,19 @@ class Pipeline:
         elif isinstance(event, SessionLoggedOn | SessionLoggedOut):
             up = isinstance(event, SessionLoggedOn)
             self.publisher.publish_event("state", session_payload(event.role, up))
+
+    def _journal_decision(self, event: object) -> None:
+        """Reconciliation's decisions into the journal (see storage.venue_decisions)."""
+        if isinstance(event, VenueCorrection):
+            self._journal(REST_SESSION, "IN", report_text(event.report, event.adopted))
+        elif isinstance(event, RecoveredTrade):
+            self._journal(REST_SESSION, "IN", trade_text(event.fill))
+        elif isinstance(event, PositionBaseline):
+            text = baseline_text(event.symbol, event.quantity_base, event.cost_basis_quote)
+            self._journal(REST_SESSION, "IN", text)
+        elif isinstance(event, VenueOrdersCancelled):
+            for order_id in event.order_ids:
+                self._journal(REST_SESSION, "OUT", cancel_text(order_id))
 
     def _on_spill_full(self, reason: str) -> None:
         """Writer thread: ask the trading loop to halt (it applies it on its next turn)."""

@@ -14,6 +14,12 @@ messages crossed the wire) through the same :class:`~truex_qf.trading.orders.Ord
 - IN 35=8 / 35=9 / 35=j go through the readers to ``on_execution_report`` /
   ``on_cancel_reject`` / ``on_business_reject``; every Fill event reaches the PositionBook.
 
+- rows of the ``REST`` session are reconciliation's decisions
+  (:mod:`truex_qf.storage.venue_decisions`): its 35=8 go through ``on_execution_report`` like
+  any report (an unknown ClOrdID with ExecType New is an adopted venue order, tracked first),
+  35=AE is an earlier run's order's trade (a Fill for the position), 35=AP the position the
+  run started from; its OUT rows (cancels of others' orders) are information only.
+
 No other table is read. :func:`compare_with_tables` then lists every disagreement with what the
 program stored in ``orders``, ``executions`` and the last ``position_snapshots`` and
 ``pnl_snapshots`` row per symbol.
@@ -38,7 +44,14 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, or_, select
 
 from truex_qf.domain.clordid import ClOrdIdGenerator
-from truex_qf.domain.model import NewOrder, OrdType, SelfMatchPrevention, Side, TimeInForce
+from truex_qf.domain.model import (
+    ExecType,
+    NewOrder,
+    OrdType,
+    SelfMatchPrevention,
+    Side,
+    TimeInForce,
+)
 from truex_qf.fix.readers import (
     MalformedMessage,
     read_business_reject,
@@ -54,6 +67,7 @@ from truex_qf.storage.schema import (
     pnl_snapshots,
     position_snapshots,
 )
+from truex_qf.storage.venue_decisions import REST_SESSION
 from truex_qf.trading.orders import (
     Fill,
     ManagedOrder,
@@ -77,6 +91,7 @@ ABSENT = "absent"
 
 _OUTBOUND = ("D", "F", "G")
 _INBOUND = ("8", "9", "j")
+_DECISIONS = ("AE", "AP")  # REST session only
 
 
 # --------------------------------------------------------------------------- the adapter
@@ -185,12 +200,28 @@ def rebuild_from_journal(engine: Engine, run_id: str) -> ReplayState:
     )
     columns = fix_journal.c
     query = (
-        select(columns.id, columns.direction, columns.msg_type, columns.text, columns.logged_at)
+        select(
+            columns.id,
+            columns.session,
+            columns.direction,
+            columns.msg_type,
+            columns.text,
+            columns.logged_at,
+        )
         .where(
             columns.run_id == run_id,
             or_(
-                and_(columns.direction == "OUT", columns.msg_type.in_(_OUTBOUND)),
+                and_(
+                    columns.direction == "OUT",
+                    columns.msg_type.in_(_OUTBOUND),
+                    columns.session != REST_SESSION,
+                ),
                 and_(columns.direction == "IN", columns.msg_type.in_(_INBOUND)),
+                and_(
+                    columns.direction == "IN",
+                    columns.msg_type.in_(_DECISIONS),
+                    columns.session == REST_SESSION,
+                ),
             ),
         )
         .order_by(columns.id)
@@ -200,7 +231,10 @@ def rebuild_from_journal(engine: Engine, run_id: str) -> ReplayState:
         for row in result:
             logged_at = as_utc(row.logged_at)
             clock.now_s = logged_at.timestamp()
-            _replay_row(state, ids, row.id, row.msg_type, row.text, logged_at)
+            if row.session == REST_SESSION:
+                _replay_decision(state, row.id, row.msg_type, row.text, logged_at)
+            else:
+                _replay_row(state, ids, row.id, row.msg_type, row.text, logged_at)
     return state
 
 
@@ -229,6 +263,60 @@ def _replay_row(
         _warn(state, journal_id, MALFORMED, None, f"35={msg_type}: {exc}")
         return
     _take_events(state, journal_id, logged_at, events)
+
+
+def _replay_decision(
+    state: ReplayState, journal_id: int, msg_type: str, text: str, logged_at: datetime
+) -> None:
+    """One of reconciliation's decisions (see the module docstring)."""
+    state.rows_replayed += 1
+    state.last_journal_id = journal_id
+    manager = state.orders
+    try:
+        if msg_type == "8":
+            report = read_execution_report(text)
+            if manager.get(report.cl_ord_id) is None and report.exec_type is ExecType.NEW:
+                manager.track(
+                    NewOrder(
+                        report.cl_ord_id,
+                        report.symbol,
+                        report.side,
+                        report.order_qty,
+                        report.price,
+                    )
+                )
+                state.lineages.append(report.cl_ord_id)
+            events: list[OrderEvent] = manager.on_execution_report(report)
+        elif msg_type == "AE":
+            events = [_recovered_fill(_first_fields(msg_type, text))]
+        else:  # AP
+            fields = _first_fields(msg_type, text)
+            state.positions.seed(
+                _required(fields, msg_type, 55),
+                _decimal(fields, msg_type, 53),
+                _decimal(fields, msg_type, 381),
+            )
+            return
+    except (MalformedMessage, ValueError) as exc:
+        _warn(state, journal_id, MALFORMED, None, f"REST 35={msg_type}: {exc}")
+        return
+    _take_events(state, journal_id, logged_at, events)
+
+
+def _recovered_fill(fields: Mapping[int, str]) -> Fill:
+    fee = _decimal(fields, "AE", 137) if fields.get(137) else ZERO
+    return Fill(
+        cl_ord_id=_required(fields, "AE", 11),
+        order_id=fields.get(37),
+        symbol=_required(fields, "AE", 55),
+        side=Side(_required(fields, "AE", 54)),
+        qty=_decimal(fields, "AE", 32),
+        price=_decimal(fields, "AE", 31),
+        fee=fee,
+        exec_id=_required(fields, "AE", 17),
+        liquidity=fields.get(851),
+        trade_match_id=fields.get(880),
+    )
 
 
 def _take_events(
@@ -362,16 +450,19 @@ def compare_with_tables(engine: Engine, run_id: str, state: ReplayState) -> list
     - the last ``pnl_snapshots`` row per symbol: realized_pnl_quote (net of fees, as
       :attr:`Position.realized_pnl_quote`), fees_quote.
 
-    Decimals are equal when they agree to 18 decimal places (PostgreSQL's NUMERIC(38, 18)
-    rounds a repeating average price there). Sides compare by name, so BUY equals ``"1"``.
+    An order of this run whose row a later run took over (it adopted the order) is not a
+    difference. Decimals are equal when they agree to 18 decimal places (PostgreSQL's
+    NUMERIC(38, 18) rounds a repeating average price there). Sides compare by name, so BUY
+    equals ``"1"``.
     """
     with engine.connect() as connection:
         stored_orders = _rows(connection, select(orders).where(orders.c.run_id == run_id))
+        adopted_later = _adopted_later(connection, run_id, state, stored_orders)
         stored_fills = _rows(connection, select(executions).where(executions.c.run_id == run_id))
         positions = _rows(connection, _last_per_symbol(position_snapshots, run_id))
         pnl = _rows(connection, _last_per_symbol(pnl_snapshots, run_id))
     return [
-        *_compare_orders(stored_orders, state),
+        *_compare_orders(stored_orders, state, adopted_later),
         *_compare_executions(stored_fills, state),
         *_compare_snapshots(
             "position_snapshots", positions, state, _POSITION_FIELDS, require_row=True
@@ -407,7 +498,24 @@ _ORDER_FIELDS: tuple[tuple[str, Callable[[ManagedOrder], object]], ...] = (
 )
 
 
-def _compare_orders(stored: list[Mapping[str, Any]], state: ReplayState) -> list[Difference]:
+def _adopted_later(
+    connection: Any, run_id: str, state: ReplayState, stored: list[Mapping[str, Any]]
+) -> set[str]:
+    """Orders of this run whose row belongs to a later run now: that run's reconciliation
+    adopted them (TRUEX_UNKNOWN_ORDERS=adopt) under the same ClOrdID, the row's key."""
+    mine = {row["cl_ord_id"] for row in stored}
+    missing = [o.cl_ord_ids[0] for o in state.all_orders() if o.cl_ord_ids[0] not in mine]
+    if not missing:
+        return set()
+    query = select(orders.c.cl_ord_id).where(
+        orders.c.cl_ord_id.in_(missing), orders.c.run_id != run_id
+    )
+    return {row.cl_ord_id for row in connection.execute(query)}
+
+
+def _compare_orders(
+    stored: list[Mapping[str, Any]], state: ReplayState, adopted_later: set[str] = frozenset()
+) -> list[Difference]:
     differences: list[Difference] = []
     stored_keys = set()
     for row in stored:
@@ -422,8 +530,9 @@ def _compare_orders(stored: list[Mapping[str, Any]], state: ReplayState) -> list
             if not _same(stored_value, replayed):
                 differences.append(Difference("orders", key, name, stored_value, replayed))
     for order in state.all_orders():
-        if order.cl_ord_ids[0] not in stored_keys:
-            differences.append(Difference("orders", order.cl_ord_ids[0], ROW, ABSENT, PRESENT))
+        key = order.cl_ord_ids[0]
+        if key not in stored_keys and key not in adopted_later:
+            differences.append(Difference("orders", key, ROW, ABSENT, PRESENT))
     return differences
 
 
