@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import queue
 import sys
 import threading
@@ -42,15 +43,23 @@ from truex_qf.domain.model import (
     SessionLoggedOut,
     SessionRole,
 )
-from truex_qf.errors import LogonRejectedError, TruexError
+from truex_qf.errors import ConfigError, LogonRejectedError, TruexError
 from truex_qf.fix.client import FixClient
 from truex_qf.fix.reconnect import Action, BackoffPolicy, SessionReconnector
+from truex_qf.observe.live_state import state_detail
 from truex_qf.pipeline import Pipeline, describe_venue
 from truex_qf.rest.client import TruexRestClient
 from truex_qf.rest.worker import RestWorker
 from truex_qf.strategy.fair_value import PriceSource
 from truex_qf.strategy.settings import StrategySettings
-from truex_qf.trading.market_maker import MarketMaker
+from truex_qf.trading.market_maker import (
+    DEFAULT_GIVE_UP_S,
+    NO_QUOTABLE_SYMBOL,
+    TRADES_MARGIN_S,
+    WAITING_FOR_RECONCILIATION,
+    MarketMaker,
+)
+from truex_qf.trading.risk import TradingState
 
 log = logging.getLogger("truex_qf.runner")
 
@@ -60,6 +69,27 @@ STOP_POLL_S = 0.1  # how often the loop looks at a stop request (Ctrl-C, end of 
 QUEUE_POLL_S = 0.05  # how often shutdown looks at the queue of session events
 CANCEL_RETRY_S = 0.2  # shutdown: cancel again after this long without a report
 DISPLAY_QUANTUM = Decimal("0.00000001")
+GIVE_UP_ENV = "TRUEX_GIVE_UP_AFTER_S"
+NO_REST_REASON = "no REST client (TRUEX_REST_URL=off)"
+
+
+def give_up_after_s(env: dict[str, str] | None = None) -> float:
+    """TRUEX_GIVE_UP_AFTER_S: how long the run may wait (WAITING: for reconciliation, for a
+    quotable symbol) before it gives up and exits 1; 60 s by default."""
+    text = (os.environ if env is None else env).get(GIVE_UP_ENV, "").strip()
+    if not text:
+        return DEFAULT_GIVE_UP_S
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(GIVE_UP_ENV, f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise ConfigError(GIVE_UP_ENV, f"{text!r} must be a positive number of seconds")
+    return value
+
+
+class GaveUpError(TruexError):
+    """The run waited too long for what it needs to quote (reconciliation, a listed symbol)."""
 
 
 @dataclass(frozen=True)
@@ -135,12 +165,17 @@ class LiveView:
         self.in_place = stream.isatty()
         self.interval_s = interval_s if self.in_place else 10.0
         self._last = 0.0
+        self._last_state: tuple[object, str] | None = None
         self._lines_drawn = 0
 
     def maybe_render(self, mm: MarketMaker, now: float) -> None:
-        if now - self._last < self.interval_s:
+        """Every ``interval_s``, and at once when the trading state changes (so a log shows
+        each WAITING, HALTED or return to ACTIVE when it happens)."""
+        state = (mm.risk.state, mm.risk.state_reason)
+        if now - self._last < self.interval_s and state == self._last_state:
             return
         self._last = now
+        self._last_state = state
         lines = status_lines(mm)
         if self.in_place:
             up = f"\x1b[{self._lines_drawn}F" if self._lines_drawn else ""
@@ -156,7 +191,7 @@ def status_lines(mm: MarketMaker) -> list[str]:
     oe, md = mm.sessions_up
     lines = [
         f"sessions OE {'up' if oe else 'DOWN'} MD {'up' if md else 'DOWN'} | state "
-        f"{mm.risk.state.value} | orders {mm.stats.orders_sent} repl {mm.stats.replaces_sent} "
+        f"{state_text(mm)} | orders {mm.stats.orders_sent} repl {mm.stats.replaces_sent} "
         f"cxl {mm.stats.cancels_sent} | fills {mm.stats.fills} | denials "
         f"{sum(mm.risk.denial_counts().values())}"
     ]
@@ -180,6 +215,17 @@ def status_lines(mm: MarketMaker) -> list[str]:
             f"upnl {_shown(pnl)}"
         )
     return lines
+
+
+def state_text(mm: MarketMaker) -> str:
+    """The trading state as the status line shows it, with what it waits for (see
+    :func:`~truex_qf.observe.live_state.state_detail`) or why it halted."""
+    detail = state_detail(mm)
+    if detail:
+        return f"{mm.risk.state.value} ({detail})"
+    if mm.risk.state is TradingState.HALTED:
+        return f"HALTED ({mm.risk.state_reason})"
+    return mm.risk.state.value
 
 
 def _freeze_startup_heap() -> None:
@@ -210,6 +256,7 @@ class Runner:
         mode: str = "run",
         reconnect_policy: BackoffPolicy | None = None,
         rest: TruexRestClient | None = None,
+        give_up_s: float | None = None,
     ) -> None:
         self.fix_settings = fix_settings
         # Session and REST events wait here for the trading lock's next holder.
@@ -237,7 +284,13 @@ class Runner:
             self.mm.request_deadman = self.rest_worker.deadman
             self.mm.request_cancel_venue_orders = self.rest_worker.cancel_orders
         else:
-            log.warning("no REST client: no reconciliation, and no deadman cancel on disconnect")
+            log.warning(
+                "no REST client: no reconciliation (quoting unreconciled), and no deadman "
+                "cancel on disconnect"
+            )
+            self.mm.no_reconciliation_reason = NO_REST_REASON
+        self.rest_url = rest.base_url if rest is not None else None
+        self.mm.give_up_after_s = give_up_after_s() if give_up_s is None else give_up_s
         self.view = view
         self.reconnect_policy = reconnect_policy or BackoffPolicy()
         self.reconnectors: dict[SessionRole, SessionReconnector] = {}
@@ -260,12 +313,37 @@ class Runner:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     break
+                if self.mm.gave_up is not None:
+                    break
                 # Market data no longer wakes this loop: look at the stop request and the
                 # deadline at least this often.
                 self.step(STOP_POLL_S if deadline is None else min(STOP_POLL_S, deadline - now))
-            return self.finish()
+            summary = self.finish()
         finally:
             self.close()
+        if self.mm.gave_up is not None:
+            for line in summary.lines():
+                log.info(line)
+            raise GaveUpError(self.give_up_message())
+        return summary
+
+    def give_up_message(self) -> str:
+        """The one line a run that gave up ends with."""
+        mm = self.mm
+        waited = f"{mm.give_up_after_s:g} s"
+        if mm.gave_up == NO_QUOTABLE_SYMBOL:
+            symbols = ", ".join(sorted(mm.unlisted))
+            return (
+                f"the venue does not list {symbols} (its security list): nothing to quote "
+                f"after {waited}; check the strategy's symbols"
+            )
+        if mm.gave_up == WAITING_FOR_RECONCILIATION:
+            why = f" ({mm.last_reconcile_error})" if mm.last_reconcile_error else ""
+            return (
+                f"no reconciliation with the venue in {waited}{why}: will not quote without "
+                f"it; check TRUEX_REST_URL ({self.rest_url})"
+            )
+        return f"could not trade for {waited}: {mm.gave_up}"
 
     def start(self) -> None:
         """Start recording, connect both sessions and wait until they are logged on."""
@@ -275,6 +353,7 @@ class Runner:
                 settings.host, settings.order_entry_port, settings.market_data_port
             )
             self.pipeline.start(self.mode, venue, settings.sender_comp_id)
+            self._carry_over()
         if self.rest_worker is not None:
             self.rest_worker.start()
         _freeze_startup_heap()
@@ -284,6 +363,21 @@ class Runner:
             role: SessionReconnector(role.value, self.reconnect_policy, now) for role in SessionRole
         }
         self._wait_logged_on()
+
+    def _carry_over(self) -> None:
+        """Start from the store's position and known fills (see storage.recovery); the venue's
+        trades since then come with the first reconciliation, before any order."""
+        store = self.pipeline.store_start if self.pipeline is not None else None
+        if store is None:
+            return
+        with self.trading_lock:
+            for position in store.positions.values():
+                self.mm.seed_position(
+                    position.symbol, position.quantity_base, position.cost_basis_quote
+                )
+            self.mm.know_fills(store.known_fill_keys)
+            if store.last_fill_at is not None:
+                self.mm.trades_since_s = store.last_fill_at.timestamp() - TRADES_MARGIN_S
 
     def step(self, max_wait_s: float | None = None) -> None:
         """One turn of the trading loop; ``max_wait_s`` caps the wait for a queued event."""

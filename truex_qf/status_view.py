@@ -239,6 +239,8 @@ def _state_line(state: Mapping[str, Any] | None, now: float) -> str:
     text = f"trading   {state.get('state') or '?'}"
     if state.get("kill_switch"):
         text += "  KILL SWITCH ENGAGED"
+    if state.get("detail"):
+        text += f"  {state['detail']}"
     if state.get("reason"):
         text += f"  reason: {state['reason']}"
     taken_at = _number(state.get("taken_at", state.get("published_at")))

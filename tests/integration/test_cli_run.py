@@ -133,3 +133,125 @@ def test_bad_cpu_wake_latency_is_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("error: --cpu-wake-latency-us: '0.5' must be a whole number")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- never ACTIVE
+# while unable to trade: the run says what it waits for, then gives up with one line (exit 1)
+
+
+def _simulated_account_env(tmp_path, local, rest_url: str, **extra: str) -> dict[str, str]:
+    account = local.client_settings
+    return {
+        **os.environ,
+        "TRUEX_API_KEY": account.credentials.api_key,
+        "TRUEX_SECRET_KEY": account.credentials.secret_key,
+        "TRUEX_SENDER_COMP_ID": account.sender_comp_id,
+        "TRUEX_CLIENT_ID": account.client_id,
+        "TRUEX_FIX_HOST": account.host,
+        "TRUEX_ORDER_ENTRY_PORT": str(account.order_entry_port),
+        "TRUEX_MARKET_DATA_PORT": str(account.market_data_port),
+        "TRUEX_STATE_DIR": str(tmp_path / "state"),
+        "TRUEX_REST_URL": rest_url,
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
+def _orders_of(local) -> list[str]:
+    """Every order the venue ever took from the account (finished ones included)."""
+    venue = local.venue
+    with venue.application.lock:
+        known = venue.engine._orders_by_cl_ord_id
+        return [cl for owner, cl in known if owner == local.client_settings.client_id]
+
+
+def _gives_up(result, names: str) -> str:
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr[-3000:]
+    assert names in errors[0]
+    return errors[0]
+
+
+def test_unreachable_rest_waits_for_reconciliation_then_gives_up(tmp_path):
+    from truex_qf.demo import demo_account, start_local_venue
+
+    local = start_local_venue(tmp_path / "venue", demo_account(unique_comp_id()))
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    from tests.services import redis_url_or_skip
+
+    redis_url = redis_url_or_skip()
+    env = _simulated_account_env(
+        tmp_path, local, closed, TRUEX_GIVE_UP_AFTER_S="12", REDIS_URL=redis_url
+    )
+    try:
+        trader = _cli("run", env=env)
+        try:
+            _wait_for_line(trader.stderr, "state WAITING (waiting for reconciliation", 30)
+            status = subprocess.run(
+                [sys.executable, "-m", "truex_qf.cli", "status", "--once"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            out, err = trader.communicate(timeout=60)
+        finally:
+            if trader.poll() is None:
+                trader.kill()
+        result = subprocess.CompletedProcess(trader.args, trader.returncode, out, err)
+        line = _gives_up(result, "TRUEX_REST_URL")
+        assert closed in line and "will not quote without" in line
+        assert _orders_of(local) == []  # nothing was sent without reconciliation
+        assert status.returncode == 0, status.stderr
+        assert "trading   WAITING  waiting for reconciliation" in status.stdout, status.stdout
+    finally:
+        local.venue.stop(force=True)
+
+
+def test_a_symbol_the_venue_does_not_list_gives_up(tmp_path):
+    from truex_qf.demo import demo_account, start_local_venue
+    from truex_qf.venue.rest_server import SimulatorRestServer
+
+    local = start_local_venue(tmp_path / "venue", demo_account(unique_comp_id()))
+    rest = SimulatorRestServer(local.venue)
+    rest.start()
+    strategy = tmp_path / "strategy.toml"
+    strategy.write_text("[symbols.DOGE-PYUSD]\n")
+    env = _simulated_account_env(tmp_path, local, rest.url, TRUEX_GIVE_UP_AFTER_S="3")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "truex_qf.cli", "run", "--strategy", str(strategy)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        line = _gives_up(result, "DOGE-PYUSD")
+        assert "does not list" in line
+        assert "no quotable symbol" in result.stderr
+        assert _orders_of(local) == []
+    finally:
+        rest.stop()
+        local.venue.stop(force=True)
+
+
+def test_rest_off_quotes_and_says_it_is_not_reconciled(tmp_path):
+    from truex_qf.demo import demo_account, start_local_venue
+
+    local = start_local_venue(tmp_path / "venue", demo_account(unique_comp_id()))
+    env = _simulated_account_env(tmp_path, local, "off")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "truex_qf.cli", "run", "--duration", "4"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "state ACTIVE (quoting without reconciliation" in result.stderr
+        assert "trading state: HALTED (SHUTDOWN)" in result.stdout
+    finally:
+        local.venue.stop(force=True)

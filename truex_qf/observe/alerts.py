@@ -25,6 +25,9 @@ rule                      severity    fires when / resolves when
 ``POSITION_LIMIT``        warning     abs(position) above ``position_alert_ratio`` of the
                                       limit / back at or below ``position_resolve_ratio``
 ``KILL_SWITCH``           critical    the kill switch is engaged / released
+``CANNOT_TRADE``          critical    the trading state has been WAITING (for
+                                      reconciliation, for a quotable symbol; the text says
+                                      which) for ``WAITING_ALERT_S`` / it is not WAITING
 ========================  ==========  =====================================================
 
 Event-driven rules fire inside the :meth:`AlertManager.observe` call; time-driven ones on
@@ -82,6 +85,8 @@ SEQUENCE_GAP = "SEQUENCE_GAP"
 REJECT_STORM = "REJECT_STORM"
 POSITION_LIMIT = "POSITION_LIMIT"
 KILL_SWITCH = "KILL_SWITCH"
+CANNOT_TRADE = "CANNOT_TRADE"
+WAITING_ALERT_S = 10.0  # a reconciliation takes well under this; a longer wait is news
 
 CRITICAL, WARNING = "critical", "warning"
 FIRING, RESOLVED = "firing", "resolved"
@@ -95,6 +100,7 @@ SEVERITIES = {
     REJECT_STORM: WARNING,
     POSITION_LIMIT: WARNING,
     KILL_SWITCH: CRITICAL,
+    CANNOT_TRADE: CRITICAL,
 }
 
 _OE = SessionRole.ORDER_ENTRY.value
@@ -320,7 +326,23 @@ class AlertManager:
             position = mm.positions.position_base(symbol)
             self.observe_position(symbol, position, limits.get(symbol), now)
         self.observe_kill_switch(mm.risk.kill_switch_engaged, mm.risk.state_reason, now)
+        self.observe_waiting(mm.waiting_for_s, mm.risk.state_reason, now)
         self.evaluate(now)
+
+    def observe_waiting(
+        self, waited_s: float | None, reason: str = "", now_s: float | None = None
+    ) -> None:
+        """How long the program has been unable to quote (WAITING; None: it is not)."""
+        now = self._now(now_s)
+        with self._lock:
+            if waited_s is not None and waited_s >= WAITING_ALERT_S:
+                text = f"cannot quote for {waited_s:.0f} s: {reason}"
+                raised = self._fire(CANNOT_TRADE, "", text, now)
+            elif waited_s is None:
+                raised = self._resolve(CANNOT_TRADE, "", "quoting possible again", now)
+            else:
+                raised = []
+        self._deliver(raised)
 
     def evaluate(self, now_s: float | None = None) -> None:
         """The time-driven rules (silence, storm window, gap quiet period); at least 1/s."""

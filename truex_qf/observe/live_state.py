@@ -117,6 +117,36 @@ class LiveSnapshot:
     sessions: SessionHealth
     kill_switch: bool = False
     taken_at: float = 0.0
+    detail: str = ""  # what a WAITING state waits for, in words (see state_detail)
+
+
+def state_detail(mm: MarketMaker) -> str:
+    """What the trading state means for quoting, in words: empty when it trades as usual.
+
+    WAITING says what it waits for and how long it has waited of what it may; an ACTIVE state
+    that quotes without reconciliation (no REST) says that.
+    """
+    # here, not at the top: ``truex-qf status`` reads this module without the trading layer
+    from truex_qf.trading.market_maker import (
+        NO_QUOTABLE_SYMBOL,
+        NOT_RECONCILED,
+        WAITING_FOR_RECONCILIATION,
+    )
+    from truex_qf.trading.risk import TradingState
+
+    state, reason = mm.risk.state, mm.risk.state_reason
+    if state is TradingState.WAITING:
+        timer = f"{mm.waiting_for_s or 0.0:.0f}/{mm.give_up_after_s:g} s"
+        if reason == WAITING_FOR_RECONCILIATION:
+            error = f"; last error: {mm.last_reconcile_error}" if mm.last_reconcile_error else ""
+            return f"waiting for reconciliation with the venue ({timer}{error})"
+        if reason == NO_QUOTABLE_SYMBOL:
+            symbols = ", ".join(sorted(mm.unlisted))
+            return f"no quotable symbol: the venue does not list {symbols} ({timer})"
+        return f"waiting: {reason} ({timer})"
+    if state is TradingState.ACTIVE and reason.startswith(NOT_RECONCILED):
+        return "quoting without reconciliation (no REST client)"
+    return ""
 
 
 def build_snapshot(
@@ -179,6 +209,7 @@ def build_snapshot(
         sessions=sessions,
         kill_switch=mm.risk.kill_switch_engaged,
         taken_at=now,
+        detail=state_detail(mm),
     )
 
 
@@ -282,6 +313,7 @@ def _state_json(snapshot: LiveSnapshot) -> str:
             "reason": snapshot.trading_reason,
             "kill_switch": snapshot.kill_switch,
             "taken_at": snapshot.taken_at,
+            "detail": snapshot.detail,
         }
     )
 

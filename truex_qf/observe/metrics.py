@@ -85,7 +85,12 @@ LATENCY_BUCKETS_S = (
 NEW, REPLACE, CANCEL = "new", "replace", "cancel"
 ORDER_TYPES = (NEW, REPLACE, CANCEL)
 ROLES = tuple(role.value for role in SessionRole)
-TRADING_STATE_VALUES = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
+TRADING_STATE_VALUES = {
+    TradingState.ACTIVE: 0,
+    TradingState.REDUCING: 1,
+    TradingState.HALTED: 2,
+    TradingState.WAITING: 3,  # cannot quote yet: the info series' reason says why
+}
 OTHER = "OTHER"
 
 # Venue reject text -> reason label. Checked in order: the first substring found wins. The
@@ -291,7 +296,10 @@ class Metrics:
             "truexqf_working_orders", "Orders working or in flight.", ["symbol"], registry=r
         )
         self.trading_state = Gauge(
-            "truexqf_trading_state", "0 active, 1 reducing, 2 halted.", registry=r
+            "truexqf_trading_state",
+            "0 active, 1 reducing, 2 halted, 3 waiting (for reconciliation, for a quotable "
+            "symbol).",
+            registry=r,
         )
         self.trading_state_info = Gauge(
             "truexqf_trading_state_info",

@@ -34,6 +34,7 @@ from truex_qf.domain.model import (
     OrderCancelReject,
     RequestSecurityList,
     SecurityList,
+    SecurityListUpdate,
     SessionLoggedOn,
     SessionLoggedOut,
     SessionRejected,
@@ -43,7 +44,6 @@ from truex_qf.domain.model import (
 )
 from truex_qf.marketdata.book import BookKeeper, OrderBook
 from truex_qf.marketdata.own_orders import BookWithoutOwnOrders
-from truex_qf.rest.client import VenueOrder
 from truex_qf.strategy.fair_value import FairValueModel, PriceSource, PricingDecision
 from truex_qf.strategy.quoting import (
     Proposal,
@@ -52,7 +52,15 @@ from truex_qf.strategy.quoting import (
     propose,
 )
 from truex_qf.strategy.settings import StrategySettings, SymbolStrategy
-from truex_qf.trading.events import OrderSent, RiskDenied, TradingStateChanged
+from truex_qf.trading.events import (
+    OrderSent,
+    PositionBaseline,
+    RecoveredTrade,
+    RiskDenied,
+    TradingStateChanged,
+    VenueCorrection,
+    VenueOrdersCancelled,
+)
 from truex_qf.trading.orders import (
     Fill,
     OrderManager,
@@ -69,9 +77,13 @@ from truex_qf.trading.reconcile import (
     UnknownOrderPolicy,
     adoption_report,
     corrections,
+    recovered_fill,
+    trade_keys,
+    trade_report,
     unknown_venue_orders,
 )
 from truex_qf.trading.risk import RiskEngine, TradingState, exposure_for
+from truex_qf.trading.venue_state import Balance, VenueOrder, VenueTrade
 
 log = logging.getLogger("truex_qf.mm")
 
@@ -80,6 +92,12 @@ Send = Callable[[object], bool]
 ORDER_ENTRY_DOWN = "ORDER_ENTRY_DOWN"
 SHUTDOWN = "SHUTDOWN"
 KILL_SWITCH = "KILL_SWITCH"
+# Reasons of the WAITING state, and of an ACTIVE state that quotes unreconciled.
+WAITING_FOR_RECONCILIATION = "WAITING_FOR_RECONCILIATION"
+NO_QUOTABLE_SYMBOL = "NO_QUOTABLE_SYMBOL"
+NOT_RECONCILED = "NOT_RECONCILED"
+DEFAULT_GIVE_UP_S = 60.0  # WAITING this long and the run gives up (runner: exit 1)
+TRADES_MARGIN_S = 600.0  # the venue's trades are asked from this long before the last known
 UNKNOWN_LEVEL = 99  # a working order we did not place as a quote: the diff cancels it
 THROTTLE_REASONS = frozenset({"8", "9", "10"})  # BusinessRejectReason: throttle limits
 RETRY_S = 5.0  # a failed reconciliation is retried after this
@@ -167,6 +185,17 @@ class MarketMaker:
         self.request_cancel_venue_orders: Callable[[tuple[str, ...]], None] | None = None
         self.unknown_order_policy = UnknownOrderPolicy.CANCEL
         self.reconciling = False
+        self.reconciled = False  # at least once since the start
+        self.no_reconciliation_reason: str | None = None  # set when there is no REST at all
+        self.give_up_after_s = DEFAULT_GIVE_UP_S
+        self.gave_up: str | None = None  # the WAITING reason the run gave up on
+        self.last_reconcile_error: str | None = None
+        self.unlisted: frozenset[str] = frozenset()  # strategy symbols the venue does not list
+        self.venue_balances: tuple[Balance, ...] = ()
+        self.trades_since_s: float | None = None  # epoch s; None: the venue's whole history
+        self._known_fills: set[object] = set()  # ExecIDs and (TrdMatchID, side) recorded
+        self._waiting_since: float | None = None
+        self._resume_state = TradingState.ACTIVE
         self._reconcile_retry_at: float | None = None
         self._next_uncertain_check = 0.0
         self._next_forget = 0.0
@@ -180,6 +209,7 @@ class MarketMaker:
             MarketDataIncrement: self._on_increment,
             MarketDataReject: self._on_md_reject,
             SecurityList: self._on_security_list,
+            SecurityListUpdate: self._on_security_list_update,
             SessionLoggedOn: self._on_logged_on,
             SessionLoggedOut: self._on_logged_out,
             LogonRefused: self._on_logon_refused,
@@ -231,6 +261,46 @@ class MarketMaker:
             self._start_reconciliation()
         self._mark_all_dirty()
 
+    # ------------------------------------------------------------------ WAITING
+
+    def _enter_waiting(self, reason: str) -> None:
+        """Stop quoting for ``reason`` (never over a halt: that has its own reason)."""
+        state = self.risk.state
+        if state is TradingState.HALTED:
+            return
+        if state is TradingState.WAITING and self.risk.state_reason == reason:
+            return
+        if state is not TradingState.WAITING:
+            self._resume_state = state
+        if self.risk.set_state(TradingState.WAITING, reason):
+            self._waiting_since = self.clock()
+
+    def _leave_waiting(self, reason: str, why: str) -> None:
+        if self.risk.state is TradingState.WAITING and self.risk.state_reason == reason:
+            self._waiting_since = None
+            self.risk.set_state(self._resume_state, why)
+
+    def _check_quotable(self) -> None:
+        """WAITING while no strategy symbol is listed by the venue (reconciliation first)."""
+        if self.unlisted and self.unlisted >= set(self.symbols):
+            if not self.reconciling:
+                self._enter_waiting(NO_QUOTABLE_SYMBOL)
+        else:
+            self._leave_waiting(NO_QUOTABLE_SYMBOL, "a strategy symbol is listed")
+
+    @property
+    def waiting_for_s(self) -> float | None:
+        """How long the current WAITING has lasted (None: not waiting)."""
+        if self.risk.state is not TradingState.WAITING or self._waiting_since is None:
+            return None
+        return self.clock() - self._waiting_since
+
+    def _check_give_up(self) -> None:
+        waited = self.waiting_for_s
+        if waited is not None and waited >= self.give_up_after_s and self.gave_up is None:
+            self.gave_up = self.risk.state_reason
+            log.error("%s for %.0f s: giving up", self.gave_up, waited)
+
     def _on_logged_out(self, event: SessionLoggedOut) -> None:  # type: ignore[override]
         if event.role is SessionRole.MARKET_DATA:
             if self._market_data_up:
@@ -239,6 +309,9 @@ class MarketMaker:
         else:
             was_up = self._order_entry_up
             if was_up and self.risk.state is not TradingState.HALTED:
+                if self.risk.state is not TradingState.WAITING:
+                    self._resume_state = self.risk.state
+                self._waiting_since = None
                 self.risk.set_state(TradingState.HALTED, ORDER_ENTRY_DOWN)
             self._order_entry_up = False
             if was_up and self.request_deadman is not None and self.orders.working_orders():
@@ -287,9 +360,26 @@ class MarketMaker:
 
     def _on_security_list(self, securities: SecurityList) -> None:  # type: ignore[override]
         listed = {s.symbol for s in securities.securities}
-        missing = sorted(set(self.symbols) - listed)
-        if missing:
-            log.error("venue does not list %s: no quotes there", ", ".join(missing))
+        self.unlisted = frozenset(set(self.symbols) - listed)
+        if self.unlisted:
+            log.error("venue does not list %s: no quotes there", ", ".join(sorted(self.unlisted)))
+        self._check_quotable()
+        self._mark_all_dirty()
+
+    def _on_security_list_update(self, update: SecurityListUpdate) -> None:  # type: ignore[override]
+        """35=BK: a deleted strategy symbol stops being quoted (its orders are cancelled), an
+        added one is quotable again."""
+        deleted = set(update.deleted_symbols) & set(self.symbols)
+        added = set(update.added_symbols) & set(self.symbols)
+        if not deleted and not added:
+            return
+        self.unlisted = frozenset((self.unlisted | deleted) - added)
+        for symbol in sorted(deleted):
+            log.error("venue deleted %s from its security list: no quotes there", symbol)
+            for order in self.orders.working_orders(symbol):
+                self._cancel(order.cl_ord_id)
+        self._check_quotable()
+        self._mark_all_dirty()
 
     def _on_execution_report(self, report: ExecutionReport) -> None:  # type: ignore[override]
         """Apply the report; requote in full after a fill, else only if it moved an input.
@@ -325,6 +415,9 @@ class MarketMaker:
         for event in events:
             self._emit(event)
             if isinstance(event, Fill):
+                self._known_fills.update(
+                    trade_keys(event.exec_id, event.trade_match_id, event.side)
+                )
                 self.positions.on_fill(event)
                 self.stats.fills += 1
                 self.stats.filled_base += event.qty
@@ -362,6 +455,7 @@ class MarketMaker:
         """Periodic work: order timeouts, and re-evaluate every symbol (staleness moves on)."""
         self._apply_order_events(self.orders.check_timeouts(self.clock()))
         now = self.clock()
+        self._check_give_up()
         if now >= self._next_forget:
             self._forget_finished_orders(now)
         retry_at = self._reconcile_retry_at
@@ -461,7 +555,7 @@ class MarketMaker:
         """Decide, propose, diff and send for one symbol (``seen``: its quote inputs, when
         the caller has just read them)."""
         state = self.symbols[symbol]
-        if not self._order_entry_up or self.reconciling:
+        if not self._order_entry_up or self.reconciling or symbol in self.unlisted:
             state.inputs = None
             return
         now = self.clock()
@@ -535,7 +629,7 @@ class MarketMaker:
     def _proposal(self, state: _SymbolState, position: Decimal, book) -> Proposal:  # type: ignore[no-untyped-def]
         params = state.strategy.quoting
         assert state.decision is not None
-        if self.risk.state is TradingState.HALTED:
+        if self.risk.state is TradingState.HALTED or self.risk.state is TradingState.WAITING:
             return Proposal.empty(params.post_only)
         proposal = propose(state.decision, position, params, self.grid, book)
         if self.risk.state is TradingState.REDUCING:
@@ -639,20 +733,34 @@ class MarketMaker:
         return any(o.state is OrderState.UNCERTAIN for o in self.orders.working_orders())
 
     def _start_reconciliation(self) -> None:
-        """Ask the venue what is really working; quoting waits for the answer."""
+        """Ask the venue what is really working and what traded; quoting waits (WAITING) for
+        the answer. Without REST at all, quoting goes on and the state's reason says so."""
         if self.request_reconcile is None:
+            reason = f"{NOT_RECONCILED}: {self.no_reconciliation_reason or 'no REST client'}"
+            if self.risk.state is TradingState.ACTIVE and self.risk.state_reason != reason:
+                self.risk.set_state(TradingState.ACTIVE, reason)
             return
         self.reconciling = True
         self._reconcile_retry_at = None
+        self._enter_waiting(WAITING_FOR_RECONCILIATION)
         working = tuple(o.cl_ord_id for o in self.orders.working_orders())
         log.info("reconciling %d working orders with the venue", len(working))
-        self.request_reconcile(ReconcileRequest(working))
+        self.request_reconcile(ReconcileRequest(working, self.trades_since_s))
 
     def _on_reconcile_result(self, result: ReconcileResult) -> None:  # type: ignore[override]
         if result.error is not None:
             log.error("reconciliation failed (%s); retrying in %.0f s", result.error, RETRY_S)
+            self.last_reconcile_error = result.error
             self._reconcile_retry_at = self.clock() + RETRY_S
             return
+        self.last_reconcile_error = None
+        self.venue_balances = result.balances
+        if result.balances:
+            log.info(
+                "venue balances: %s",
+                ", ".join(f"{b.asset_name or b.asset_id} {b.balance}" for b in result.balances),
+            )
+        self._apply_venue_trades(result.trades)
         by_external = {venue.external_id: venue for venue in result.active if venue.external_id}
         known: set[str] = set()
         for order in self.orders.working_orders():
@@ -664,7 +772,7 @@ class MarketMaker:
                 venue = result.statuses.get(order.cl_ord_id)
             for report in corrections(order, venue):
                 log.warning("reconcile %s: %s", order.cl_ord_id, report.exec_type.name)
-                self._apply_order_events(self.orders.on_execution_report(report))
+                self._correct(report)
         for order in self.orders.working_orders():
             known.update(order.cl_ord_ids)
         strangers = [v for v in unknown_venue_orders(result.active, known) if v.order_id]
@@ -673,10 +781,65 @@ class MarketMaker:
                 self._adopt(venue)
         elif strangers and self.request_cancel_venue_orders is not None:
             log.warning("cancelling %d venue orders this process did not place", len(strangers))
-            self.request_cancel_venue_orders(tuple(v.order_id for v in strangers))
+            order_ids = tuple(v.order_id for v in strangers)
+            self._emit(VenueOrdersCancelled(order_ids))
+            self.request_cancel_venue_orders(order_ids)
         self.reconciling = False
-        log.info("reconciled with the venue: quoting may resume")
+        self.reconciled = True
+        self._leave_waiting(WAITING_FOR_RECONCILIATION, "reconciled with the venue")
+        self._check_quotable()
+        log.info(
+            "reconciled with the venue: position %s; quoting may resume",
+            ", ".join(f"{s} {self.positions.position_base(s)}" for s in self.symbols),
+        )
         self._mark_all_dirty()
+
+    def _correct(self, report: ExecutionReport, adopted: bool = False) -> None:
+        """Apply a report on the venue's word, told to the listeners (the journal) first."""
+        self._emit(VenueCorrection(report, adopted))
+        self._apply_order_events(self.orders.on_execution_report(report))
+
+    def _apply_venue_trades(self, trades: tuple[VenueTrade, ...] | None) -> None:
+        """Record every venue trade not recorded yet (see :mod:`truex_qf.trading.reconcile`)."""
+        if trades is None:
+            return
+        latest: float | None = None
+        for trade in trades:
+            if trade.at_s is not None:
+                latest = trade.at_s if latest is None else max(latest, trade.at_s)
+            keys = trade_keys(trade.exec_id, trade.trade_match_id, trade.side)
+            if any(key in self._known_fills for key in keys):
+                continue
+            order = self.orders.get(trade.external_id) if trade.external_id else None
+            log.warning(
+                "missed fill from the venue: %s %s %s @ %s (order %s, exec %s)",
+                trade.symbol,
+                trade.side.name,
+                trade.quantity,
+                trade.price,
+                trade.external_id or trade.order_id,
+                trade.exec_id,
+            )
+            if order is not None and order.symbol == trade.symbol:
+                self._correct(trade_report(order, trade))
+            else:
+                fill = recovered_fill(trade)
+                self._emit(RecoveredTrade(fill))
+                self._apply_order_events([fill])
+            self._known_fills.update(keys)
+        if latest is not None:
+            since = latest - TRADES_MARGIN_S
+            if self.trades_since_s is None or since > self.trades_since_s:
+                self.trades_since_s = since
+
+    def seed_position(self, symbol: str, quantity_base: Decimal, cost_basis_quote: Decimal) -> None:
+        """Start ``symbol`` from a carried-over position (before any fill; told to listeners)."""
+        self._emit(PositionBaseline(symbol, quantity_base, cost_basis_quote))
+        self.positions.seed(symbol, quantity_base, cost_basis_quote)
+
+    def know_fills(self, keys: object) -> None:
+        """ExecIDs and (TrdMatchID, side) pairs the store already holds (see trade_keys)."""
+        self._known_fills.update(keys)  # type: ignore[arg-type]
 
     def _adopt(self, venue: VenueOrder) -> None:
         report = adoption_report(venue)
@@ -686,7 +849,7 @@ class MarketMaker:
         self.orders.track(
             NewOrder(report.cl_ord_id, report.symbol, venue.side, report.order_qty, report.price)
         )
-        self._apply_order_events(self.orders.on_execution_report(report))
+        self._correct(report, adopted=True)
         log.warning("adopted venue order %s as %s", venue.order_id, report.cl_ord_id)
 
     def _on_deadman_result(self, result: DeadmanResult) -> None:  # type: ignore[override]

@@ -93,11 +93,14 @@ class RiskLimits:
 
 
 class TradingState(str, Enum):
-    """ACTIVE trades freely; REDUCING only shrinks the position; HALTED sends only cancels."""
+    """ACTIVE trades freely; REDUCING only shrinks the position; HALTED sends only cancels;
+    WAITING cannot quote yet and says why in its reason (waiting for reconciliation with the
+    venue, no quotable symbol): never ACTIVE while unable to trade."""
 
     ACTIVE = "ACTIVE"
     REDUCING = "REDUCING"
     HALTED = "HALTED"
+    WAITING = "WAITING"
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,7 +347,7 @@ class RiskEngine:
         return RiskDecision.allow()
 
     def _check_state(self, proposal: _Proposal, exposure: Exposure) -> RiskDecision | None:
-        if self.state is TradingState.HALTED:
+        if self.state is TradingState.HALTED or self.state is TradingState.WAITING:
             return RiskDecision.deny(TRADING_HALTED, self.state_reason)
         if self.state is TradingState.REDUCING and not _reduces(proposal, exposure):
             detail = (

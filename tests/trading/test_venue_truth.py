@@ -1,0 +1,220 @@
+"""Never ACTIVE while unable to trade, and the position from the venue's trades.
+
+Driven through the market maker with fake REST answers (the REST worker's side is covered
+against the simulator in tests/integration).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.integration.mm_helpers import strategy
+from truex_qf.domain.model import (
+    ExecType,
+    ExecutionReport,
+    OrdStatus,
+    SecurityInfo,
+    SecurityList,
+    SessionLoggedOn,
+    SessionRole,
+    Side,
+)
+from truex_qf.trading.events import RecoveredTrade, VenueCorrection
+from truex_qf.trading.market_maker import (
+    NO_QUOTABLE_SYMBOL,
+    NOT_RECONCILED,
+    WAITING_FOR_RECONCILIATION,
+    MarketMaker,
+)
+from truex_qf.trading.orders import Fill, OrderState
+from truex_qf.trading.reconcile import ReconcileResult
+from truex_qf.trading.risk import TradingState
+from truex_qf.trading.venue_state import VenueTrade
+
+SYMBOL = "BTC-PYUSD"
+OE = SessionRole.ORDER_ENTRY
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def mm():
+    clock = Clock()
+    sent: list[object] = []
+    maker = MarketMaker(strategy(), lambda command: sent.append(command) or True, clock=clock)
+    maker.requests = []  # type: ignore[attr-defined]
+    maker.request_reconcile = maker.requests.append  # type: ignore[attr-defined]
+    maker.request_cancel_venue_orders = lambda ids: None
+    maker.request_deadman = lambda ids: None
+    maker.sent = sent  # type: ignore[attr-defined]
+    maker.test_clock = clock  # type: ignore[attr-defined]
+    maker.heard: list[object] = []  # type: ignore[attr-defined,misc]
+    maker.listeners.append(maker.heard.append)  # type: ignore[attr-defined]
+    return maker
+
+
+def trade(exec_id, external_id, qty="0.002", side=Side.BUY, match="M1", at=1_700_000_000.0):
+    return VenueTrade(
+        exec_id=exec_id,
+        trade_match_id=match,
+        order_id=f"V-{external_id}",
+        external_id=external_id,
+        symbol=SYMBOL,
+        side=side,
+        quantity=Decimal(qty),
+        price=Decimal("99000"),
+        fee=Decimal("0.5"),
+        liquidity="MAKER",
+        at_s=at,
+    )
+
+
+def acknowledged_order(mm, qty="0.002"):
+    order = mm.orders.new_order(SYMBOL, Side.BUY, Decimal(qty), Decimal("99000"))
+    mm.orders.on_execution_report(
+        ExecutionReport(
+            "O1",
+            order.cl_ord_id,
+            "e1",
+            ExecType.NEW,
+            OrdStatus.NEW,
+            SYMBOL,
+            Side.BUY,
+            Decimal(qty),
+            Decimal(qty),
+            Decimal(0),
+            price=Decimal("99000"),
+        )
+    )
+    return order
+
+
+def test_waiting_for_reconciliation_is_not_active(mm):
+    mm.handle(SessionLoggedOn(OE, "oe"))
+    assert mm.risk.state is TradingState.WAITING
+    assert mm.risk.state_reason == WAITING_FOR_RECONCILIATION
+    mm.handle(ReconcileResult())
+    assert mm.risk.state is TradingState.ACTIVE
+    assert mm.reconciled and mm.gave_up is None
+
+
+def test_an_unreachable_venue_is_given_up_on_after_the_limit(mm):
+    mm.give_up_after_s = 60.0
+    mm.handle(SessionLoggedOn(OE, "oe"))
+    mm.handle(ReconcileResult(error="TrueX REST GET /api/v1/orders/active failed (no answer)"))
+    mm.test_clock.now += 59.0
+    mm.tick()
+    assert mm.gave_up is None and mm.risk.state is TradingState.WAITING
+    mm.test_clock.now += 2.0
+    mm.tick()
+    assert mm.gave_up == WAITING_FOR_RECONCILIATION
+    assert "no answer" in mm.last_reconcile_error
+    assert mm.sent == [] or all(type(c).__name__ != "NewOrder" for c in mm.sent)
+
+
+def test_a_symbol_the_venue_does_not_list_is_no_quotable_symbol(mm):
+    mm.give_up_after_s = 30.0
+    mm.handle(SessionLoggedOn(OE, "oe"))
+    mm.handle(SecurityList("SL1", None, (SecurityInfo("ETH-PYUSD"),)))
+    assert mm.risk.state_reason == WAITING_FOR_RECONCILIATION  # reconciliation first
+    mm.handle(ReconcileResult())
+    assert mm.risk.state is TradingState.WAITING
+    assert mm.risk.state_reason == NO_QUOTABLE_SYMBOL
+    assert mm.unlisted == {SYMBOL}
+    mm.test_clock.now += 31.0
+    mm.tick()
+    assert mm.gave_up == NO_QUOTABLE_SYMBOL
+
+
+def test_a_listed_symbol_quotes(mm):
+    mm.handle(SessionLoggedOn(OE, "oe"))
+    mm.handle(ReconcileResult())
+    mm.handle(SecurityList("SL1", None, (SecurityInfo(SYMBOL),)))
+    assert mm.risk.state is TradingState.ACTIVE and not mm.unlisted
+
+
+def test_without_rest_the_state_says_it_is_not_reconciled(mm):
+    mm.request_reconcile = None
+    mm.no_reconciliation_reason = "no REST client (TRUEX_REST_URL=off)"
+    mm.handle(SessionLoggedOn(OE, "oe"))
+    assert mm.risk.state is TradingState.ACTIVE
+    assert mm.risk.state_reason.startswith(NOT_RECONCILED)
+    assert "TRUEX_REST_URL=off" in mm.risk.state_reason
+
+
+def test_a_missed_fill_of_a_known_order_carries_the_venue_exec_id(mm):
+    order = acknowledged_order(mm)
+    mm.handle(SessionLoggedOn(OE, "oe"))
+    mm.handle(ReconcileResult(active=(), trades=(trade("X1", order.cl_ord_id),)))
+    assert mm.positions.position_base(SYMBOL) == Decimal("0.002")
+    assert mm.orders.get(order.cl_ord_id).state is OrderState.FILLED
+    (correction,) = [e for e in mm.heard if isinstance(e, VenueCorrection)]
+    assert correction.report.exec_id == "X1"
+    fills = [e for e in mm.heard if isinstance(e, Fill)]
+    assert [f.exec_id for f in fills] == ["X1"]
+    # the FIX report of the same execution, resent late: a duplicate, not a second fill
+    late = correction.report._replace(text=None)
+    mm.handle(late)
+    assert mm.positions.position_base(SYMBOL) == Decimal("0.002")
+    # and a second reconciliation that lists the trade again changes nothing
+    mm.handle(SessionLoggedOn(OE, "oe"))
+    mm.handle(ReconcileResult(trades=(trade("X1", order.cl_ord_id),)))
+    assert mm.positions.position_base(SYMBOL) == Decimal("0.002")
+
+
+def test_a_trade_of_an_earlier_runs_order_reaches_the_position_once(mm):
+    mm.handle(SessionLoggedOn(OE, "oe"))
+    trades = (trade("X2", "OLD1", side=Side.SELL, match="M2"),)
+    mm.handle(ReconcileResult(trades=trades))
+    assert mm.positions.position_base(SYMBOL) == Decimal("-0.002")
+    assert [type(e) for e in mm.heard if isinstance(e, RecoveredTrade | Fill)] == [
+        RecoveredTrade,
+        Fill,
+    ]
+    assert mm.trades_since_s == 1_700_000_000.0 - 600.0
+    mm.handle(SessionLoggedOn(OE, "oe"))
+    mm.handle(ReconcileResult(trades=trades))
+    assert mm.positions.position_base(SYMBOL) == Decimal("-0.002")
+    assert mm.stats.fills == 1
+
+
+def test_fills_the_store_holds_are_not_counted_again(mm):
+    mm.seed_position(SYMBOL, Decimal("-0.004"), Decimal("396"))
+    mm.know_fills({"X3"})
+    mm.know_fills({("M4", "SELL")})
+    mm.handle(SessionLoggedOn(OE, "oe"))
+    mm.handle(
+        ReconcileResult(
+            trades=(
+                trade("X3", "OLD2", side=Side.SELL, match="M3"),
+                trade("OTHERID", "OLD2", side=Side.SELL, match="M4"),
+                trade("X5", "OLD2", qty="0.001", side=Side.SELL, match="M5"),
+            )
+        )
+    )
+    assert mm.positions.position_base(SYMBOL) == Decimal("-0.005")
+
+
+def test_a_symbol_deleted_by_the_venue_stops_quoting_and_comes_back(mm):
+    from truex_qf.domain.model import ListUpdateAction, SecurityListUpdate, SecurityUpdate
+
+    mm.handle(SessionLoggedOn(OE, "oe"))
+    mm.handle(ReconcileResult())
+    order = acknowledged_order(mm)
+
+    def update(action):
+        return SecurityListUpdate("SL2", (SecurityUpdate(action, SecurityInfo(SYMBOL)),))
+
+    mm.handle(update(ListUpdateAction.DELETE))
+    assert mm.risk.state_reason == NO_QUOTABLE_SYMBOL
+    assert mm.orders.get(order.cl_ord_id).state is OrderState.PENDING_CANCEL
+    mm.handle(update(ListUpdateAction.ADD))
+    assert mm.risk.state is TradingState.ACTIVE and not mm.unlisted
