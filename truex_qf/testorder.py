@@ -37,7 +37,13 @@ from truex_qf.domain.model import (
     SubscribeMarketData,
     SubscriptionRequestType,
 )
-from truex_qf.errors import ConfigError, OrderRejectedError, SessionTimeoutError, TruexError
+from truex_qf.errors import (
+    ConfigError,
+    LogonRejectedError,
+    OrderRejectedError,
+    SessionTimeoutError,
+    TruexError,
+)
 from truex_qf.fix.client import FixClient
 
 Report = Callable[[str], None]
@@ -76,7 +82,7 @@ class _Events:
             except queue.Empty:
                 continue
             if isinstance(event, LogonRefused):
-                raise TruexError(f"{event.role.value} logon refused: {event.text}")
+                raise LogonRejectedError(f"{event.role.value} logon refused: {event.text}")
             if accept(event):
                 return event
 
@@ -88,6 +94,7 @@ def run_test_order(config: FixSettings, request: TestOrderRequest, report: Repor
     roles = {SessionRole.ORDER_ENTRY}
     if request.price is None:
         roles.add(SessionRole.MARKET_DATA)
+    _check_request(request)
     if request.price is not None:
         _check_grid(grid, request.price, request.quantity)  # a typo costs no logon
     client = FixClient(config, events.queue.put, roles=frozenset(roles))
@@ -125,6 +132,16 @@ def run_test_order(config: FixSettings, request: TestOrderRequest, report: Repor
     finally:
         client.stop()
     step("logged out")
+
+
+def _check_request(request: TestOrderRequest) -> None:
+    """Inputs no venue answer can fix: each is the user's to correct (ConfigError, exit 2)."""
+    if not request.timeout_s > 0:
+        raise ConfigError(
+            "--timeout", f"{request.timeout_s:g} must be a positive number of seconds"
+        )
+    if not 0 <= request.distance_bps < 10_000:
+        raise ConfigError("--distance-bps", f"{request.distance_bps} must be below 10000 (100 %)")
 
 
 def _check_grid(grid: PriceGrid, price: Decimal, quantity: Decimal) -> None:

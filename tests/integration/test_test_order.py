@@ -155,3 +155,19 @@ def test_quantity_below_the_lot_with_a_price_from_the_book(local_venue):
     with pytest.raises(ConfigError, match=r"^--quantity: Invalid quantity increment"):
         run_test_order(local_venue.client_settings, request)
     assert local_venue.venue.engine.working_orders(local_venue.client_settings.client_id) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--timeout", "0"], "--timeout"),
+        (["--timeout", "-1"], "--timeout"),
+        (["--distance-bps", "10000"], "--distance-bps"),
+    ],
+)
+def test_cli_impossible_request_is_bad_input_exit_2(local_venue, args, named):
+    result = _truex_qf("test-order", *args, env=_cli_env(local_venue.client_settings))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"error: {named}: "), result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert local_venue.venue.application.journal.logon_attempts == []
