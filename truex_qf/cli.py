@@ -226,8 +226,8 @@ def simulate(
     \b
     Reads TRUEX_API_KEY and TRUEX_SECRET_KEY (both, or neither: built-in demo
     credentials), TRUEX_SENDER_COMP_ID and TRUEX_CLIENT_ID (demo values if unset) and
-    TRUEX_STATE_DIR (its log). On start it prints the export lines that point run,
-    test-order and doctor at it.
+    TRUEX_STATE_DIR (its log, in simulator/ there). On start it prints the export lines
+    that point run, test-order and doctor at it.
     """
     from truex_qf.fix.venue_server import SimulatorSettings
     from truex_qf.simulate import LocalTruex, client_exports, simulator_identity
@@ -246,7 +246,8 @@ def simulate(
     parsed_seeds = [_parse_seed(seed, settings.symbols) for seed in seeds]
     if flow and not parsed_seeds:
         raise ConfigError("--flow", "needs at least one --seed SYMBOL=MID to trade around")
-    configure_logging(_state_dir(), ctx.obj["verbose"])
+    # Its own log folder: a client run from the same folder logs to TRUEX_STATE_DIR/log.
+    configure_logging(_state_dir() / "simulator", ctx.obj["verbose"])
     local = LocalTruex(settings, rest_port, parsed_seeds, flow)
     local.start()
     _waits_for_stop = True
