@@ -286,6 +286,16 @@ CASES = [
         ("audit", "show", "--since", "yesterday"),
         "--since: 'yesterday' is not an ISO time",
     ),
+    Case(
+        "proxy-logon-timeout",
+        ("proxy", "--oe", "127.0.0.1:1", "--oe-listen-port", "0", "--logon-timeout", "nan"),
+        "--logon-timeout: must be a positive number",
+    ),
+    Case(
+        "proxy-per-address",
+        ("proxy", "--oe", "127.0.0.1:1", "--oe-listen-port", "0", "--max-per-address", "0"),
+        "--max-per-address: must be at least 1",
+    ),
 ]
 
 

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.rawfix import frame, now
+from tests.conftest import unique_comp_id
+from tests.rawfix import RawFixPeer, frame, now
 from truex_qf.demo import demo_account, start_local_venue
 from truex_qf.domain.model import SessionRole
 from truex_qf.errors import ConfigError
@@ -20,6 +21,7 @@ from truex_qf.fix.client import FixClient
 from truex_qf.netutil import free_port
 from truex_qf.proxy import (
     FramingError,
+    MessageClock,
     ProxyThread,
     build_proxy_config,
     frame_first_message,
@@ -107,8 +109,14 @@ def heartbeat(target: str) -> bytes:
     return frame([(35, "0"), (49, "PXYTEST"), (56, target), (34, "2"), (52, now())])
 
 
-def connect(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S)
+def connect(port: int, source: str | None = None) -> socket.socket:
+    """A client socket to the proxy, from ``source`` (any 127.x.y.z: Linux routes all of
+    127/8 to the loopback) when given."""
+    sock = socket.create_connection(
+        ("127.0.0.1", port),
+        timeout=TIMEOUT_S,
+        source_address=(source, 0) if source is not None else None,
+    )
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
@@ -270,7 +278,7 @@ def test_unknown_target_comp_id_is_closed_without_reply(upstreams, run_proxy, pr
 )
 def test_garbage_is_closed_and_the_proxy_keeps_serving(upstreams, run_proxy, proxy_log, garbage):
     order_entry, market_data = upstreams
-    proxy = run_proxy(oe=order_entry.address, md=market_data.address, first_message_timeout_s=2)
+    proxy = run_proxy(oe=order_entry.address, md=market_data.address, logon_timeout_s=2)
     port = proxy.ports["routing"]
     with connect(port) as client:
         client.sendall(garbage)
@@ -284,17 +292,56 @@ def test_garbage_is_closed_and_the_proxy_keeps_serving(upstreams, run_proxy, pro
         assert receive_exactly(client, len(message)) == message
 
 
-def test_first_message_must_arrive_in_time(upstreams, run_proxy, proxy_log):
+@pytest.mark.parametrize("listener", ["routing", "oe"])
+def test_logon_must_arrive_in_time_on_every_listener(upstreams, run_proxy, proxy_log, listener):
     order_entry, _ = upstreams
-    proxy = run_proxy(oe=order_entry.address, md=None, first_message_timeout_s=0.5)
-    with connect(proxy.ports["routing"]) as client:
+    proxy = run_proxy(oe=order_entry.address, md=None, oe_listen_port=0, logon_timeout_s=0.5)
+    with connect(proxy.ports[listener]) as client:
         client.sendall(logon("TRUEX_UAT_OE")[:30])
         assert is_closed(client, 3)
-    proxy_log.wait_for("no complete first message within 0.5 s (30 B)")
+    proxy_log.wait_for("no complete Logon within 0.5 s (30 B)")
     assert order_entry.connections() == 0
 
 
-def test_connection_limit_refuses_the_next_one(upstreams, run_proxy, proxy_log):
+def test_the_logon_deadline_counts_from_the_accept_not_the_last_byte(
+    upstreams, run_proxy, proxy_log
+):
+    order_entry, _ = upstreams
+    proxy = run_proxy(
+        listen_port=None, oe=order_entry.address, md=None, oe_listen_port=0, logon_timeout_s=0.5
+    )
+    message = logon("TRUEX_UAT_OE")
+    with connect(proxy.ports["oe"]) as client:
+        client.sendall(message[:20])
+        sent = 20
+        # a byte every 50 ms would take far longer than the deadline to finish the Logon
+        while sent < len(message) - 1:
+            try:
+                client.sendall(message[sent : sent + 1])
+            except OSError:
+                break
+            sent += 1
+            time.sleep(0.05)
+            if "no complete Logon" in proxy_log.text:
+                break
+        assert is_closed(client, 3)
+    proxy_log.wait_for("no complete Logon within 0.5 s")
+    assert sent < len(message) - 1
+    assert order_entry.connections() == 0
+
+
+@pytest.mark.parametrize("listener", ["routing", "oe"])
+def test_a_first_message_other_than_logon_is_refused(upstreams, run_proxy, proxy_log, listener):
+    order_entry, _ = upstreams
+    proxy = run_proxy(oe=order_entry.address, md=None, oe_listen_port=0)
+    with connect(proxy.ports[listener]) as client:
+        client.sendall(heartbeat("TRUEX_UAT_OE"))
+        assert is_closed(client)
+    proxy_log.wait_for("first message is 35=0, not a Logon (35=A)")
+    assert order_entry.connections() == 0
+
+
+def test_slots_are_per_upstream(upstreams, run_proxy, proxy_log):
     order_entry, market_data = upstreams
     proxy = run_proxy(oe=order_entry.address, md=market_data.address, max_connections=2)
     port = proxy.ports["routing"]
@@ -304,17 +351,59 @@ def test_connection_limit_refuses_the_next_one(upstreams, run_proxy, proxy_log):
             message = logon("TRUEX_UAT_OE")
             client.sendall(message)
             assert receive_exactly(client, len(message)) == message
-        with connect(port) as third:
+        with connect(port) as third:  # accepted, but its upstream has no slot left
+            third.sendall(logon("TRUEX_UAT_OE"))
             assert is_closed(third)
-        proxy_log.wait_for("refused: 2 connections open (--max-connections 2)")
+        proxy_log.wait_for(
+            f"no free slot for upstream {order_entry.address} (--max-connections 2 per upstream)"
+        )
+        with connect(port) as other:  # the other upstream's slots are its own
+            message = logon("TRUEX_UAT_MD")
+            other.sendall(message)
+            assert receive_exactly(other, len(message)) == message
     finally:
         first.close()
     proxy_log.wait_for("conn 1 closed (client closed)")
     with connect(port) as fourth:
-        message = logon("TRUEX_UAT_MD")
+        message = logon("TRUEX_UAT_OE")
         fourth.sendall(message)
         assert receive_exactly(fourth, len(message)) == message
     second.close()
+    assert order_entry.connections() == 3
+
+
+def test_fixed_listener_slots_refuse_at_accept(upstreams, run_proxy, proxy_log):
+    order_entry, _ = upstreams
+    proxy = run_proxy(
+        listen_port=None, oe=order_entry.address, md=None, oe_listen_port=0, max_connections=1
+    )
+    with connect(proxy.ports["oe"]) as holder, connect(proxy.ports["oe"]) as refused:
+        assert is_closed(refused)
+        proxy_log.wait_for(
+            f"refused: 1 connections open for upstream {order_entry.address} "
+            "(--max-connections 1 per upstream)"
+        )
+        message = logon("TRUEX_UAT_OE")
+        holder.sendall(message)
+        assert receive_exactly(holder, len(message)) == message
+
+
+def test_per_address_limit(upstreams, run_proxy, proxy_log):
+    order_entry, _ = upstreams
+    proxy = run_proxy(oe=order_entry.address, md=None, max_connections_per_address=2)
+    port = proxy.ports["routing"]
+    with connect(port) as one, connect(port) as two:
+        with connect(port) as three:
+            assert is_closed(three)
+        proxy_log.wait_for("refused: 2 connections open from 127.0.0.1 (--max-per-address 2)")
+        with connect(port, source="127.0.0.2") as elsewhere:  # another address is served
+            message = logon("TRUEX_UAT_OE")
+            elsewhere.sendall(message)
+            assert receive_exactly(elsewhere, len(message)) == message
+        for client in (one, two):
+            message = logon("TRUEX_UAT_OE")
+            client.sendall(message)
+            assert receive_exactly(client, len(message)) == message
 
 
 def test_idle_connection_is_closed_on_both_sides(upstreams, run_proxy, proxy_log):
@@ -328,10 +417,32 @@ def test_idle_connection_is_closed_on_both_sides(upstreams, run_proxy, proxy_log
         assert is_closed(client, 3)
         assert time.monotonic() - started >= 0.3
     assert order_entry.closed.wait(TIMEOUT_S)
-    proxy_log.wait_for("closed (idle for 0.5 s)")
+    proxy_log.wait_for("closed (idle for 0.5 s (no complete message from the client))")
 
 
-def test_fixed_port_listeners_relay_without_inspecting(upstreams, run_proxy, proxy_log):
+def test_a_trickler_is_cut_after_its_logon(upstreams, run_proxy, proxy_log):
+    order_entry, _ = upstreams
+    proxy = run_proxy(oe=order_entry.address, md=None, idle_timeout_s=5, max_message_time_s=0.5)
+    later = heartbeat("TRUEX_UAT_OE")
+    with connect(proxy.ports["routing"]) as client:
+        message = logon("TRUEX_UAT_OE")
+        client.sendall(message)
+        assert receive_exactly(client, len(message)) == message
+        sent = 0
+        while sent < len(later) and "still incomplete" not in proxy_log.text:
+            try:
+                client.sendall(later[sent : sent + 1])  # every byte "activity", no message
+            except OSError:
+                break
+            sent += 1
+            time.sleep(0.05)
+        assert is_closed(client)
+    proxy_log.wait_for("closed (a message still incomplete after 0.5 s)")
+    assert sent < len(later)
+    assert len(order_entry.bytes_of(0)) < len(message) + len(later)
+
+
+def test_fixed_port_listeners_wait_for_the_logon_but_do_not_route(upstreams, run_proxy, proxy_log):
     order_entry, market_data = upstreams
     proxy = run_proxy(
         listen_port=None,
@@ -341,17 +452,17 @@ def test_fixed_port_listeners_relay_without_inspecting(upstreams, run_proxy, pro
         md_listen_port=0,
     )
     assert set(proxy.ports) == {"oe", "md"}
-    not_fix = b"anything at all, even \x00 bytes"
     with connect(proxy.ports["oe"]) as client:
-        client.sendall(not_fix)
-        assert receive_exactly(client, len(not_fix)) == not_fix
-    wrong_target = logon("TRUEX_UAT_OE")  # not inspected: the md port goes to md regardless
+        client.sendall(b"anything at all, even \x00 bytes")
+        assert is_closed(client)
+    proxy_log.wait_for("not FIX: does not start with BeginString(8)")
+    wrong_target = logon("TRUEX_UAT_OE")  # not routed: the md port goes to md regardless
     with connect(proxy.ports["md"]) as client:
         client.sendall(wrong_target)
         assert receive_exactly(client, len(wrong_target)) == wrong_target
-    assert order_entry.bytes_of(0) == not_fix
+    assert order_entry.connections() == 0
     assert market_data.bytes_of(0) == wrong_target
-    proxy_log.wait_for("listener md, TargetCompID -, upstream")
+    proxy_log.wait_for("listener md, TargetCompID TRUEX_UAT_OE, upstream")
 
 
 def test_logs_mask_the_logon_signature(upstreams, run_proxy, proxy_log):
@@ -418,6 +529,9 @@ def test_busy_port_is_a_config_error(upstreams):
         ({"oe": "h:1", "md": None, "listen_port": None}, "--listen-port: no listener"),
         ({"oe": "h:1", "md": None, "max_connections": 0}, "--max-connections: must be"),
         ({"oe": "h:1", "md": None, "idle_timeout_s": 0}, "--idle-timeout: must be"),
+        ({"oe": "h:1", "md": None, "logon_timeout_s": float("nan")}, "--logon-timeout: must"),
+        ({"oe": "h:1", "md": None, "max_message_time_s": -1}, "--max-message-time: must"),
+        ({"oe": "h:1", "md": None, "max_connections_per_address": 0}, "--max-per-address: must"),
         (
             {"oe": "h:1", "md": None, "listen_port": 7000, "oe_listen_port": 7000},
             "--oe-listen-port: port 7000 is also --listen-port",
@@ -487,4 +601,93 @@ def test_real_engines_log_on_through_one_proxy_port(tmp_path, run_proxy, proxy_l
     finally:
         if client is not None:
             client.stop(True)
+        local.venue.stop(True)
+
+
+def test_message_clock_frames_by_body_length_only():
+    stream = heartbeat("X") + logon("X") + heartbeat("X")
+    clock = MessageClock()
+    completed = 0
+    for at, start in enumerate(range(0, len(stream), 7)):
+        completed += clock.feed(stream[start : start + 7], now=float(at))
+    assert completed == 3
+    assert clock.partial_since is None
+
+    assert clock.feed(stream[:5], now=100.0) == 0
+    assert clock.partial_since == 100.0  # when the message began, not the latest byte
+    assert clock.feed(stream[5:10], now=200.0) == 0
+    assert clock.partial_since == 100.0
+    assert clock.feed(stream[10 : len(heartbeat("X"))], now=300.0) == 1
+    assert clock.partial_since is None
+
+    with pytest.raises(FramingError, match="BeginString"):
+        MessageClock().feed(heartbeat("X") + b"GET / HTTP/1.1\r\n", now=0.0)
+    with pytest.raises(FramingError, match="out of range"):
+        MessageClock(max_message_bytes=1000).feed(b"8=FIXT.1.1\x019=5000\x01", now=0.0)
+
+
+SLOW_CLIENTS = 20
+
+
+def _slow_client(port: int, index: int, stop: threading.Event) -> socket.socket:
+    """A client from its own address (so the per-address limit is not what stops it) that
+    sends a message header and then one body byte at a time, never a whole Logon."""
+    sock = connect(port, source=f"127.0.1.{index + 1}")
+
+    def trickle() -> None:
+        with contextlib.suppress(OSError):
+            sock.sendall(b"8=FIXT.1.1\x019=200\x01")
+            while not stop.wait(0.1):
+                sock.sendall(b"x")
+
+    threading.Thread(target=trickle, daemon=True).start()
+    return sock
+
+
+def test_slow_clients_on_one_listener_do_not_shut_the_proxy(tmp_path, run_proxy, proxy_log):
+    local = start_local_venue(tmp_path, demo_account(unique_comp_id()))
+    stop = threading.Event()
+    slow: list[socket.socket] = []
+    peers: list[RawFixPeer] = []
+    try:
+        settings = local.client_settings
+        api_key, secret = settings.credentials.api_key, settings.credentials.secret_key
+        proxy = run_proxy(
+            listen_port=None,
+            oe=f"{settings.host}:{settings.order_entry_port}",
+            md=f"{settings.host}:{settings.market_data_port}",
+            oe_listen_port=0,
+            md_listen_port=0,
+            logon_timeout_s=5.0,
+        )
+        oe_port, md_port = proxy.ports["oe"], proxy.ports["md"]
+        slow = [_slow_client(oe_port, index, stop) for index in range(SLOW_CLIENTS)]
+        assert wait_until(lambda: proxy_log.text.count("(--max-connections 16 per upstream)") == 4)
+
+        # the order-entry listener is full: a real client there is refused at once...
+        refused = connect(oe_port)
+        assert is_closed(refused)
+        refused.close()
+        # ...while the market-data listener logs a real client on
+        market_data = RawFixPeer(md_port, settings.sender_comp_id, settings.market_data_target)
+        peers.append(market_data)
+        market_data.logon(api_key, secret)
+        assert market_data.receive_type("A", timeout_s=10) is not None
+
+        # at the deadline every slow client is cut, however many bytes it kept sending
+        for sock in slow:
+            assert is_closed(sock, 15)
+        assert wait_until(
+            lambda: proxy_log.text.count("no complete Logon within 5 s") == SLOW_CLIENTS - 4
+        )
+        order_entry = RawFixPeer(oe_port, settings.sender_comp_id, settings.order_entry_target)
+        peers.append(order_entry)
+        order_entry.logon(api_key, secret)
+        assert order_entry.receive_type("A", timeout_s=10) is not None
+    finally:
+        stop.set()
+        for sock in slow:
+            sock.close()
+        for peer in peers:
+            peer.close()
         local.venue.stop(True)

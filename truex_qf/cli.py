@@ -613,8 +613,36 @@ def _iso_time(name: str, text: str | None):  # type: ignore[no-untyped-def]
 @click.option("--md", default=None, metavar="HOST:PORT", help="Market-data gateway.")
 @click.option("--oe-listen-port", type=int, default=None, help="A port relayed to --oe as is.")
 @click.option("--md-listen-port", type=int, default=None, help="A port relayed to --md as is.")
-@click.option("--max-connections", default=16, show_default=True)
-@click.option("--idle-timeout", "idle_timeout_s", default=90.0, show_default=True, help="Seconds.")
+@click.option(
+    "--max-connections",
+    default=16,
+    show_default=True,
+    help="Connections per upstream (and for the routing port's not yet routed ones).",
+)
+@click.option(
+    "--max-per-address", default=8, show_default=True, help="Connections from one client IP."
+)
+@click.option(
+    "--logon-timeout",
+    "logon_timeout_s",
+    default=10.0,
+    show_default=True,
+    help="Seconds from accept to a complete Logon (35=A); then the connection is closed.",
+)
+@click.option(
+    "--idle-timeout",
+    "idle_timeout_s",
+    default=90.0,
+    show_default=True,
+    help="Seconds without a complete message from the client.",
+)
+@click.option(
+    "--max-message-time",
+    "max_message_time_s",
+    default=10.0,
+    show_default=True,
+    help="Seconds a client message may take from its first byte to its last.",
+)
 @click.option("--listen-host", default="127.0.0.1", show_default=True)
 @click.pass_context
 @_one_line_errors
@@ -626,10 +654,18 @@ def proxy(
     oe_listen_port: int | None,
     md_listen_port: int | None,
     max_connections: int,
+    max_per_address: int,
+    logon_timeout_s: float,
     idle_timeout_s: float,
+    max_message_time_s: float,
     listen_host: str,
 ) -> None:
-    """A FIX-aware TCP relay for deployments that reach TrueX through one host."""
+    """A FIX-aware TCP relay for deployments that reach TrueX through one host.
+
+    Every connection must send its Logon within --logon-timeout; slots are counted per
+    upstream and per client address, so slow or silent clients on one port cannot shut the
+    other, and a client trickling bytes is cut (see truex_qf.proxy).
+    """
     from truex_qf.proxy import build_proxy_config, run_forever
 
     config = build_proxy_config(
@@ -639,7 +675,10 @@ def proxy(
         oe_listen_port=oe_listen_port,
         md_listen_port=md_listen_port,
         max_connections=max_connections,
+        max_connections_per_address=max_per_address,
+        logon_timeout_s=logon_timeout_s,
         idle_timeout_s=idle_timeout_s,
+        max_message_time_s=max_message_time_s,
         listen_host=listen_host,
     )
     configure_logging(_state_dir(), ctx.obj["verbose"])

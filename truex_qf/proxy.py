@@ -2,10 +2,23 @@
 
 The JS integration reached production only through a local TCP proxy in front of a VPN (spec
 §1.1, §1.5). This module is that proxy, with what the JS one lacked: it reads the first FIX
-message of every inbound connection (the Logon), routes the connection by its
-TargetCompID(56) to the order-entry or market-data gateway, and then relays bytes both ways
-unchanged, the first message included. A listener can also be bound to one upstream and skip
-the inspection (one port per gateway).
+message of every inbound connection, which must be a Logon (35=A), routes the connection by
+its TargetCompID(56) to the order-entry or market-data gateway, and then relays bytes both
+ways unchanged, the first message included. A listener can also be bound to one upstream (one
+port per gateway); it still waits for the Logon, but does not route by it.
+
+Nobody can hold it shut (a few slow or silent clients used to take every slot):
+
+* **Logon deadline**: a connection that has not sent a complete, valid Logon within
+  ``logon_timeout_s`` of being accepted is closed, on every listener.
+* **Slots per upstream**: each upstream has ``max_connections`` slots of its own, and the
+  routing listener's not-yet-routed connections have their own pool too, so a flood on the
+  order-entry port cannot refuse a market-data client (and the reverse).
+* **Per source address**: at most ``max_connections_per_address`` connections from one IP.
+* **Idle means no complete message**: after the Logon, the client's bytes are framed by
+  BodyLength(9) (not parsed further); only a complete message restarts the idle timer, and a
+  message begun must be complete within ``max_message_time_s``, so trickling one byte at a
+  time extends nothing.
 
 Each connection leaves an open line and a close line in the log: connection id, client
 address, TargetCompID, upstream, bytes each way, duration and why it ended. The first Logon
@@ -81,15 +94,24 @@ class ProxyConfig:
     listeners: tuple[ListenerSpec, ...]
     routes: Mapping[str, Upstream] = field(default_factory=dict)
     listen_host: str = "127.0.0.1"
+    # Slots per upstream, and for the routing listener's connections before their Logon.
     max_connections: int = 16
-    # FIX heartbeats every 30 s (spec §1.3), so 90 s without a byte means a dead session.
+    # Both sessions of a few instances behind one NAT or on the proxy's own host fit.
+    max_connections_per_address: int = 8
+    # FIX heartbeats every 30 s (spec §1.3), so 90 s without a complete message from the
+    # client means a dead (or a trickling) session.
     idle_timeout_s: float | None = 90.0
-    first_message_timeout_s: float = 10.0
+    # A Logon is one small message sent at once; 10 s covers a slow TLS-less WAN link.
+    logon_timeout_s: float = 10.0
+    # Any later client message is small (an order is ~250 B) and sent in one write.
+    max_message_time_s: float = 10.0
     connect_timeout_s: float = 10.0
     # Bytes allowed before BodyLength(9) is known: "8=FIXT.1.1|9=NNNN|" is under 20.
     max_header_bytes: int = 64
     # A signed Logon is about 300 bytes; anything far larger on a fresh socket is not FIX.
     max_first_message_bytes: int = 8192
+    # Later client messages: orders, cancels, subscriptions; none comes near this.
+    max_message_bytes: int = 65536
 
 
 def parse_host_port(value: str, option: str) -> Upstream:
@@ -116,8 +138,10 @@ def build_proxy_config(
     oe_comp_ids: Iterable[str] = DEFAULT_ORDER_ENTRY_COMP_IDS,
     md_comp_ids: Iterable[str] = DEFAULT_MARKET_DATA_COMP_IDS,
     routes: Iterable[str] = (),
-    first_message_timeout_s: float = 10.0,
+    logon_timeout_s: float = 10.0,
     connect_timeout_s: float = 10.0,
+    max_connections_per_address: int = 8,
+    max_message_time_s: float = 10.0,
 ) -> ProxyConfig:
     """Validate the command line's values into a :class:`ProxyConfig`.
 
@@ -179,12 +203,17 @@ def build_proxy_config(
 
     if max_connections < 1:
         raise ConfigError("--max-connections", "must be at least 1")
-    if idle_timeout_s is not None and idle_timeout_s <= 0:
-        raise ConfigError("--idle-timeout", "must be a positive number of seconds")
-    if first_message_timeout_s <= 0:
-        raise ConfigError("--first-message-timeout", "must be a positive number of seconds")
-    if connect_timeout_s <= 0:
-        raise ConfigError("--connect-timeout", "must be a positive number of seconds")
+    if max_connections_per_address < 1:
+        raise ConfigError("--max-per-address", "must be at least 1")
+    for option, seconds in (
+        ("--idle-timeout", idle_timeout_s),
+        ("--logon-timeout", logon_timeout_s),
+        ("--max-message-time", max_message_time_s),
+        ("--connect-timeout", connect_timeout_s),
+    ):
+        # not "<= 0": NaN must fail too, and infinity would never fire
+        if seconds is not None and not 0 < seconds < 1e6:
+            raise ConfigError(option, "must be a positive number of seconds")
     if not _HOST.fullmatch(listen_host):
         raise ConfigError("--listen-host", f"{listen_host!r} is not a host name or address")
     return ProxyConfig(
@@ -192,8 +221,10 @@ def build_proxy_config(
         routes=table,
         listen_host=listen_host.strip("[]"),
         max_connections=max_connections,
+        max_connections_per_address=max_connections_per_address,
         idle_timeout_s=idle_timeout_s,
-        first_message_timeout_s=first_message_timeout_s,
+        logon_timeout_s=logon_timeout_s,
+        max_message_time_s=max_message_time_s,
         connect_timeout_s=connect_timeout_s,
     )
 
@@ -228,9 +259,33 @@ def frame_first_message(
     then ``10=ddd|`` with the checksum verified. Bytes that cannot become a FIX message raise
     :class:`FramingError` as early as possible (an HTTP request fails on its first byte).
     """
-    begin_end = buffer.find(SOH)
+    header = _frame_header(buffer, max_header_bytes, max_message_bytes)
+    if header is None:
+        return None
+    body_start, body_length = header
+    total = body_start + body_length + 7  # 7 = len("10=ddd|")
+    if len(buffer) < total:
+        return None
+    body_end = body_start + body_length
+    trailer = _TRAILER.fullmatch(buffer[body_end:total])
+    if trailer is None or buffer[body_end - 1 : body_end] != SOH:
+        raise FramingError("BodyLength(9) does not end where CheckSum(10) starts")
+    if sum(buffer[:body_end]) % 256 != int(trailer.group(1)):
+        raise FramingError("CheckSum(10) does not match")
+    fields = _fields(buffer[body_start : body_end - 1])
+    return FirstMessage(raw=buffer[:total], msg_type=fields.get(35), target_comp_id=fields.get(56))
+
+
+def _frame_header(
+    buffer: bytes, max_header_bytes: int, max_message_bytes: int
+) -> tuple[int, int] | None:
+    """``(body start, BodyLength)`` of the message at the start of ``buffer``; None if cut.
+
+    Raises :class:`FramingError` as soon as the bytes cannot be a FIX header.
+    """
+    begin_end = buffer.find(SOH, 0, max_header_bytes + 1)
     if begin_end < 0:
-        _check_prefix(buffer, b"8=", "does not start with BeginString(8)")
+        _check_prefix(buffer[:max_header_bytes], b"8=", "does not start with BeginString(8)")
         if len(buffer) > max_header_bytes:
             raise FramingError(f"no BeginString(8) within {max_header_bytes} bytes")
         return None
@@ -238,13 +293,17 @@ def frame_first_message(
     if begin_end < 3:
         raise FramingError("empty BeginString(8)")
     length_start = begin_end + 1
-    length_end = buffer.find(SOH, length_start)
-    length_field = buffer[length_start:] if length_end < 0 else buffer[length_start:length_end]
+    length_end = buffer.find(SOH, length_start, max_header_bytes + 1)
+    length_field = (
+        buffer[length_start : max_header_bytes + 1]
+        if length_end < 0
+        else buffer[length_start:length_end]
+    )
     _check_prefix(length_field, b"9=", "BodyLength(9) does not follow BeginString(8)")
     digits = length_field[2:]
     if digits and not digits.isdigit():
         raise FramingError("BodyLength(9) is not a number")
-    header_bytes = len(buffer) if length_end < 0 else length_end + 1
+    header_bytes = min(len(buffer), max_header_bytes + 1) if length_end < 0 else length_end + 1
     if header_bytes > max_header_bytes:
         raise FramingError(f"no BodyLength(9) within {max_header_bytes} bytes")
     if length_end < 0:
@@ -252,19 +311,54 @@ def frame_first_message(
     if not digits:
         raise FramingError("empty BodyLength(9)")
     body_length = int(digits)
-    total = length_end + 1 + body_length + 7  # 7 = len("10=ddd|")
-    if body_length == 0 or total > max_message_bytes:
+    if body_length == 0 or length_end + 1 + body_length + 7 > max_message_bytes:
         raise FramingError(f"BodyLength(9) {body_length} is out of range")
-    if len(buffer) < total:
-        return None
-    body_end = length_end + 1 + body_length
-    trailer = _TRAILER.fullmatch(buffer[body_end:total])
-    if trailer is None or buffer[body_end - 1 : body_end] != SOH:
-        raise FramingError("BodyLength(9) does not end where CheckSum(10) starts")
-    if sum(buffer[:body_end]) % 256 != int(trailer.group(1)):
-        raise FramingError("CheckSum(10) does not match")
-    fields = _fields(buffer[length_end + 1 : body_end - 1])
-    return FirstMessage(raw=buffer[:total], msg_type=fields.get(35), target_comp_id=fields.get(56))
+    return length_end + 1, body_length
+
+
+class MessageClock:
+    """Where a byte stream is in its FIX framing: when the message being received began.
+
+    Fed every chunk the client sends after its Logon, it finds message boundaries from
+    BodyLength(9) alone (nothing else is parsed or kept), so the relay can tell a client that
+    completes messages from one that trickles bytes. A stream that stops looking like FIX
+    raises :class:`FramingError`.
+    """
+
+    def __init__(self, max_header_bytes: int = 64, max_message_bytes: int = 65536) -> None:
+        self.max_header_bytes = max_header_bytes
+        self.max_message_bytes = max_message_bytes
+        self.partial_since: float | None = None  # monotonic time the current message began
+        self._head = b""  # the current message's bytes while its header is incomplete
+        self._remaining = 0  # bytes left of the current message once its length is known
+
+    def feed(self, data: bytes, now: float) -> int:
+        """Account for ``data``; returns how many messages it completed."""
+        completed = 0
+        position = 0
+        while position < len(data):
+            if self._remaining:
+                taken = min(self._remaining, len(data) - position)
+                self._remaining -= taken
+                position += taken
+                if not self._remaining:
+                    completed += 1
+                    self.partial_since = None
+                continue
+            if self.partial_since is None:
+                self.partial_since = now
+            # At most one header's worth is looked at: the rest of a large chunk is body.
+            window = self._head + data[position : position + self.max_header_bytes + 1]
+            header = _frame_header(window, self.max_header_bytes, self.max_message_bytes)
+            if header is None:
+                self._head = window
+                position = len(data)
+                continue
+            body_start, body_length = header
+            position += body_start - len(self._head)
+            self._head = b""
+            self._remaining = body_length + 7
+        return completed
 
 
 def _check_prefix(data: bytes, prefix: bytes, problem: str) -> None:
@@ -288,13 +382,16 @@ def _fields(body: bytes) -> dict[int, str]:
 
 @dataclass
 class _Connection:
-    """What one relayed connection logs when it ends."""
+    """What one relayed connection logs when it ends, and the slots it holds meanwhile."""
 
     conn_id: int
     listener: str
     client: str
+    address: str = "?"
+    pool: str = ""
     started: float = field(default_factory=time.monotonic)
-    last_activity: float = field(default_factory=time.monotonic)
+    last_message: float = field(default_factory=time.monotonic)
+    clock: MessageClock | None = None
     target_comp_id: str = "-"
     upstream: Upstream | None = None
     relaying: bool = False
@@ -312,6 +409,58 @@ class _RelayFailed(Exception):
     """A read or write failed on one side; the connection ends."""
 
 
+ROUTING_POOL = "routing (before Logon)"
+
+
+class _Slots:
+    """Open connections counted per pool (an upstream, or the routing listener's unrouted
+    connections) and per client address; all on the loop's thread, so no lock."""
+
+    def __init__(self, per_pool: int, per_address: int) -> None:
+        self.per_pool = per_pool
+        self.per_address = per_address
+        self.pools: dict[str, int] = {}
+        self.addresses: dict[str, int] = {}
+
+    def refusal(self, pool: str, address: str) -> str | None:
+        """Why a new connection from ``address`` into ``pool`` is refused; None: it is not."""
+        if self.addresses.get(address, 0) >= self.per_address:
+            return (
+                f"{self.addresses[address]} connections open from {address} "
+                f"(--max-per-address {self.per_address})"
+            )
+        if self.pools.get(pool, 0) >= self.per_pool:
+            return (
+                f"{self.pools[pool]} connections open for {pool} "
+                f"(--max-connections {self.per_pool} per upstream)"
+            )
+        return None
+
+    def take(self, pool: str, address: str) -> None:
+        self.pools[pool] = self.pools.get(pool, 0) + 1
+        self.addresses[address] = self.addresses.get(address, 0) + 1
+
+    def move(self, source: str, target: str) -> bool:
+        """One slot from ``source`` to ``target``; False (nothing moved) if ``target`` is full."""
+        if self.pools.get(target, 0) >= self.per_pool:
+            return False
+        self._drop(self.pools, source)
+        self.pools[target] = self.pools.get(target, 0) + 1
+        return True
+
+    def give_back(self, pool: str, address: str) -> None:
+        self._drop(self.pools, pool)
+        self._drop(self.addresses, address)
+
+    @staticmethod
+    def _drop(counts: dict[str, int], key: str) -> None:
+        left = counts.get(key, 0) - 1
+        if left > 0:
+            counts[key] = left
+        else:
+            counts.pop(key, None)
+
+
 class ProxyServer:
     """The relay on the running asyncio loop: ``await start()``, then ``await stop()``."""
 
@@ -321,6 +470,7 @@ class ProxyServer:
         self._ports: dict[str, int] = {}
         self._handlers: set[asyncio.Task[None]] = set()
         self._conn_ids = itertools.count(1)
+        self._slots = _Slots(config.max_connections, config.max_connections_per_address)
 
     @property
     def ports(self) -> dict[str, int]:
@@ -384,30 +534,28 @@ class ProxyServer:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, spec: ListenerSpec
     ) -> None:
         peer = writer.get_extra_info("peername")
-        client = f"{peer[0]}:{peer[1]}" if peer else "?"
+        address = str(peer[0]) if peer else "?"
+        client = f"{address}:{peer[1]}" if peer else "?"
         conn_id = next(self._conn_ids)
-        if len(self._handlers) >= self.config.max_connections:
-            log.warning(
-                "conn %d from %s refused: %d connections open (--max-connections %d)",
-                conn_id,
-                client,
-                len(self._handlers),
-                self.config.max_connections,
-            )
+        pool = _pool_of(spec.upstream) if spec.upstream is not None else ROUTING_POOL
+        refusal = self._slots.refusal(pool, address)
+        if refusal is not None:
+            log.warning("conn %d from %s refused: %s", conn_id, client, refusal)
             await _close(writer)
             return
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)
-        conn = _Connection(conn_id, spec.name, client)
+        self._slots.take(pool, address)
+        conn = _Connection(conn_id, spec.name, client, address=address, pool=pool)
         log.info("conn %d from %s on the %s listener", conn_id, client, spec.name)
         upstream_writer: asyncio.StreamWriter | None = None
         try:
             opened = await self._open_upstream(conn, spec, reader)
             if opened is not None:
-                upstream_reader, upstream_writer, first_bytes = opened
+                upstream_reader, upstream_writer, first_bytes, logon_size = opened
                 await self._relay(
-                    conn, reader, writer, upstream_reader, upstream_writer, first_bytes
+                    conn, reader, writer, upstream_reader, upstream_writer, first_bytes, logon_size
                 )
         except asyncio.CancelledError:
             # Only stop() cancels these tasks. Not re-raised: asyncio.streams (3.11) logs a
@@ -418,6 +566,7 @@ class ProxyServer:
             log.exception("conn %d: unexpected error", conn_id)
         finally:
             self._handlers.discard(task)
+            self._slots.give_back(conn.pool, address)
             await _close(writer)
             if upstream_writer is not None:
                 await _close(upstream_writer)
@@ -425,19 +574,19 @@ class ProxyServer:
 
     async def _open_upstream(
         self, conn: _Connection, spec: ListenerSpec, reader: asyncio.StreamReader
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes] | None:
-        """Pick the gateway (reading the first message if routing) and connect to it."""
-        first_bytes = b""
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes, int] | None:
+        """Wait for the Logon, pick the gateway (by its TargetCompID if routing), connect."""
+        framed = await self._read_logon(conn, reader)
+        if framed is None:
+            return None
+        first, first_bytes = framed
         if spec.upstream is not None:
             upstream = spec.upstream
+            if first.target_comp_id is not None:
+                conn.target_comp_id = _loggable(first.target_comp_id)
         else:
-            framed = await self._read_first_message(conn, reader)
-            if framed is None:
-                return None
-            first, first_bytes = framed
             if first.target_comp_id is None:
-                msg_type = _loggable(first.msg_type or "")
-                conn.end(f"first message (35={msg_type}) has no TargetCompID(56)")
+                conn.end("Logon has no TargetCompID(56)")
                 return None
             conn.target_comp_id = _loggable(first.target_comp_id)
             routed = self.config.routes.get(first.target_comp_id)
@@ -445,14 +594,21 @@ class ProxyServer:
                 conn.end(f"unknown TargetCompID {conn.target_comp_id}")
                 return None
             upstream = routed
-            log.info(
-                "conn %d TargetCompID %s -> %s; first message: %s",
-                conn.conn_id,
-                first.target_comp_id,
-                upstream,
-                # redacted, and no raw line break from a client can start a forged log line
-                printable(first.raw.decode("latin-1")).replace("\n", "\\n").replace("\r", "\\r"),
-            )
+            if not self._slots.move(conn.pool, _pool_of(upstream)):
+                conn.end(
+                    f"no free slot for upstream {upstream} "
+                    f"(--max-connections {self.config.max_connections} per upstream)"
+                )
+                return None
+            conn.pool = _pool_of(upstream)
+        log.info(
+            "conn %d TargetCompID %s -> %s; first message: %s",
+            conn.conn_id,
+            conn.target_comp_id,
+            upstream,
+            # redacted, and no raw line break from a client can start a forged log line
+            printable(first.raw.decode("latin-1")).replace("\n", "\\n").replace("\r", "\\r"),
+        )
         conn.upstream = upstream
         try:
             upstream_reader, upstream_writer = await asyncio.wait_for(
@@ -463,36 +619,41 @@ class ProxyServer:
             detail = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
             conn.end(f"upstream {upstream} unreachable ({detail})")
             return None
-        return upstream_reader, upstream_writer, first_bytes
+        return upstream_reader, upstream_writer, first_bytes, len(first.raw)
 
-    async def _read_first_message(
+    async def _read_logon(
         self, conn: _Connection, reader: asyncio.StreamReader
     ) -> tuple[FirstMessage, bytes] | None:
-        """The first message and every byte read so far (it may run past the message)."""
+        """The Logon and every byte read so far (it may run past the message), in time."""
         buffer = b""
+        deadline_s = self.config.logon_timeout_s
         try:
-            async with asyncio.timeout(self.config.first_message_timeout_s):
+            # From the accept: the deadline cannot be stretched by sending slowly.
+            async with asyncio.timeout_at(_loop_time_of(conn.started) + deadline_s):
                 while True:
                     first = frame_first_message(
                         buffer, self.config.max_header_bytes, self.config.max_first_message_bytes
                     )
                     if first is not None:
-                        return first, buffer
+                        break
                     chunk = await reader.read(_READ_CHUNK)
                     if not chunk:
-                        conn.end(f"client closed before a complete first message ({len(buffer)} B)")
+                        conn.end(f"client closed before a complete Logon ({len(buffer)} B)")
                         return None
                     buffer += chunk
         except TimeoutError:
-            conn.end(
-                f"no complete first message within {self.config.first_message_timeout_s:g} s "
-                f"({len(buffer)} B)"
-            )
+            conn.end(f"no complete Logon within {deadline_s:g} s ({len(buffer)} B)")
+            return None
         except FramingError as exc:
             conn.end(f"not FIX: {exc} ({len(buffer)} B)")  # never the bytes: may hold secrets
+            return None
         except OSError as exc:
-            conn.end(f"client error before the first message ({type(exc).__name__})")
-        return None
+            conn.end(f"client error before the Logon ({type(exc).__name__})")
+            return None
+        if first.msg_type != "A":
+            conn.end(f"first message is 35={_loggable(first.msg_type or '')}, not a Logon (35=A)")
+            return None
+        return first, buffer
 
     async def _relay(
         self,
@@ -502,10 +663,21 @@ class ProxyServer:
         upstream_reader: asyncio.StreamReader,
         upstream_writer: asyncio.StreamWriter,
         first_bytes: bytes,
+        logon_size: int,
     ) -> None:
-        """Copy bytes both ways until both sides closed, one side failed, or idle timeout."""
+        """Copy bytes both ways until both sides closed, one side failed, or a timeout.
+
+        ``first_bytes`` (already read) start with the Logon, ``logon_size`` bytes long.
+        """
         conn.relaying = True
-        conn.last_activity = time.monotonic()
+        now = time.monotonic()
+        conn.last_message = now
+        conn.clock = MessageClock(self.config.max_header_bytes, self.config.max_message_bytes)
+        try:
+            conn.clock.feed(first_bytes[logon_size:], now)
+        except FramingError as exc:
+            conn.end(f"not FIX after the Logon: {exc}")
+            return
         if first_bytes:
             try:
                 upstream_writer.write(first_bytes)
@@ -545,6 +717,7 @@ class ProxyServer:
         sink: str,
     ) -> None:
         """One direction; at end of stream the half-close is passed on to the other side."""
+        clock = conn.clock if source == "client" else None
         while True:
             try:
                 data = await reader.read(_READ_CHUNK)
@@ -553,8 +726,14 @@ class ProxyServer:
                 raise _RelayFailed from None
             if not data:
                 break
-            conn.last_activity = time.monotonic()
-            if source == "client":
+            if clock is not None:
+                now = time.monotonic()
+                try:
+                    if clock.feed(data, now):
+                        conn.last_message = now
+                except FramingError as exc:
+                    conn.end(f"not FIX after the Logon: {exc}")
+                    raise _RelayFailed from None
                 conn.client_to_upstream_bytes += len(data)
             else:
                 conn.upstream_to_client_bytes += len(data)
@@ -573,13 +752,25 @@ class ProxyServer:
             raise _RelayFailed from None
 
     async def _watch_idle(self, conn: _Connection) -> None:
+        """End the relay when the client completes no message in time, however many bytes.
+
+        Idle is counted from the client's last complete message, and a message begun must
+        end within ``max_message_time_s``: neither is reset by a byte.
+        """
         idle_s = self.config.idle_timeout_s
-        if idle_s is None:
-            await asyncio.Event().wait()  # never; cancelled with the connection
-            return
-        while (remaining := conn.last_activity + idle_s - time.monotonic()) > 0:
-            await asyncio.sleep(remaining)
-        conn.end(f"idle for {idle_s:g} s")
+        message_s = self.config.max_message_time_s
+        # The clock's state changes under us; a short look keeps both limits within a tick.
+        tick_s = min(1.0, message_s / 4, idle_s / 4 if idle_s is not None else 1.0)
+        while True:
+            now = time.monotonic()
+            partial_since = conn.clock.partial_since if conn.clock is not None else None
+            if partial_since is not None and now - partial_since >= message_s:
+                conn.end(f"a message still incomplete after {message_s:g} s")
+                return
+            if idle_s is not None and now - conn.last_message >= idle_s:
+                conn.end(f"idle for {idle_s:g} s (no complete message from the client)")
+                return
+            await asyncio.sleep(tick_s)
 
     @staticmethod
     def _log_close(conn: _Connection) -> None:
@@ -600,6 +791,15 @@ class ProxyServer:
             conn.upstream_to_client_bytes,
             duration_s,
         )
+
+
+def _pool_of(upstream: Upstream) -> str:
+    return f"upstream {upstream}"
+
+
+def _loop_time_of(monotonic_time: float) -> float:
+    """A ``time.monotonic()`` instant on the running loop's clock (also monotonic)."""
+    return asyncio.get_running_loop().time() + (monotonic_time - time.monotonic())
 
 
 def _loggable(client_text: str) -> str:
