@@ -77,9 +77,12 @@ class Rig:
         return self.runner.mm.positions.position_base(DEMO_SYMBOL) == venue_position
 
 
-def build_rig(tmp_path, ack_timeout_s: float = 5.0, local=None, client_settings=None) -> Rig:
+def build_rig(
+    tmp_path, ack_timeout_s: float = 5.0, local=None, client_settings=None, pipeline=None
+) -> Rig:
     """A market maker with REST against a simulated venue (a new one unless ``local`` is
-    given); ``client_settings`` can route the FIX sessions another way (e.g. a proxy)."""
+    given); ``client_settings`` can route the FIX sessions another way (e.g. a proxy);
+    ``pipeline`` records the run."""
     local = local or start_local_venue(tmp_path / "state", demo_account(unique_comp_id()))
     rest_server = SimulatorRestServer(local.venue)
     rest_server.start()
@@ -90,6 +93,7 @@ def build_rig(tmp_path, ack_timeout_s: float = 5.0, local=None, client_settings=
         settings,
         rest=TruexRestClient(rest_server.url, account.credentials, account.client_id),
         reconnect_policy=FAST,
+        pipeline=pipeline,
     )
     return Rig(local, runner, rest_server)
 
@@ -296,3 +300,52 @@ def test_fills_while_disconnected_are_recovered_by_reconciliation(rig):
     step_until(rig.runner, rig.quoting, 30)
     assert rig.position_matches_venue()  # learned from REST, not from a FIX report
     assert rig.runner.mm.positions.position_base(DEMO_SYMBOL) == Decimal(bid.leaves_qty)
+
+
+def test_reconciliations_cancels_and_missed_fill_replay_as_recorded(tmp_path):
+    """Issue 17 item 6: orders cancelled while order entry was down (the deadman, over REST)
+    and a fill missed meanwhile are reconciliation's corrections; they are journaled, so
+    ``replay`` of the run agrees with every table."""
+    from sqlalchemy import select
+
+    from truex_qf.pipeline import Pipeline, pipeline_settings
+    from truex_qf.storage.database import make_engine
+    from truex_qf.storage.replay import compare_with_tables, rebuild_from_journal
+    from truex_qf.storage.schema import fix_journal
+
+    pipeline = Pipeline(pipeline_settings(tmp_path / "state", "faults", env={}))
+    made = build_rig(tmp_path, pipeline=pipeline)
+    made.runner.start()
+    try:
+        step_until(made.runner, made.quoting, 15)
+        app = made.venue.application
+        with app.lock:
+            ours = made.venue.engine.working_orders(made.local.client_settings.client_id)
+            bid = next(o for o in ours if o.side is Side.BUY)
+        app.disconnect(OE)
+        with app.lock:  # filled while our FIX session is down: no report reaches us
+            taker = NewOrder(
+                "TKR1", DEMO_SYMBOL, Side.SELL, bid.leaves_qty, bid.price,
+                time_in_force=TimeInForce.IOC,
+            )  # fmt: skip
+            app.publish(made.venue.engine.submit("SIM-TAKER", taker))
+        step_until(made.runner, made.quoting, 30)
+        assert made.position_matches_venue()
+    finally:
+        made.runner.close()
+        made.rest_server.stop()
+        made.venue.stop(force=True)
+    engine = make_engine(pipeline.settings.database_url)
+    try:
+        with engine.connect() as connection:
+            decisions = connection.execute(
+                select(fix_journal.c.msg_type).where(
+                    fix_journal.c.run_id == pipeline.run_id, fix_journal.c.session == "REST"
+                )
+            ).all()
+        assert len(decisions) >= 2  # the missed fill and at least one cancel we never heard of
+        state = rebuild_from_journal(engine, pipeline.run_id)
+        assert compare_with_tables(engine, pipeline.run_id, state) == []
+        assert state.positions.position_base(DEMO_SYMBOL) == Decimal(bid.leaves_qty)
+    finally:
+        engine.dispose()
