@@ -41,6 +41,7 @@ from truex_qf.doctor import (
     parse_sending_time,
     run_doctor,
 )
+from truex_qf.errors import ConfigError
 from truex_qf.netutil import free_port
 from truex_qf.venue.rest_server import SimulatorRestServer
 
@@ -571,6 +572,13 @@ def test_fix_on_this_machine_with_rest_at_uat_warns(host, rest_url, verdict) -> 
     if verdict is Verdict.WARN:
         assert "TRUEX_REST_URL unset" in config.detail
         assert "TRUEX_REST_URL" in config.hint and "simulate" in config.hint
+
+
+@pytest.mark.parametrize("timeout_s", [0.0, -1.0, float("nan"), float("inf")])
+def test_a_timeout_that_is_not_a_positive_number_is_a_config_error(timeout_s) -> None:
+    with pytest.raises(ConfigError) as caught:
+        run_doctor(fake_env(19484, 20484), timeout_s=timeout_s)
+    assert caught.value.setting == "--timeout"
 
 
 def test_format_check_is_one_line_with_the_hint() -> None:

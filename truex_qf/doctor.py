@@ -32,6 +32,7 @@ that masks both, even if a venue were to echo them back.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import socket
 import threading
@@ -805,8 +806,8 @@ def run_doctor(
     connect, the wait for a Logon answer, a REST request). Exit 0 only if none is FAIL
     (:func:`exit_code`).
     """
-    if timeout_s <= 0:
-        raise ConfigError("timeout_s", "must be positive")
+    if not (math.isfinite(timeout_s) and timeout_s > 0):
+        raise ConfigError("--timeout", f"{timeout_s:g} must be a positive number of seconds")
     return _Doctor(env, timeout_s, report or (lambda check: None)).run()
 
 

@@ -12,6 +12,7 @@ rejected with ``Order outside book price bands``).
 
 from __future__ import annotations
 
+import math
 import queue
 import time
 from collections.abc import Callable
@@ -136,7 +137,7 @@ def run_test_order(config: FixSettings, request: TestOrderRequest, report: Repor
 
 def _check_request(request: TestOrderRequest) -> None:
     """Inputs no venue answer can fix: each is the user's to correct (ConfigError, exit 2)."""
-    if not request.timeout_s > 0:
+    if not (math.isfinite(request.timeout_s) and request.timeout_s > 0):
         raise ConfigError(
             "--timeout", f"{request.timeout_s:g} must be a positive number of seconds"
         )

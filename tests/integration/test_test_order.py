@@ -162,6 +162,8 @@ def test_quantity_below_the_lot_with_a_price_from_the_book(local_venue):
     [
         (["--timeout", "0"], "--timeout"),
         (["--timeout", "-1"], "--timeout"),
+        (["--timeout", "nan"], "--timeout"),
+        (["--timeout", "inf"], "--timeout"),
         (["--distance-bps", "10000"], "--distance-bps"),
     ],
 )
