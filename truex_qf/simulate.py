@@ -160,8 +160,9 @@ class LocalTruex:
         """Listen on every port, then seed; on any failure what started is stopped again."""
         oe_port, md_port = self.settings.order_entry_port, self.settings.market_data_port
         try:
-            _listen(self.venue.start, f"ports {oe_port} and {md_port}", "--oe-port/--md-port")
-            _listen(self.rest.start, f"port {self.rest.port}", "--rest-port")
+            host = self.settings.host
+            _listen(self.venue.start, host, f"ports {oe_port} and {md_port}", "--oe-port/--md-port")
+            _listen(self.rest.start, host, f"port {self.rest.port}", "--rest-port")
             for symbol, mid in self.seeds:
                 if self.flow:
                     self._flows.append(self._start_flow(symbol, mid))
@@ -194,12 +195,18 @@ class LocalTruex:
         return running
 
 
-def _listen(start: Callable[[], None], where: str, options: str) -> None:
-    """``start()``; failing to listen (a port taken) names the options that choose others."""
+def _listen(start: Callable[[], None], host: str, where: str, options: str) -> None:
+    """``start()``; failing to listen names what to change.
+
+    A port in use is the machine's state (exit 1: stop the other program or pick a port); an
+    address that is not this machine's is the user's input (exit 2, naming --host).
+    """
     try:
         start()
     except TruexError as exc:
-        raise TruexError(
-            f"{exc} ({where}: is another simulator running? Stop it, or choose others with "
-            f"{options})"
-        ) from None
+        if "in use" in str(exc):
+            raise TruexError(
+                f"{exc} ({where}: is another simulator running? Stop it, or choose others "
+                f"with {options})"
+            ) from None
+        raise ConfigError("--host", f"{host!r}: {exc}; give an address of this machine") from None

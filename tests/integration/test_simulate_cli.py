@@ -261,6 +261,8 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         (["--oe-port", "20001", "--md-port", "20001"], {}, "different ports"),
         (["--flow"], {}, "--flow"),
         (["--seed", "DOGE-USD=1"], {}, "--seed"),
+        (["--seed", "BTC-PYUSD=1e99999"], {}, "--seed"),
+        (["--host", "nosuch.invalid"], {}, "--host"),
         ([], {"TRUEX_API_KEY": "k"}, "TRUEX_SECRET_KEY"),
         ([], {"TRUEX_CLIENT_ID": "abc"}, "TRUEX_CLIENT_ID"),
     ],
