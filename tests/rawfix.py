@@ -28,10 +28,10 @@ def now() -> str:
 
 
 class RawFixPeer:
-    def __init__(self, port: int, sender: str, target: str) -> None:
+    def __init__(self, port: int, sender: str, target: str, next_seq: int = 1) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         self.sender, self.target = sender, target
-        self.seq = 0
+        self.seq = next_seq - 1  # the last number sent
         self.buffer = b""
 
     def header(self, msg_type: str) -> list[tuple[int, str]]:
@@ -44,19 +44,21 @@ class RawFixPeer:
             (52, now()),
         ]
 
-    def logon(self, api_key: str, secret: str) -> None:
+    def logon(self, api_key: str, secret: str, reset: bool = True) -> None:
+        """A signed Logon at the next sequence number; ``reset`` adds 141=Y (TrueX: optional)."""
         header = self.header("A")
         sending_time = header[4][1]
         signature = logon_signature(
             secret, sending_time, "A", str(self.seq), self.sender, self.target, api_key
         )
+        reset_flag = [(141, "Y")] if reset else []
         self.sock.sendall(
             frame(
                 [
                     *header,
                     (98, "0"),
                     (108, "30"),
-                    (141, "Y"),
+                    *reset_flag,
                     (553, api_key),
                     (554, signature),
                     (1137, "9"),
@@ -72,6 +74,16 @@ class RawFixPeer:
 
     def receive(self, timeout_s: float = 5.0) -> dict[int, str] | None:
         """The next message as a dict (first occurrence of each tag), None on close/timeout."""
+        pairs = self.receive_pairs(timeout_s)
+        if pairs is None:
+            return None
+        fields: dict[int, str] = {}
+        for tag, value in pairs:
+            fields.setdefault(tag, value)
+        return fields
+
+    def receive_pairs(self, timeout_s: float = 5.0) -> list[tuple[int, str]] | None:
+        """The next message as (tag, value) pairs in wire order, None on close/timeout."""
         deadline = time.monotonic() + timeout_s
         while True:
             end = self.buffer.find(b"\x0110=")
@@ -79,12 +91,12 @@ class RawFixPeer:
                 stop = self.buffer.find(b"\x01", end + 1)
                 if stop >= 0:
                     raw, self.buffer = self.buffer[: stop + 1], self.buffer[stop + 1 :]
-                    fields: dict[int, str] = {}
+                    pairs = []
                     for item in raw.decode().split(SOH):
                         if item:
                             tag, _, value = item.partition("=")
-                            fields.setdefault(int(tag), value)
-                    return fields
+                            pairs.append((int(tag), value))
+                    return pairs
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None

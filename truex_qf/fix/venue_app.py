@@ -13,7 +13,9 @@ trade against it and what TrueX refuses is refused the same way:
   validation (35=3), since the acceptor loads the TrueX dictionaries strictly.
 - Orders without Parties, or with another client ID, are rejected ``Invalid client``;
   order-entry messages on the market-data gateway and the reverse get
-  ``35=j | 380=0 | 58=Invalid session ID``.
+  ``35=j | 380=0 | 58=Invalid session ID``; an application message no gateway takes from a
+  client (e.g. 35=8) gets ``35=j | 380=3``. A reject from the client (35=3 or 35=j) is logged
+  and never answered.
 
 All matching happens in :class:`~truex_qf.venue.matching.MatchingEngine` under one lock;
 replies are sent while that lock is held so each client sees events in the order they
@@ -182,7 +184,12 @@ class VenueApplication(fix.Application):
         role = self._roles[session_id.toString()]
         self.journal.admin_in.append((role, msg_type))
         self.journal.admin_in_text.append((role, printable(message.toString())))
-        if msg_type == fix.MsgType_Logon:
+        if msg_type == fix.MsgType_Reject:
+            # Logged, never answered: a reject of a reject would loop.
+            log.warning(
+                "client rejected a message (%s): %s", role.value, printable(message.toString())
+            )
+        elif msg_type == fix.MsgType_Logon:
             self._check_logon(message, session_id, role)
 
     def _check_logon(
@@ -226,19 +233,21 @@ class VenueApplication(fix.Application):
     @guarded(FROM_APP)
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         # One call into the engine for the text; the header's fields are read from it too.
-        pairs = split_fields(message.toString())
+        text = message.toString()
+        pairs = split_fields(text)
         fields: dict[int, str] = {}
         for tag, value in pairs:
             fields.setdefault(tag, value)
         msg_type = fields.get(35, "")
         session = session_id.toString()
         role = self._roles[session]
+        if msg_type == "j":
+            # A reject is never answered with a reject: the client refused something we sent.
+            log.warning("client rejected a message (%s): %s", role.value, printable(text))
+            return
         allowed = ORDER_ENTRY_TYPES if role is SessionRole.ORDER_ENTRY else MARKET_DATA_TYPES
         if msg_type not in allowed:
-            reply = venue_messages.business_reject(
-                fields.get(34, ""), msg_type, "0", "Invalid session ID"
-            )
-            fix.Session.sendToTarget(reply, session_id)
+            fix.Session.sendToTarget(_refusal(fields.get(34, ""), msg_type), session_id)
             return
         with self.lock:
             if not self.closed:
@@ -436,6 +445,17 @@ class VenueApplication(fix.Application):
         missing = session.getExpectedSenderNum()
         session.setNextSenderMsgSeqNum(missing + count)
         return int(missing)
+
+
+def _refusal(ref_seq_num: str, msg_type: str) -> fix.Message:
+    """35=j for an application message this gateway does not take.
+
+    TrueX's "Invalid session ID" is for a message of the other gateway (spec §1.6); a type that
+    no TrueX gateway accepts from a client (e.g. an ExecutionReport) is an unsupported one.
+    """
+    if msg_type in ORDER_ENTRY_TYPES or msg_type in MARKET_DATA_TYPES:
+        return venue_messages.business_reject(ref_seq_num, msg_type, "0", "Invalid session ID")
+    return venue_messages.business_reject(ref_seq_num, msg_type, "3", "Unsupported Message Type")
 
 
 def _member_or_raw(kind: type[Enum], code: str) -> Any:

@@ -1,0 +1,126 @@
+"""The simulated exchange answers any correct TrueX client as TrueX does (issue 16).
+
+Every test talks to the real QuickFIX acceptor through the hand-rolled peer of tests/rawfix.py,
+which shares no code with our client: it stands for TrueX's own sample client and the other
+clients that have logged on to TrueX UAT.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.rawfix import RawFixPeer
+from truex_qf.demo import LocalVenue
+from truex_qf.domain.model import SessionRole
+
+OE = SessionRole.ORDER_ENTRY
+MD = SessionRole.MARKET_DATA
+TARGETS = {OE: "TRUEX_UAT_OE", MD: "TRUEX_UAT_MD"}
+
+
+def _eventually(find: Callable[[], Any], what: str, timeout_s: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (found := find()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+    return found
+
+
+def _connect(local: LocalVenue, role: SessionRole, next_seq: int = 1) -> RawFixPeer:
+    settings = local.client_settings
+    port = settings.order_entry_port if role is OE else settings.market_data_port
+    return RawFixPeer(port, settings.sender_comp_id, TARGETS[role], next_seq)
+
+
+def _log_on(
+    local: LocalVenue, role: SessionRole, next_seq: int = 1, reset: bool = True
+) -> tuple[RawFixPeer, dict[int, str]]:
+    """A peer logged on (and seen logged on by the venue) with the venue's Logon reply."""
+    peer = _connect(local, role, next_seq)
+    credentials = local.client_settings.credentials
+    peer.logon(credentials.api_key, credentials.secret_key, reset=reset)
+    answer = peer.receive_type("A")
+    assert answer is not None, "a spec-following client must be able to log on"
+    venue = local.venue.application
+    _eventually(lambda: venue.is_logged_on(role), "the venue never saw the logon through")
+    return peer, answer
+
+
+def _hang_up(local: LocalVenue, peer: RawFixPeer, role: SessionRole) -> None:
+    peer.close()
+    venue = local.venue.application
+    _eventually(lambda: not venue.is_logged_on(role), "the venue never saw the peer go")
+
+
+def _next_after_ping(peer: RawFixPeer, test_req_id: str) -> dict[int, str]:
+    """Send a TestRequest and return the next message: anything the venue sent in answer to
+    what came before the ping arrives first, since both directions keep their order."""
+    peer.send("1", [(112, test_req_id)])
+    answer = peer.receive()
+    assert answer is not None, "the venue closed the connection"
+    return answer
+
+
+def _entries(pairs: list[tuple[int, str]], first_tag: int) -> list[list[tuple[int, str]]]:
+    """The repeating-group entries of a message, each starting at ``first_tag``."""
+    entries: list[list[tuple[int, str]]] = []
+    for tag, value in pairs:
+        if tag == first_tag:
+            entries.append([])
+        if entries and tag != 10:
+            entries[-1].append((tag, value))
+    return entries
+
+
+@pytest.fixture
+def md_peer(local_venue):
+    peer, _ = _log_on(local_venue, MD)
+    yield peer
+    peer.close()
+
+
+@pytest.fixture
+def oe_peer(local_venue):
+    peer, _ = _log_on(local_venue, OE)
+    yield peer
+    peer.close()
+
+
+# ---------------------------------------------------------------- item 2: rejects and reasons
+
+
+def test_business_reject_from_client_is_not_answered(md_peer):
+    md_peer.send(
+        "j",
+        [(45, "2"), (372, "y"), (380, "5"), (58, "Conditionally Required Field Missing (870)")],
+    )
+    answer = _next_after_ping(md_peer, "AFTER-J")
+    assert (answer[35], answer.get(112)) == ("0", "AFTER-J")
+
+
+def test_session_reject_from_client_is_not_answered(md_peer):
+    md_peer.send("3", [(45, "2"), (372, "W"), (58, "not for us")])
+    answer = _next_after_ping(md_peer, "AFTER-3")
+    assert (answer[35], answer.get(112)) == ("0", "AFTER-3")
+
+
+def test_order_on_market_data_gateway_is_invalid_session(md_peer):
+    md_peer.send(
+        "F",
+        [(11, "C1"), (41, "O1"), (453, "1"), (448, "12345678901234567"), (452, "3")],
+    )
+    reject = md_peer.receive_type("j")
+    assert reject is not None
+    assert (reject[372], reject[380], reject[58]) == ("F", "0", "Invalid session ID")
+
+
+def test_message_no_gateway_takes_is_unsupported_not_invalid_session(oe_peer):
+    oe_peer.send("y", [(320, "S1"), (560, "0")])
+    reject = oe_peer.receive_type("j")
+    assert reject is not None
+    assert (reject[372], reject[380]) == ("y", "3")
+    assert reject[58] != "Invalid session ID"
