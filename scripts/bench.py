@@ -820,7 +820,6 @@ class Venue:
                 MatchingEngine(self.settings.symbols),
                 roles,
                 self.settings.symbols,
-                self.settings.require_reset,
             )
         self.md_session = _session_id(self.settings.market_data_comp_id, account.sender_comp_id)
         self.stream = BookStream(config["seed"])

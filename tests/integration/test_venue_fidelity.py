@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.rawfix import RawFixPeer
+from tests.rawfix import RawFixPeer, frame, now
 from truex_qf.demo import LocalVenue
 from truex_qf.domain.model import SessionRole
 
@@ -124,3 +124,75 @@ def test_message_no_gateway_takes_is_unsupported_not_invalid_session(oe_peer):
     assert reject is not None
     assert (reject[372], reject[380]) == ("y", "3")
     assert reject[58] != "Invalid session ID"
+
+
+# ---------------------------------------------------------------- item 3: 141 optional
+
+
+def test_logon_without_reset_continues_the_sequence(local_venue):
+    first, reply = _log_on(local_venue, OE)
+    assert _next_after_ping(first, "P1")[35] == "0"  # our 2, the venue's 2
+    _hang_up(local_venue, first, OE)
+    again, reply = _log_on(local_venue, OE, next_seq=first.seq + 1, reset=False)
+    try:
+        assert reply[34] == "3"  # the venue continued its own numbers too
+        answer = _next_after_ping(again, "P2")
+        assert (answer[35], answer.get(112)) == ("0", "P2")  # no ResendRequest, no Logout
+    finally:
+        again.close()
+
+
+def test_logon_with_reset_after_a_session_starts_again_at_one(local_venue):
+    first, _ = _log_on(local_venue, OE)
+    _next_after_ping(first, "P1")
+    _hang_up(local_venue, first, OE)
+    again, reply = _log_on(local_venue, OE, next_seq=1, reset=True)
+    try:
+        assert reply[34] == "1"
+        assert _next_after_ping(again, "P2").get(112) == "P2"
+    finally:
+        again.close()
+
+
+def test_logon_above_the_expected_number_draws_a_resend_request(local_venue):
+    first, _ = _log_on(local_venue, OE)
+    _hang_up(local_venue, first, OE)  # the venue expects 2 next
+    again, _ = _log_on(local_venue, OE, next_seq=7, reset=False)
+    try:
+        resend = again.receive_type("2")
+        assert resend is not None and (resend[7], resend[16]) == ("2", "0")
+        # Gap fill as any FIX client would, then the session is in step.
+        again.send_bytes(
+            frame(
+                [
+                    (35, "4"),
+                    (49, again.sender),
+                    (56, again.target),
+                    (34, "2"),
+                    (43, "Y"),
+                    (52, now()),
+                    (123, "Y"),
+                    (36, "8"),
+                ]
+            )
+        )
+        answer = _next_after_ping(again, "FILLED")
+        assert (answer[35], answer.get(112)) == ("0", "FILLED")
+    finally:
+        again.close()
+
+
+def test_logon_below_the_expected_number_is_logged_out(local_venue):
+    first, _ = _log_on(local_venue, OE)
+    _next_after_ping(first, "P1")
+    _hang_up(local_venue, first, OE)  # the venue expects 3 next
+    again = _connect(local_venue, OE, next_seq=1)
+    try:
+        credentials = local_venue.client_settings.credentials
+        again.logon(credentials.api_key, credentials.secret_key, reset=False)
+        answer = again.receive()
+        assert answer is not None and answer[35] == "5"
+        assert "MsgSeqNum too low" in answer.get(58, "")
+        assert again.receive(3) is None  # and the venue hangs up
+    finally:
+        again.close()

@@ -237,42 +237,6 @@ def test_self_match_cancels_aggressive_order(local_venue, client, events):
     )
 
 
-def test_logon_without_reset_flag_is_refused(local_venue):
-    settings = local_venue.client_settings
-    raw = RawFixPeer(settings.order_entry_port, settings.sender_comp_id, "TRUEX_UAT_OE")
-    try:
-        header = raw.header("A")
-        from truex_qf.fix.signing import logon_signature
-
-        signature = logon_signature(
-            settings.credentials.secret_key,
-            header[4][1],
-            "A",
-            "1",
-            raw.sender,
-            raw.target,
-            settings.credentials.api_key,
-        )
-        raw.send_bytes(
-            frame(
-                [
-                    *header,
-                    (98, "0"),
-                    (108, "30"),
-                    (553, settings.credentials.api_key),
-                    (554, signature),
-                    (1137, "9"),
-                ]
-            )
-        )
-        answer = raw.receive()
-        assert answer is not None and answer[35] == "5"
-        assert "141" in answer.get(58, "")
-        assert raw.receive(2) is None  # and the venue hangs up
-    finally:
-        raw.close()
-
-
 def test_unknown_comp_id_is_refused(local_venue):
     settings = local_venue.client_settings
     raw = RawFixPeer(settings.order_entry_port, "SOMEONE_ELSE", "TRUEX_UAT_OE")

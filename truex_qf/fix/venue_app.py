@@ -3,8 +3,11 @@
 It follows TrueX's spec rather than our client's habits, so that any correct TrueX client can
 trade against it and what TrueX refuses is refused the same way:
 
-- Logon: the HMAC signature in 554 must match the configured credentials, and 141=Y is
-  required. A bad signature is answered as TrueX does, with a session Reject
+- Logon: the HMAC signature in 554 must match the configured credentials. 141=Y is optional,
+  as at TrueX (spec §4.1, §15 #12): with it both sides start again at 1; without it the
+  session continues its sequence numbers from the last connection (the acceptor's store lives
+  as long as the venue), a Logon above the expected number draws a ResendRequest and one below
+  it a Logout, as QuickFIX does. A bad signature is answered as TrueX does, with a session Reject
   ``35=3 | 373=8 | 58=Authentication failed`` and no Logon; the engine then disconnects.
   (QuickFIX answers ``RejectLogon`` with a Logout; ``toAdmin`` rewrites that Logout into the
   Reject. The engine decided to send it before ``toAdmin`` ran, so it still goes out.)
@@ -106,13 +109,11 @@ class VenueApplication(fix.Application):
         engine: MatchingEngine,
         roles: dict[str, SessionRole],
         symbols: dict[str, str],
-        require_reset: bool = True,
     ) -> None:
         super().__init__()
         self.account = account
         self.engine = engine
         self.symbols = symbols
-        self.require_reset = require_reset
         self.journal = VenueJournal()
         self.lock = threading.RLock()
         self.closed = False
@@ -200,9 +201,6 @@ class VenueApplication(fix.Application):
         if self.refuse_logons > 0:
             self.refuse_logons -= 1
             self._refuse(role, "Logons not allowed now")
-        reset = message.isSetField(141) and message.getField(141) == "Y"
-        if self.require_reset and not reset:
-            self._refuse(role, "ResetSeqNumFlag(141)=Y is required")
         username = message.getField(553) if message.isSetField(553) else ""
         password = message.getField(554) if message.isSetField(554) else ""
         credentials = self.account.credentials

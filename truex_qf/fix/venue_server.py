@@ -31,7 +31,6 @@ class SimulatorSettings:
     order_entry_comp_id: str = UAT_ORDER_ENTRY_TARGET
     market_data_comp_id: str = UAT_MARKET_DATA_TARGET
     symbols: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SYMBOLS))
-    require_reset: bool = True
     heartbeat_s: int = 30
 
 
@@ -90,9 +89,7 @@ class SimulatedVenue:
         self.engine = engine or MatchingEngine(settings.symbols)
         engine_settings, roles = acceptor_settings(settings)
         self._engine_settings = engine_settings
-        self.application = VenueApplication(
-            settings.account, self.engine, roles, settings.symbols, settings.require_reset
-        )
+        self.application = VenueApplication(settings.account, self.engine, roles, settings.symbols)
         self._store_factory = fix.MemoryStoreFactory()
         self._log_factory = RedactingLogFactory()
         self._acceptor: fix.ThreadedSocketAcceptor | None = None
