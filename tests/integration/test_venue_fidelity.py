@@ -196,3 +196,16 @@ def test_logon_below_the_expected_number_is_logged_out(local_venue):
         assert again.receive(3) is None  # and the venue hangs up
     finally:
         again.close()
+
+
+# ---------------------------------------------------------------- item 5: 1137 on admin
+
+
+def test_admin_messages_carrying_1137_are_accepted_silently(oe_peer):
+    oe_peer.send("0", [(1137, "9")])
+    oe_peer.send("1", [(112, "WITH-1137"), (1137, "9")])
+    answer = oe_peer.receive()
+    assert answer is not None and (answer[35], answer.get(112)) == ("0", "WITH-1137")
+    oe_peer.send("5", [(1137, "9")])
+    goodbye = oe_peer.receive()
+    assert goodbye is not None and goodbye[35] == "5"

@@ -13,7 +13,8 @@ trade against it and what TrueX refuses is refused the same way:
   Reject. The engine decided to send it before ``toAdmin`` ran, so it still goes out.)
 - Unknown CompIDs are refused by the engine itself: only the configured sessions exist.
 - Header/body order, unknown tags and bad enum values are refused by the engine's dictionary
-  validation (35=3), since the acceptor loads the TrueX dictionaries strictly.
+  validation (35=3); the acceptor loads the simulator's copy of the TrueX dictionaries
+  (:mod:`truex_qf.fix.venue_spec`), which also lets 1137 ride on admin messages as TrueX does.
 - Orders without Parties, or with another client ID, are rejected ``Invalid client``;
   order-entry messages on the market-data gateway and the reverse get
   ``35=j | 380=0 | 58=Invalid session ID``; an application message no gateway takes from a

@@ -12,8 +12,9 @@ from truex_qf.config import UAT_MARKET_DATA_TARGET, UAT_ORDER_ENTRY_TARGET
 from truex_qf.domain.model import NewOrder, SessionRole, Side
 from truex_qf.errors import SessionTimeoutError, TruexError
 from truex_qf.fix.engine_log import RedactingLogFactory
-from truex_qf.fix.settings import SPEC_DIR, settings_from_sections
+from truex_qf.fix.settings import settings_from_sections
 from truex_qf.fix.venue_app import VenueAccount, VenueApplication
+from truex_qf.fix.venue_spec import APPLICATION_FILE, TRANSPORT_FILE, venue_spec_dir
 from truex_qf.venue.matching import MatchingEngine
 
 DEFAULT_SYMBOLS = {"BTC-PYUSD": "PYUSD", "ETH-PYUSD": "PYUSD"}
@@ -37,7 +38,12 @@ class SimulatorSettings:
 def acceptor_settings(
     settings: SimulatorSettings,
 ) -> tuple[fix.SessionSettings, dict[str, SessionRole]]:
-    """Strict acceptor settings: the TrueX dictionaries validate every inbound message."""
+    """Strict acceptor settings: the TrueX dictionaries validate every inbound message.
+
+    They are the simulator's copy (:mod:`truex_qf.fix.venue_spec`): spec/ plus what TrueX's
+    gateway was seen to accept.
+    """
+    spec_dir = venue_spec_dir()
     default = {
         "ConnectionType": "acceptor",
         "BeginString": "FIXT.1.1",
@@ -50,8 +56,8 @@ def acceptor_settings(
         "TimestampPrecision": "6",
         "HeartBtInt": str(settings.heartbeat_s),
         "UseDataDictionary": "Y",
-        "TransportDataDictionary": SPEC_DIR / "TrueX_FIXT11.xml",
-        "AppDataDictionary": SPEC_DIR / "TrueX_FIX50SP2.xml",
+        "TransportDataDictionary": spec_dir / TRANSPORT_FILE,
+        "AppDataDictionary": spec_dir / APPLICATION_FILE,
         "ValidateFieldsOutOfOrder": "Y",
         "ValidateFieldsHaveValues": "Y",
         "ValidateUserDefinedFields": "Y",

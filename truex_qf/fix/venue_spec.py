@@ -1,0 +1,61 @@
+"""The simulator's copy of the TrueX dictionaries: spec/ with what TrueX's gateway tolerates.
+
+The product's dictionaries in ``spec/`` say what TrueX defines, and our client validates with
+them. The acceptor must also take what TrueX was seen to take without a reject, which is more:
+
+- DefaultApplVerID (1137) on every admin message. TrueX's FIXT dictionary defines 1137 on the
+  Logon only, yet a UAT trace shows Heartbeats, TestRequest answers and Logouts carrying 1137
+  drawing no reject (spec §15 #12). Adding 1137 to those messages is the narrowest change that
+  accepts them: ``AllowUnknownMsgFields=Y`` would also let every other misplaced field through
+  on application messages, which TrueX does refuse (``Invalid tag (N)``).
+
+The copy is generated from ``spec/`` on first use, into a folder named by a hash of its
+sources, so it follows every change to ``spec/`` and is never edited by hand.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from truex_qf.fix.settings import SPEC_DIR
+
+TRANSPORT_FILE = "TrueX_FIXT11.xml"
+APPLICATION_FILE = "TrueX_FIX50SP2.xml"
+ADMIN_MESSAGES_TAKING_1137 = ("0", "1", "2", "3", "4", "5")
+_VERSION = "1"  # bump when the edits below change
+
+
+@functools.cache
+def venue_spec_dir(source: Path = SPEC_DIR) -> Path:
+    """The folder holding the simulator's two dictionaries, written once per content."""
+    texts = {name: (source / name).read_bytes() for name in (TRANSPORT_FILE, APPLICATION_FILE)}
+    digest = hashlib.sha256(_VERSION.encode())
+    for name in sorted(texts):
+        digest.update(texts[name])
+    folder = Path(tempfile.gettempdir()) / f"truex-qf-venue-spec-{digest.hexdigest()[:16]}"
+    edits = {
+        TRANSPORT_FILE: _admin_messages_take_1137,
+    }
+    for name, edit in edits.items():
+        target = folder / name
+        if not target.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            root = ET.fromstring(texts[name])
+            edit(root)
+            partial = folder / f".{name}.{os.getpid()}"
+            ET.ElementTree(root).write(partial, encoding="utf-8", xml_declaration=True)
+            partial.replace(target)  # atomic: a concurrent reader sees the old file or this one
+    return folder
+
+
+def _admin_messages_take_1137(root: ET.Element) -> None:
+    for message in root.iter("message"):
+        if message.get("msgtype") not in ADMIN_MESSAGES_TAKING_1137:
+            continue
+        if not any(child.get("name") == "DefaultApplVerID" for child in message):
+            ET.SubElement(message, "field", name="DefaultApplVerID", required="N")
