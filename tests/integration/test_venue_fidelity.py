@@ -7,6 +7,7 @@ clients that have logged on to TrueX UAT.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.rawfix import RawFixPeer, frame, now
-from truex_qf.demo import LocalVenue
+from truex_qf.demo import DEMO_SYMBOL, LocalVenue
 from truex_qf.domain.model import SessionRole
 
 OE = SessionRole.ORDER_ENTRY
@@ -209,3 +210,49 @@ def test_admin_messages_carrying_1137_are_accepted_silently(oe_peer):
     oe_peer.send("5", [(1137, "9")])
     goodbye = oe_peer.receive()
     assert goodbye is not None and goodbye[35] == "5"
+
+
+# ---------------------------------------------------------------- item 6: what a client sees
+
+
+def test_logon_reply_is_truex_s(local_venue):
+    peer, reply = _log_on(local_venue, MD)
+    peer.close()
+    assert 98 not in reply and 141 not in reply
+    assert (reply[108], reply[1137]) == ("30", "9")
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [((1137, "9"), "2"), ((9999, "x"), "0")],  # defined elsewhere, not defined at all
+)
+def test_tag_level_reject_uses_truex_s_words(local_venue, oe_peer, extra, reason):
+    order = [
+        (11, "TXT1"),
+        (38, "0.001"),
+        (40, "2"),
+        (44, "97000"),
+        (54, "1"),
+        (55, DEMO_SYMBOL),
+        (59, "1"),
+        extra,
+    ]
+    oe_peer.send("D", order)
+    reject = oe_peer.receive_type("3")
+    assert reject is not None
+    assert (reject[371], reject[373]) == (str(extra[0]), reason)
+    assert reject[58] == f"Invalid tag ({extra[0]})"
+
+
+def test_snapshot_is_shaped_as_recorded(md_peer):
+    md_peer.send("V", [(262, "MDW"), (263, "0"), (264, "3"), (146, "1"), (55, DEMO_SYMBOL)])
+    pairs = md_peer.receive_pairs()
+    assert pairs is not None and dict(pairs)[35] == "W"
+    body_tags = [tag for tag, _ in pairs]
+    assert body_tags.index(55) < body_tags.index(268) and dict(pairs)[167] == "CSPOT"
+    entries = _entries(pairs, 269)
+    assert len(entries) == 6 and dict(pairs)[268] == "6"
+    for number, entry in enumerate(entries):
+        assert [tag for tag, _ in entry] == [269, 270, 271, 1023, 273]
+        assert dict(entry)[1023] == str(number % 3 + 1)
+        assert re.fullmatch(r"\d{8}-\d\d:\d\d:\d\d\.\d{9}", dict(entry)[273])

@@ -11,9 +11,11 @@ trade against it and what TrueX refuses is refused the same way:
   ``35=3 | 373=8 | 58=Authentication failed`` and no Logon; the engine then disconnects.
   (QuickFIX answers ``RejectLogon`` with a Logout; ``toAdmin`` rewrites that Logout into the
   Reject. The engine decided to send it before ``toAdmin`` ran, so it still goes out.)
+- The Logon reply carries 108 and 1137 only (no 98, no 141 echoed), as TrueX's does (§12).
 - Unknown CompIDs are refused by the engine itself: only the configured sessions exist.
 - Header/body order, unknown tags and bad enum values are refused by the engine's dictionary
-  validation (35=3); the acceptor loads the simulator's copy of the TrueX dictionaries
+  validation (35=3, with ``58=Invalid tag (N)`` in TrueX's words wherever 371 names the tag);
+  the acceptor loads the simulator's copy of the TrueX dictionaries
   (:mod:`truex_qf.fix.venue_spec`), which also lets 1137 ride on admin messages as TrueX does.
 - Orders without Parties, or with another client ID, are rejected ``Invalid client``;
   order-entry messages on the market-data gateway and the reverse get
@@ -177,6 +179,13 @@ class VenueApplication(fix.Application):
             message.setField(373, "8")
             message.setField(58, "Authentication failed")
             msg_type = "3"
+        elif msg_type == fix.MsgType_Logon:
+            # TrueX's Logon reply is 108 and 1137 only (spec §12): no 98, no 141 echoed.
+            message.removeField(98)
+            message.removeField(141)
+        elif msg_type == fix.MsgType_Reject and message.isSetField(371):
+            # A tag-level reject in TrueX's words (spec §4.5): "Invalid tag (N)".
+            message.setField(58, f"Invalid tag ({message.getField(371)})")
         self.journal.admin_out.append((role, msg_type))
 
     @guarded(FROM_ADMIN)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from enum import Enum
@@ -14,6 +15,7 @@ from truex_qf.domain.decimals import plain_decimal
 from truex_qf.domain.model import ExecutionReport, MDEntryType, MDUpdateAction, OrderCancelReject
 from truex_qf.fix.builders import PARTY_ROLE_CLIENT_ID, MessageFactory
 from truex_qf.fix.readers import SOH
+from truex_qf.fix.venue_spec import venue_spec_dir
 
 SECURITY_TYPE_SPOT = "CSPOT"
 EMPTY_BOOK_TIME = "19700101-00:00:00.000000000"  # TrueX's sentinel on an empty snapshot
@@ -21,8 +23,9 @@ EMPTY_BOOK_TIME = "19700101-00:00:00.000000000"  # TrueX's sentinel on an empty 
 
 @functools.cache
 def _messages() -> MessageFactory:
-    """The simulator's text-to-message factory, loaded on first use."""
-    return MessageFactory()
+    """The simulator's text-to-message factory, loaded on first use, with the simulator's copy
+    of the dictionaries (it fixes the order of a snapshot entry's fields as TrueX sends them)."""
+    return MessageFactory(venue_spec_dir())
 
 
 def _message(msg_type: str) -> fix.Message:
@@ -108,23 +111,31 @@ def snapshot(
     symbol: str,
     bids: Sequence[tuple[Decimal, Decimal]],
     offers: Sequence[tuple[Decimal, Decimal]],
+    entry_time: str | None = None,
 ) -> fix.Message:
-    """35=W. An empty side is sent as TrueX does: one entry with 270=0, 271=0."""
-    message = _message("W")
-    message.setField(262, md_req_id)
-    message.setField(55, symbol)
-    message.setField(167, SECURITY_TYPE_SPOT)
+    """35=W as recorded (spec §12): 55 and 167 in the body; every entry 269, 270, 271, 1023
+    (the level's number from the top), 273. An empty side is one entry with 270=0, 271=0 and
+    TrueX's 1970 sentinel time; a level's time is ``entry_time`` (the simulator does not keep
+    when each level last changed, so the snapshot's own time, default now, stands in)."""
+    entry_time = entry_time or md_entry_time(time.time_ns())
+    entries = []
     for entry_type, levels in ((MDEntryType.BID, bids), (MDEntryType.OFFER, offers)):
-        for number, (price, size) in enumerate(levels or [(Decimal(0), Decimal(0))], start=1):
-            group = fix50.MarketDataSnapshotFullRefresh.NoMDEntries()
-            group.setField(269, entry_type.value)
-            group.setField(270, plain_decimal(price))
-            group.setField(271, plain_decimal(size))
-            if not levels:
-                group.setField(273, EMPTY_BOOK_TIME)
-            group.setField(1023, str(number))
-            message.addGroup(group)
-    return message
+        if not levels:
+            entries.append(
+                f"269={entry_type.value}{SOH}270=0{SOH}271=0{SOH}1023=1{SOH}"
+                f"273={EMPTY_BOOK_TIME}{SOH}"
+            )
+            continue
+        for number, (price, size) in enumerate(levels, start=1):
+            entries.append(
+                f"269={entry_type.value}{SOH}270={plain_decimal(price)}{SOH}"
+                f"271={plain_decimal(size)}{SOH}1023={number}{SOH}273={entry_time}{SOH}"
+            )
+    body = (
+        f"262={md_req_id}{SOH}55={symbol}{SOH}167={SECURITY_TYPE_SPOT}{SOH}"
+        f"268={len(entries)}{SOH}{''.join(entries)}"
+    )
+    return _messages().message("W", body)
 
 
 MDChange = tuple[MDUpdateAction, MDEntryType, str, Decimal, Decimal, str | None]
@@ -166,3 +177,9 @@ def security_list(security_req_id: str, symbols: dict[str, str]) -> fix.Message:
         group.setField(15, currency)
         message.addGroup(group)
     return message
+
+
+def md_entry_time(epoch_ns: int) -> str:
+    """MDEntryTime (273) as TrueX writes it: date, time and nanoseconds (spec §8.6)."""
+    seconds, nanos = divmod(epoch_ns, 1_000_000_000)
+    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}"

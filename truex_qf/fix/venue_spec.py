@@ -8,6 +8,9 @@ them. The acceptor must also take what TrueX was seen to take without a reject, 
   drawing no reject (spec §15 #12). Adding 1137 to those messages is the narrowest change that
   accepts them: ``AllowUnknownMsgFields=Y`` would also let every other misplaced field through
   on application messages, which TrueX does refuse (``Invalid tag (N)``).
+- MDFullGrp (35=W entries) ordered as TrueX sends it: 269, 270, 271, 1023, 273 (spec §8.6, §12),
+  where the dictionary lists 273 before 1023. QuickFIX writes a group's fields in its
+  dictionary's order, so the snapshot is built with this copy.
 
 The copy is generated from ``spec/`` on first use, into a folder named by a hash of its
 sources, so it follows every change to ``spec/`` and is never edited by hand.
@@ -27,6 +30,7 @@ from truex_qf.fix.settings import SPEC_DIR
 TRANSPORT_FILE = "TrueX_FIXT11.xml"
 APPLICATION_FILE = "TrueX_FIX50SP2.xml"
 ADMIN_MESSAGES_TAKING_1137 = ("0", "1", "2", "3", "4", "5")
+SNAPSHOT_ENTRY_ORDER = ("MDEntryType", "MDEntryPx", "MDEntrySize", "MDPriceLevel", "MDEntryTime")
 _VERSION = "1"  # bump when the edits below change
 
 
@@ -38,9 +42,7 @@ def venue_spec_dir(source: Path = SPEC_DIR) -> Path:
     for name in sorted(texts):
         digest.update(texts[name])
     folder = Path(tempfile.gettempdir()) / f"truex-qf-venue-spec-{digest.hexdigest()[:16]}"
-    edits = {
-        TRANSPORT_FILE: _admin_messages_take_1137,
-    }
+    edits = {TRANSPORT_FILE: _admin_messages_take_1137, APPLICATION_FILE: _snapshot_entry_order}
     for name, edit in edits.items():
         target = folder / name
         if not target.exists():
@@ -59,3 +61,18 @@ def _admin_messages_take_1137(root: ET.Element) -> None:
             continue
         if not any(child.get("name") == "DefaultApplVerID" for child in message):
             ET.SubElement(message, "field", name="DefaultApplVerID", required="N")
+
+
+def _snapshot_entry_order(root: ET.Element) -> None:
+    for component in root.iter("component"):
+        group = component.find("group")
+        if component.get("name") != "MDFullGrp" or group is None:
+            continue  # a reference to the component, or another one
+        children = list(group)
+        rank = {name: index for index, name in enumerate(SNAPSHOT_ENTRY_ORDER)}
+        listed = [child for child in children if child.get("name") in rank]
+        others = [child for child in children if child.get("name") not in rank]
+        for child in children:
+            group.remove(child)
+        for child in sorted(listed, key=lambda child: rank[child.get("name", "")]) + others:
+            group.append(child)
