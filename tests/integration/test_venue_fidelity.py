@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from tests.rawfix import RawFixPeer, frame, now
 from truex_qf.demo import DEMO_SYMBOL, LocalVenue
-from truex_qf.domain.model import SessionRole
+from truex_qf.domain.model import NewOrder, SessionRole, Side, TimeInForce
 
 OE = SessionRole.ORDER_ENTRY
 MD = SessionRole.MARKET_DATA
@@ -197,6 +198,71 @@ def test_logon_below_the_expected_number_is_logged_out(local_venue):
         assert again.receive(3) is None  # and the venue hangs up
     finally:
         again.close()
+
+
+# ---------------------------------------------------------------- item 1: security list
+
+
+def _attributes(entry: list[tuple[int, str]]) -> dict[str, str]:
+    """InstrAttribType (871) -> InstrAttribValue (872) of one entry."""
+    kinds = [value for tag, value in entry if tag == 871]
+    values = [value for tag, value in entry if tag == 872]
+    assert dict(entry).get(870) == str(len(kinds)) == str(len(values))
+    return dict(zip(kinds, values, strict=True))
+
+
+def _trade_once(local: LocalVenue) -> tuple[str, str]:
+    """A simulated taker lifts the best offer once; (price, quantity) as strings."""
+    app, engine = local.venue.application, local.venue.engine
+    with app.lock:
+        best = engine.depth(DEMO_SYMBOL, 1).offers[0]
+        order = NewOrder(
+            "SIMTAKE1",
+            DEMO_SYMBOL,
+            Side.BUY,
+            Decimal("0.001"),
+            best.price,
+            time_in_force=TimeInForce.IOC,
+        )
+        app.publish(engine.submit("SIM-TAKER", order))
+    return str(best.price), "0.001"
+
+
+def test_security_list_entries_carry_daily_statistics(local_venue, md_peer):
+    md_peer.send("x", [(320, "SL0"), (559, "4"), (263, "0")])
+    before = md_peer.receive_pairs()
+    assert before is not None and dict(before)[35] == "y"
+    entries = _entries(before, 55)
+    assert {dict(entry)[55] for entry in entries} == set(local_venue.venue.application.symbols)
+    for entry in entries:
+        assert _attributes(entry) == {"40": "0", "41": "0"}  # no trades yet
+
+    price, quantity = _trade_once(local_venue)
+    md_peer.send("x", [(320, "SL1"), (559, "0"), (55, DEMO_SYMBOL), (263, "0")])
+    after = md_peer.receive_pairs()
+    assert after is not None
+    (entry,) = _entries(after, 55)
+    attributes = _attributes(entry)
+    assert Decimal(attributes["40"]) == Decimal(price) * Decimal(quantity)
+    assert attributes["41"] == "1"
+
+
+def test_security_list_subscription_gets_update_reports(local_venue, md_peer):
+    app = local_venue.venue.application
+    md_peer.send("x", [(320, "SUB1"), (559, "4"), (263, "1")])
+    assert md_peer.receive_type("y") is not None
+    assert app.list_symbol("SOL-PYUSD", "PYUSD") == 1
+    added = md_peer.receive_pairs()
+    assert added is not None and dict(added)[35] == "BK"
+    (entry,) = _entries(added, 1324)
+    assert (dict(entry)[1324], dict(entry)[55], dict(entry)[15]) == ("A", "SOL-PYUSD", "PYUSD")
+    assert set(_attributes(entry)) == {"40", "41"}
+    assert app.delist_symbol("SOL-PYUSD") == 1
+    removed = md_peer.receive_type("BK")
+    assert removed is not None and (removed[1324], removed[55]) == ("D", "SOL-PYUSD")
+    md_peer.send("x", [(320, "SUB1"), (559, "4"), (263, "2")])  # unsubscribe
+    assert _next_after_ping(md_peer, "UNSUB")[35] == "0"
+    assert app.list_symbol("SOL-PYUSD", "PYUSD") == 0
 
 
 # ---------------------------------------------------------------- item 5: 1137 on admin

@@ -22,6 +22,9 @@ trade against it and what TrueX refuses is refused the same way:
   ``35=j | 380=0 | 58=Invalid session ID``; an application message no gateway takes from a
   client (e.g. 35=8) gets ``35=j | 380=3``. A reject from the client (35=3 or 35=j) is logged
   and never answered.
+- SecurityList entries carry TrueX's InstrumentExtension (870: 871=40 daily notional, 871=41
+  daily number of trades); a SecurityListRequest with 263=1 subscribes to 35=BK reports, sent
+  by :meth:`VenueApplication.list_symbol` and :meth:`VenueApplication.delist_symbol`.
 
 All matching happens in :class:`~truex_qf.venue.matching.MatchingEngine` under one lock;
 replies are sent while that lock is held so each client sees events in the order they
@@ -116,7 +119,7 @@ class VenueApplication(fix.Application):
         super().__init__()
         self.account = account
         self.engine = engine
-        self.symbols = symbols
+        self.symbols = dict(symbols)  # what the security list shows; list_symbol changes it
         self.journal = VenueJournal()
         self.lock = threading.RLock()
         self.closed = False
@@ -128,6 +131,8 @@ class VenueApplication(fix.Application):
         self._logged_on: set[SessionRole] = set()
         self._auth_failed: dict[str, str] = {}  # session -> logon MsgSeqNum awaiting the Reject
         self._subscriptions: dict[str, Subscription] = {}
+        # SecurityListRequests with 263=1, by SecurityReqID: the one symbol asked for, or None
+        self._security_subscriptions: dict[str, str | None] = {}
         self._live_levels: set[tuple[str, Side, Decimal]] = set()
         self._exec_ids = itertools.count(1)
         self._handlers: dict[str, Callable[[dict[int, str], list[tuple[int, str]], str], None]] = {
@@ -338,14 +343,62 @@ class VenueApplication(fix.Application):
     def _on_security_list_request(
         self, fields: dict[int, str], pairs: list[tuple[int, str]], session: str
     ) -> None:
-        wanted = self.symbols
-        if fields.get(559) == "0":
-            symbol = fields.get(55, "")
-            wanted = {symbol: self.symbols[symbol]} if symbol in self.symbols else {}
+        request_id = fields.get(320, "")
+        one_symbol = fields.get(55, "") if fields.get(559) == "0" else None
+        subscription = fields.get(263, "0")
+        if subscription == "2":
+            self._security_subscriptions.pop(request_id, None)
+            return  # TrueX's answer to an unsubscribe is unknown: none
+        wanted = [s for s in self.symbols if one_symbol is None or s == one_symbol]
         fix.Session.sendToTarget(
-            venue_messages.security_list(fields.get(320, ""), wanted),
+            venue_messages.security_list(request_id, [self._listed(s) for s in wanted]),
             self._sessions[SessionRole.MARKET_DATA],
         )
+        if subscription == "1":  # snapshot and updates: 35=BK follows each change
+            self._security_subscriptions[request_id] = one_symbol
+
+    def _listed(self, symbol: str) -> venue_messages.ListedSymbol:
+        """A SecurityList entry whose "average daily" figures (871=40 notional, 41 number of
+        trades) are the simulator's own trades in ``symbol`` since it started: a simulator
+        rarely runs for a day, so that is its one day. Call with the venue lock held."""
+        notional, count = Decimal(0), 0
+        for trade in self.engine.trades():
+            if trade.symbol == symbol:
+                notional += trade.price * trade.quantity
+                count += 1
+        return venue_messages.ListedSymbol(symbol, self.symbols[symbol], notional, count)
+
+    def list_symbol(self, symbol: str, currency: str) -> int:
+        """Start trading ``symbol`` (or refresh its entry): every SecurityList subscriber gets
+        a 35=BK with ListUpdateAction A (or M if it was listed). Returns how many were sent."""
+        with self.lock:
+            action = "M" if symbol in self.symbols else "A"
+            self.symbols[symbol] = currency
+            self.engine.add_symbol(symbol)
+            return self._send_list_update(action, self._listed(symbol))
+
+    def delist_symbol(self, symbol: str) -> int:
+        """Stop listing ``symbol`` (its book stays): subscribers get a 35=BK with action D."""
+        with self.lock:
+            if symbol not in self.symbols:
+                return 0
+            entry = self._listed(symbol)
+            del self.symbols[symbol]
+            return self._send_list_update("D", entry)
+
+    def _send_list_update(self, action: str, entry: venue_messages.ListedSymbol) -> int:
+        if self.closed or SessionRole.MARKET_DATA not in self._logged_on:
+            self._security_subscriptions.clear()  # a new logon subscribes again
+            return 0
+        sent = 0
+        for request_id, one_symbol in self._security_subscriptions.items():
+            if one_symbol is None or one_symbol == entry.symbol:
+                fix.Session.sendToTarget(
+                    venue_messages.security_list_update(request_id, [(action, entry)]),
+                    self._sessions[SessionRole.MARKET_DATA],
+                )
+                sent += 1
+        return sent
 
     # ------------------------------------------------------------------ publishing
 

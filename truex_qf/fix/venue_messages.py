@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
 import quickfix as fix
-import quickfix50sp2 as fix50
 
 from truex_qf.domain.decimals import plain_decimal
 from truex_qf.domain.model import ExecutionReport, MDEntryType, MDUpdateAction, OrderCancelReject
@@ -19,6 +19,8 @@ from truex_qf.fix.venue_spec import venue_spec_dir
 
 SECURITY_TYPE_SPOT = "CSPOT"
 EMPTY_BOOK_TIME = "19700101-00:00:00.000000000"  # TrueX's sentinel on an empty snapshot
+INSTR_ATTRIB_DAILY_NOTIONAL = "40"
+INSTR_ATTRIB_DAILY_TRADES = "41"
 
 
 @functools.cache
@@ -162,21 +164,47 @@ def md_reject(md_req_id: str, text: str) -> fix.Message:
     return message
 
 
-def security_list(security_req_id: str, symbols: dict[str, str]) -> fix.Message:
-    """35=y, one fragment with every symbol."""
-    message = _message("y")
-    message.setField(320, security_req_id)
-    message.setField(322, security_req_id)
-    message.setField(560, "0" if symbols else "2")
-    message.setField(393, str(len(symbols)))
-    message.setField(893, "Y")
-    for symbol, currency in symbols.items():
-        group = fix50.SecurityList.NoRelatedSym()
-        group.setField(55, symbol)
-        group.setField(167, SECURITY_TYPE_SPOT)
-        group.setField(15, currency)
-        message.addGroup(group)
-    return message
+@dataclass(frozen=True)
+class ListedSymbol:
+    """One SecurityList entry: the symbol, its currency and TrueX's two daily statistics."""
+
+    symbol: str
+    currency: str
+    daily_notional: Decimal  # 871=40, average daily notional amount
+    daily_trades: int  # 871=41, average daily number of trades
+
+
+def _listed_entry(entry: ListedSymbol) -> str:
+    """55, 167, InstrumentExtension (870 with 871=40 and 871=41, values as strings), 15."""
+    return (
+        f"55={entry.symbol}{SOH}167={SECURITY_TYPE_SPOT}{SOH}870=2{SOH}"
+        f"871={INSTR_ATTRIB_DAILY_NOTIONAL}{SOH}872={plain_decimal(entry.daily_notional)}{SOH}"
+        f"871={INSTR_ATTRIB_DAILY_TRADES}{SOH}872={entry.daily_trades}{SOH}"
+        f"15={entry.currency}{SOH}"
+    )
+
+
+def security_list(security_req_id: str, entries: Sequence[ListedSymbol]) -> fix.Message:
+    """35=y, one fragment with every entry (spec §8.2)."""
+    body = (
+        f"320={security_req_id}{SOH}322={security_req_id}{SOH}560={'0' if entries else '2'}{SOH}"
+        f"393={len(entries)}{SOH}893=Y{SOH}"
+    )
+    if entries:
+        body += f"146={len(entries)}{SOH}" + "".join(_listed_entry(entry) for entry in entries)
+    return _messages().message("y", body)
+
+
+def security_list_update(
+    security_req_id: str, changes: Sequence[tuple[str, ListedSymbol]]
+) -> fix.Message:
+    """35=BK (spec §8.3): ``changes`` are (ListUpdateAction 1324: A, D or M, entry)."""
+    body = (
+        f"320={security_req_id}{SOH}322={security_req_id}{SOH}560=0{SOH}"
+        f"393={len(changes)}{SOH}893=Y{SOH}146={len(changes)}{SOH}"
+    )
+    body += "".join(f"1324={action}{SOH}{_listed_entry(entry)}" for action, entry in changes)
+    return _messages().message("BK", body)
 
 
 def md_entry_time(epoch_ns: int) -> str:

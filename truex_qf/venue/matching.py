@@ -442,6 +442,11 @@ class MatchingEngine:
         """
         return self._book(symbol).depth(max_levels)
 
+    def add_symbol(self, symbol: str) -> None:
+        """Trade ``symbol`` too (an empty book); nothing changes if it is traded already."""
+        if symbol not in self._books:
+            self._books[symbol] = OrderBook(symbol)
+
     def working_orders(self, owner: str | None = None) -> list[RestingOrderView]:
         """Working orders of ``owner`` (None: of everybody) in acceptance order."""
         if owner is None:
