@@ -7,7 +7,10 @@ clients that have logged on to TrueX UAT.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import socket
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -15,9 +18,13 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import unique_comp_id
 from tests.rawfix import RawFixPeer, frame, now
-from truex_qf.demo import DEMO_SYMBOL, LocalVenue
+from truex_qf.demo import DEMO_SYMBOL, LocalVenue, demo_account
 from truex_qf.domain.model import NewOrder, SessionRole, Side, TimeInForce
+from truex_qf.fix.venue_server import SimulatedVenue, SimulatorSettings
+from truex_qf.netutil import free_port
+from truex_qf.venue.rest_server import SimulatorRestServer
 
 OE = SessionRole.ORDER_ENTRY
 MD = SessionRole.MARKET_DATA
@@ -322,3 +329,102 @@ def test_snapshot_is_shaped_as_recorded(md_peer):
         assert [tag for tag, _ in entry] == [269, 270, 271, 1023, 273]
         assert dict(entry)[1023] == str(number % 3 + 1)
         assert re.fullmatch(r"\d{8}-\d\d:\d\d:\d\d\.\d{9}", dict(entry)[273])
+
+
+# ---------------------------------------------------------------- issue 17 item 7: floods
+
+
+def _threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+FLOOD_PAYLOADS = (
+    b"",  # connect and say nothing
+    b"\x00\xff" * 300,  # garbage
+    b"8=FIXT.1.1\x019=70\x0135=A\x01",  # a Logon that never ends
+    b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"8=FIXT.1.1\x019=5\x0135=0\x0110=000\x01",  # not a Logon first
+)
+
+
+def _flood(ports: tuple[int, ...], count: int) -> list[socket.socket]:
+    opened = []
+    for index in range(count):
+        try:
+            sock = socket.create_connection(("127.0.0.1", ports[index % len(ports)]), timeout=5)
+        except OSError:
+            continue  # refused under load is a fine answer to a flood
+        opened.append(sock)
+        payload = FLOOD_PAYLOADS[index % len(FLOOD_PAYLOADS)]
+        with contextlib.suppress(OSError):
+            if payload:
+                sock.sendall(payload)
+    return opened
+
+
+def test_connection_floods_leave_no_threads_or_memory_behind(tmp_path):
+    settings = SimulatorSettings(
+        account=demo_account(unique_comp_id()),
+        order_entry_port=free_port(),
+        market_data_port=free_port(),
+        logon_deadline_s=1.0,
+    )
+    venue = SimulatedVenue(settings)
+    venue.start()
+    try:
+        ports = (settings.order_entry_port, settings.market_data_port)
+        _flood(ports, 20)  # warm up: first-use allocations are not a leak
+        base_threads, base_rss = _threads(), _rss_mb()
+        peak_threads = base_threads
+        for _ in range(2):
+            opened = _flood(ports, 500)
+            peak_threads = max(peak_threads, _threads())
+            quiet = opened[0]  # said nothing: the Logon deadline closes it
+            quiet.settimeout(10)
+            assert quiet.recv(1) == b""
+            for sock in opened:
+                sock.close()
+        gate = venue.gate
+        assert gate is not None
+        _eventually(lambda: gate.connection_counts() == (0, 0), "the gate kept connections")
+        assert peak_threads <= base_threads + 10, "a thread per flooding connection"
+        assert _threads() <= base_threads + 2
+        assert _rss_mb() <= base_rss + 64
+        # and a real client still gets in
+        account = settings.account
+        peer = RawFixPeer(settings.order_entry_port, account.sender_comp_id, "TRUEX_UAT_OE")
+        try:
+            credentials = account.credentials
+            peer.logon(credentials.api_key, credentials.secret_key)
+            assert peer.receive_type("A") is not None
+        finally:
+            peer.close()
+    finally:
+        venue.stop(force=True)
+
+
+def test_silent_connections_to_the_rest_api_give_their_threads_back(local_venue):
+    rest = SimulatorRestServer(local_venue.venue, "127.0.0.1", free_port())
+    rest.start()
+    try:
+        base_threads = _threads()
+        opened = _flood((rest.port,), 60)[::5]  # every fifth said nothing at all
+        try:
+            _eventually(
+                lambda: _threads() <= base_threads + 2,
+                "silent REST connections kept their threads",
+                timeout_s=30,
+            )
+        finally:
+            for sock in opened:
+                sock.close()
+    finally:
+        rest.stop()

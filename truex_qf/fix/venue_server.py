@@ -14,7 +14,9 @@ from truex_qf.errors import SessionTimeoutError, TruexError
 from truex_qf.fix.engine_log import RedactingLogFactory
 from truex_qf.fix.settings import settings_from_sections
 from truex_qf.fix.venue_app import VenueAccount, VenueApplication
+from truex_qf.fix.venue_gate import Route, VenueGate
 from truex_qf.fix.venue_spec import APPLICATION_FILE, TRANSPORT_FILE, venue_spec_dir
+from truex_qf.netutil import free_port
 from truex_qf.venue.matching import MatchingEngine
 
 DEFAULT_SYMBOLS = {"BTC-PYUSD": "PYUSD", "ETH-PYUSD": "PYUSD"}
@@ -33,17 +35,25 @@ class SimulatorSettings:
     market_data_comp_id: str = UAT_MARKET_DATA_TARGET
     symbols: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SYMBOLS))
     heartbeat_s: int = 30
+    # A connection that has not sent its Logon by then is closed (TrueX's own limit is not
+    # published; QuickFIX's LogonTimeout default is the same 10 s).
+    logon_deadline_s: float = 10.0
 
 
 def acceptor_settings(
-    settings: SimulatorSettings,
+    settings: SimulatorSettings, engine_ports: tuple[int, int] | None = None
 ) -> tuple[fix.SessionSettings, dict[str, SessionRole]]:
     """Strict acceptor settings: the TrueX dictionaries validate every inbound message.
 
     They are the simulator's copy (:mod:`truex_qf.fix.venue_spec`): spec/ plus what TrueX's
-    gateway was seen to accept.
+    gateway was seen to accept. With ``engine_ports`` (order entry, market data) the engine
+    listens there on the loopback, behind :class:`~truex_qf.fix.venue_gate.VenueGate`;
+    without, on the public ports itself.
     """
     spec_dir = venue_spec_dir()
+    host, ports = settings.host, (settings.order_entry_port, settings.market_data_port)
+    if engine_ports is not None:
+        host, ports = "127.0.0.1", engine_ports
     default = {
         "ConnectionType": "acceptor",
         "BeginString": "FIXT.1.1",
@@ -51,7 +61,7 @@ def acceptor_settings(
         "StartTime": "00:00:00",
         "EndTime": "00:00:00",
         "NonStopSession": "Y",
-        "SocketAcceptAddress": settings.host,
+        "SocketAcceptAddress": host,
         "SocketNodelay": "Y",
         "TimestampPrecision": "6",
         "HeartBtInt": str(settings.heartbeat_s),
@@ -70,9 +80,8 @@ def acceptor_settings(
             "TargetCompID": settings.account.sender_comp_id,
             "SocketAcceptPort": port,
         }
-        for comp_id, port in (
-            (settings.order_entry_comp_id, settings.order_entry_port),
-            (settings.market_data_comp_id, settings.market_data_port),
+        for comp_id, port in zip(
+            (settings.order_entry_comp_id, settings.market_data_comp_id), ports, strict=True
         )
     ]
     engine_settings = settings_from_sections(default, sessions, "simulator settings")
@@ -88,17 +97,23 @@ def acceptor_settings(
 
 
 class SimulatedVenue:
-    """Owns the acceptor, its factories and the matching engine."""
+    """Owns the gate, the acceptor behind it, their factories and the matching engine."""
 
     def __init__(self, settings: SimulatorSettings, engine: MatchingEngine | None = None) -> None:
         self.settings = settings
         self.engine = engine or MatchingEngine(settings.symbols)
-        engine_settings, roles = acceptor_settings(settings)
+        self._routes = [
+            Route(settings.order_entry_port, free_port()),
+            Route(settings.market_data_port, free_port()),
+        ]
+        engine_ports = (self._routes[0].upstream_port, self._routes[1].upstream_port)
+        engine_settings, roles = acceptor_settings(settings, engine_ports)
         self._engine_settings = engine_settings
         self.application = VenueApplication(settings.account, self.engine, roles, settings.symbols)
         self._store_factory = fix.MemoryStoreFactory()
         self._log_factory = RedactingLogFactory()
         self._acceptor: fix.ThreadedSocketAcceptor | None = None
+        self.gate: VenueGate | None = None
 
     def start(self) -> None:
         self.application.closed = False
@@ -109,9 +124,22 @@ class SimulatedVenue:
             self._acceptor.start()
         except (fix.ConfigError, fix.RuntimeError) as exc:
             raise TruexError(f"cannot start the simulated exchange: {exc}") from None
+        self.gate = VenueGate(
+            self.settings.host, self._routes, logon_deadline_s=self.settings.logon_deadline_s
+        )
+        try:
+            self.gate.start()
+        except OSError as exc:
+            self.gate = None
+            self.stop(force=True)
+            raise TruexError(f"cannot start the simulated exchange: {exc}") from None
 
     def stop(self, force: bool = False) -> None:
-        """Stop publishing first (other threads may still hold the engine), then the engine."""
+        """Close the gate (every client connection), stop publishing (other threads may still
+        hold the engine), then stop the engine."""
+        if self.gate is not None:
+            self.gate.stop()
+            self.gate = None
         self.application.close()
         if self._acceptor is not None:
             self._acceptor.stop(force)
