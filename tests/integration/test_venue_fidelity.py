@@ -272,6 +272,27 @@ def test_security_list_subscription_gets_update_reports(local_venue, md_peer):
     assert app.list_symbol("SOL-PYUSD", "PYUSD") == 0
 
 
+# ---------------------------------------------------------------- item 4: second logon
+
+
+@pytest.mark.parametrize("reset", [False, True])
+def test_second_logon_on_a_live_connection_is_rejected_and_the_session_stays(
+    local_venue, oe_peer, reset
+):
+    credentials = local_venue.client_settings.credentials
+    oe_peer.logon(credentials.api_key, credentials.secret_key, reset=reset)
+    reject = oe_peer.receive()
+    assert reject is not None and reject[35] == "3"
+    assert (reject[45], reject[372], reject[58]) == (
+        str(oe_peer.seq),
+        "A",
+        "Already authenticated cannot logon again",
+    )
+    answer = _next_after_ping(oe_peer, "STILL-UP")
+    assert (answer[35], answer.get(112)) == ("0", "STILL-UP")
+    assert local_venue.venue.application.is_logged_on(OE)
+
+
 # ---------------------------------------------------------------- item 5: 1137 on admin
 
 

@@ -11,6 +11,11 @@ trade against it and what TrueX refuses is refused the same way:
   ``35=3 | 373=8 | 58=Authentication failed`` and no Logon; the engine then disconnects.
   (QuickFIX answers ``RejectLogon`` with a Logout; ``toAdmin`` rewrites that Logout into the
   Reject. The engine decided to send it before ``toAdmin`` ran, so it still goes out.)
+- A second Logon on a logged-on connection is answered ``35=3 | 45=<its MsgSeqNum> | 372=A |
+  58=Already authenticated cannot logon again`` and the session carries on (spec §1.5). The
+  engine alone would drop the connection before any callback ran, so the gate in front of it
+  (:mod:`truex_qf.fix.venue_gate`) hands it that Logon as a marked Heartbeat; ``fromAdmin``
+  answers the mark.
 - The Logon reply carries 108 and 1137 only (no 98, no 141 echoed), as TrueX's does (§12).
 - Unknown CompIDs are refused by the engine itself: only the configured sessions exist.
 - Header/body order, unknown tags and bad enum values are refused by the engine's dictionary
@@ -68,6 +73,7 @@ from truex_qf.fix.callbacks import FROM_ADMIN, FROM_APP, TO_APP, guarded
 from truex_qf.fix.readers import split_fields
 from truex_qf.fix.redaction import printable
 from truex_qf.fix.signing import logon_signature, signature_matches
+from truex_qf.fix.venue_gate import SECOND_LOGON_MARKER
 from truex_qf.venue.matching import LevelChanged, MatchingEngine, ToClient, TradePrinted
 
 log = logging.getLogger("truex_qf.venue")
@@ -75,6 +81,7 @@ log = logging.getLogger("truex_qf.venue")
 SIMULATED_OWNER_PREFIX = "SIM-"  # the simulator's own traders; every other owner is the client
 ORDER_ENTRY_TYPES = frozenset({"D", "F", "G"})
 MARKET_DATA_TYPES = frozenset({"V", "x"})
+ALREADY_AUTHENTICATED = "Already authenticated cannot logon again"  # TrueX's text, spec §1.6
 
 
 @dataclass(frozen=True)
@@ -198,6 +205,9 @@ class VenueApplication(fix.Application):
         header = message.getHeader()
         msg_type = header.getField(35)
         role = self._roles[session_id.toString()]
+        if msg_type == fix.MsgType_Heartbeat and _marks_second_logon(message):
+            self._refuse_second_logon(role, header.getField(34), session_id)
+            return
         self.journal.admin_in.append((role, msg_type))
         self.journal.admin_in_text.append((role, printable(message.toString())))
         if msg_type == fix.MsgType_Reject:
@@ -231,6 +241,24 @@ class VenueApplication(fix.Application):
         if username != credentials.api_key or not signature_matches(expected, password):
             self._auth_failed[session_id.toString()] = header.getField(34)
             self._refuse(role, "Authentication failed")
+
+    def _refuse_second_logon(
+        self, role: SessionRole, logon_seq: str, session_id: fix.SessionID
+    ) -> None:
+        """TrueX's answer to a Logon on a connection that is logged on; the session carries on.
+
+        The gate (:mod:`truex_qf.fix.venue_gate`) hands the engine that Logon as a marked
+        Heartbeat with its header, so the engine has counted its MsgSeqNum already.
+        """
+        self.journal.admin_in.append((role, fix.MsgType_Logon))
+        self.journal.rejected_logons.append((role, ALREADY_AUTHENTICATED))
+        log.warning("refusing a second %s logon on a live connection", role.value)
+        reject = fix.Message()
+        reject.getHeader().setField(35, fix.MsgType_Reject)
+        reject.setField(45, logon_seq)
+        reject.setField(372, fix.MsgType_Logon)
+        reject.setField(58, ALREADY_AUTHENTICATED)
+        fix.Session.sendToTarget(reject, session_id)
 
     def _refuse(self, role: SessionRole, text: str) -> None:
         self.journal.rejected_logons.append((role, text))
@@ -506,6 +534,11 @@ class VenueApplication(fix.Application):
         missing = session.getExpectedSenderNum()
         session.setNextSenderMsgSeqNum(missing + count)
         return int(missing)
+
+
+def _marks_second_logon(heartbeat: fix.Message) -> bool:
+    """Whether this Heartbeat is the gate's stand-in for a second Logon."""
+    return heartbeat.isSetField(112) and heartbeat.getField(112).startswith(SECOND_LOGON_MARKER)
 
 
 def _refusal(ref_seq_num: str, msg_type: str) -> fix.Message:

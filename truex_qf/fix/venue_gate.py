@@ -1,6 +1,6 @@
 """The simulated exchange's front door: one thread relaying each public port to QuickFIX.
 
-What TrueX's gateway does with floods cannot be had from QuickFIX's acceptor alone:
+Two things TrueX does cannot be had from QuickFIX's acceptor alone:
 
 - **Floods.** ``ThreadedSocketAcceptor`` starts a thread for every accepted connection, and a
   connection that never sends a message keeps it for as long as the peer keeps the socket open
@@ -10,6 +10,13 @@ What TrueX's gateway does with floods cannot be had from QuickFIX's acceptor alo
   ``MAX_PRELOGON_BYTES`` without a whole message, or nothing within ``logon_deadline_s``, is
   closed. At most ``max_waiting`` connections wait for their Logon and ``max_relayed`` are
   relayed per port; more are closed at once.
+- **A second Logon on a live connection.** QuickFIX drops the connection in
+  ``Session::verify`` (``validLogonState``) before any callback runs, where TrueX answers
+  ``35=3 | 58=Already authenticated cannot logon again`` and carries on (spec §1.5, §1.6). The
+  gate replaces every later Logon from the client by a Heartbeat with the same header (so the
+  engine counts its MsgSeqNum as TrueX's gateway would) whose TestReqID is
+  :data:`SECOND_LOGON_MARKER` + that number; the venue application answers it with TrueX's
+  reject (:meth:`truex_qf.fix.venue_app.VenueApplication.fromAdmin`).
 
 Everything else passes unchanged in both directions; when either side closes, so does the other
 (after what the venue sent has been delivered). The gate imports no engine: it is plain sockets.
@@ -28,6 +35,7 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger("truex_qf.venue")
 
+SECOND_LOGON_MARKER = "TRUEX-SIM-SECOND-LOGON-"
 MAX_PRELOGON_BYTES = 16 * 1024
 MAX_BUFFERED_BYTES = 4 * 1024 * 1024  # per direction; reading pauses above it
 _HEAD = re.compile(rb"8=[^\x01]{1,16}\x019=(\d{1,7})\x01")
@@ -73,8 +81,28 @@ def split_frame(buffer: bytes | bytearray) -> int | None:
     return end
 
 
+def _fields(message: bytes) -> dict[int, bytes]:
+    fields: dict[int, bytes] = {}
+    for item in message.split(SOH):
+        tag, _, value = item.partition(b"=")
+        if tag.isdigit():
+            fields.setdefault(int(tag), value)
+    return fields
+
+
 def is_logon(message: bytes) -> bool:
     return b"\x0135=A\x01" in message
+
+
+def second_logon_heartbeat(logon: bytes) -> bytes:
+    """The Heartbeat standing for a second Logon: its header and a marked TestReqID."""
+    fields = _fields(logon)
+    body = b"".join(
+        b"%d=%s\x01" % (tag, fields.get(tag, b"")) for tag in (35, 49, 56, 34, 52)
+    ).replace(b"35=A\x01", b"35=0\x01", 1)
+    body += b"112=%s%s\x01" % (SECOND_LOGON_MARKER.encode(), fields.get(34, b""))
+    head = b"8=%s\x019=%d\x01" % (fields.get(8, b"FIXT.1.1"), len(body))
+    return head + body + b"10=%03d\x01" % (sum(head + body) % 256)
 
 
 class VenueGate:
@@ -259,6 +287,9 @@ class VenueGate:
                     self._drop(link)
                     return
                 link.to_upstream += message
+            elif is_logon(message):
+                log.info("venue gate: a second Logon on a live connection")
+                link.to_upstream += second_logon_heartbeat(message)
             else:
                 link.to_upstream += message
         if link.upstream is not None and not self._flush(link.upstream, link.to_upstream):
