@@ -22,6 +22,9 @@ trade against it and what TrueX refuses is refused the same way:
   validation (35=3, with ``58=Invalid tag (N)`` in TrueX's words wherever 371 names the tag);
   the acceptor loads the simulator's copy of the TrueX dictionaries
   (:mod:`truex_qf.fix.venue_spec`), which also lets 1137 ride on admin messages as TrueX does.
+- A resent application message carrying OrigSendingTime (122) is refused ``35=3 |
+  58=Invalid tag (122)`` and not acted on, as TrueX did (§1.6). A stale SendingTime is accepted
+  (§14.21 unknown: the lenient side).
 - Orders without Parties, or with another client ID, are rejected ``Invalid client``;
   order-entry messages on the market-data gateway and the reverse get
   ``35=j | 380=0 | 58=Invalid session ID``; an application message no gateway takes from a
@@ -273,6 +276,10 @@ class VenueApplication(fix.Application):
 
     @guarded(FROM_APP)
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        if message.getHeader().isSetField(122):
+            # TrueX refused a resent order carrying OrigSendingTime: "Invalid tag (122)" (spec
+            # §1.6). The engine rejects it (373=5, 371=122); toAdmin words the text.
+            raise fix.IncorrectTagValue(122)
         # One call into the engine for the text; the header's fields are read from it too.
         text = message.toString()
         pairs = split_fields(text)

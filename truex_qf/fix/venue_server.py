@@ -73,6 +73,9 @@ def acceptor_settings(
         "ValidateUserDefinedFields": "Y",
         "AllowUnknownMsgFields": "N",
         "PersistMessages": "Y",
+        # Whether TrueX checks SendingTime accuracy is unknown (spec §14.21; no 373=10 seen):
+        # the lenient side, a stale SendingTime is accepted.
+        "CheckLatency": "N",
     }
     sessions = [
         {

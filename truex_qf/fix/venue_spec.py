@@ -8,6 +8,9 @@ them. The acceptor must also take what TrueX was seen to take without a reject, 
   drawing no reject (spec §15 #12). Adding 1137 to those messages is the narrowest change that
   accepts them: ``AllowUnknownMsgFields=Y`` would also let every other misplaced field through
   on application messages, which TrueX does refuse (``Invalid tag (N)``).
+- MDUpdateType (265) and the NoMDEntryTypes group (267 → 269) on the MarketDataRequest, which
+  the JS client sent (spec §8.4). TrueX's dictionary has neither and whether its gateway
+  refuses them is unknown (§14.17), so the simulator takes the lenient side and ignores them.
 - MDFullGrp (35=W entries) ordered as TrueX sends it: 269, 270, 271, 1023, 273 (spec §8.6, §12),
   where the dictionary lists 273 before 1023. QuickFIX writes a group's fields in its
   dictionary's order, so the snapshot is built with this copy.
@@ -31,7 +34,7 @@ TRANSPORT_FILE = "TrueX_FIXT11.xml"
 APPLICATION_FILE = "TrueX_FIX50SP2.xml"
 ADMIN_MESSAGES_TAKING_1137 = ("0", "1", "2", "3", "4", "5")
 SNAPSHOT_ENTRY_ORDER = ("MDEntryType", "MDEntryPx", "MDEntrySize", "MDPriceLevel", "MDEntryTime")
-_VERSION = "1"  # bump when the edits below change
+_VERSION = "2"  # bump when the edits below change
 
 
 @functools.cache
@@ -42,7 +45,7 @@ def venue_spec_dir(source: Path = SPEC_DIR) -> Path:
     for name in sorted(texts):
         digest.update(texts[name])
     folder = Path(tempfile.gettempdir()) / f"truex-qf-venue-spec-{digest.hexdigest()[:16]}"
-    edits = {TRANSPORT_FILE: _admin_messages_take_1137, APPLICATION_FILE: _snapshot_entry_order}
+    edits = {TRANSPORT_FILE: _admin_messages_take_1137, APPLICATION_FILE: _application_edits}
     for name, edit in edits.items():
         target = folder / name
         if not target.exists():
@@ -61,6 +64,33 @@ def _admin_messages_take_1137(root: ET.Element) -> None:
             continue
         if not any(child.get("name") == "DefaultApplVerID" for child in message):
             ET.SubElement(message, "field", name="DefaultApplVerID", required="N")
+
+
+def _application_edits(root: ET.Element) -> None:
+    _market_data_request_takes_js_extras(root)
+    _snapshot_entry_order(root)
+
+
+def _market_data_request_takes_js_extras(root: ET.Element) -> None:
+    fields = root.find("fields")
+    assert fields is not None, "an application dictionary has a <fields> section"
+    defined = {field.get("number") for field in fields}
+    for number, name, kind in (
+        ("265", "MDUpdateType", "INT"),
+        ("267", "NoMDEntryTypes", "NUMINGROUP"),
+    ):
+        if number not in defined:
+            ET.SubElement(fields, "field", number=number, name=name, type=kind)
+    for message in root.iter("message"):
+        if message.get("msgtype") != "V":
+            continue
+        names = {child.get("name") for child in message}
+        if "MDUpdateType" not in names:
+            message.insert(3, ET.Element("field", name="MDUpdateType", required="N"))
+        if "NoMDEntryTypes" not in names:
+            group = ET.Element("group", name="NoMDEntryTypes", required="N")
+            ET.SubElement(group, "field", name="MDEntryType", required="Y")
+            message.insert(4, group)
 
 
 def _snapshot_entry_order(root: ET.Element) -> None:
