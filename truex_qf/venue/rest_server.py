@@ -594,10 +594,6 @@ class _Handler(BaseHTTPRequestHandler):
     # flood of silent connections piled up threads (issue 17 item 7). Idle for this long, the
     # connection is closed and its thread ends.
     timeout = 10
-    # Each connection has a thread; one that sends no request would keep it for ever, so a
-    # flood of silent connections piled up threads (issue 17 item 7). Idle for this long, the
-    # connection is closed and its thread ends.
-    timeout = 10
 
     def do_GET(self) -> None:
         self._serve("GET")
