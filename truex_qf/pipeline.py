@@ -9,6 +9,7 @@ than trade unrecorded. Redis or a webhook being down is logged and counted, noth
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -246,7 +247,7 @@ class Pipeline:
                 position.symbol,
                 position.quantity_base,
             )
-        return StoreStart(start.positions, start.last_fill_at, start.known_fill_keys, repaired)
+        return dataclasses.replace(start, repaired_runs=repaired)
 
     def finish(self) -> None:
         """Last snapshot, close the run row, drain every queue (bounded), stop the threads."""

@@ -70,6 +70,7 @@ QUEUE_POLL_S = 0.05  # how often shutdown looks at the queue of session events
 CANCEL_RETRY_S = 0.2  # shutdown: cancel again after this long without a report
 DISPLAY_QUANTUM = Decimal("0.00000001")
 GIVE_UP_ENV = "TRUEX_GIVE_UP_AFTER_S"
+VENUE_TRADE_HISTORY_S = 27 * 86400.0  # TrueX lists 28 days of trades; a day's margin
 NO_REST_REASON = "no REST client (TRUEX_REST_URL=off)"
 
 
@@ -375,9 +376,14 @@ class Runner:
                 self.mm.seed_position(
                     position.symbol, position.quantity_base, position.cost_basis_quote
                 )
-            self.mm.know_fills(store.known_fill_keys)
-            if store.last_fill_at is not None:
-                self.mm.trades_since_s = store.last_fill_at.timestamp() - TRADES_MARGIN_S
+            if store.last_fill_at is None:
+                return
+            last_s = store.last_fill_at.timestamp()
+            # The venue keeps 28 days of trades (spec §9.5): an older last fill cannot be
+            # expected in its listing.
+            recent = time.time() - last_s < VENUE_TRADE_HISTORY_S
+            self.mm.know_fills(store.known_fill_keys, store.last_fill_keys if recent else ())
+            self.mm.trades_since_s = last_s - TRADES_MARGIN_S
 
     def step(self, max_wait_s: float | None = None) -> None:
         """One turn of the trading loop; ``max_wait_s`` caps the wait for a queued event."""

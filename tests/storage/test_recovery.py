@@ -167,3 +167,4 @@ def test_the_position_is_carried_over_from_the_accounts_runs_only(store) -> None
     # the fills near the last one are known (E0 is two hours older: outside the window)
     assert {"E1", "E2", ("TE2", "SELL")} <= start.known_fill_keys
     assert "E0" not in start.known_fill_keys and "E3" not in start.known_fill_keys
+    assert start.last_fill_keys == {"E2", ("TE2", "SELL")}  # the venue must list this one

@@ -218,3 +218,22 @@ def test_a_symbol_deleted_by_the_venue_stops_quoting_and_comes_back(mm):
     assert mm.orders.get(order.cl_ord_id).state is OrderState.PENDING_CANCEL
     mm.handle(update(ListUpdateAction.ADD))
     assert mm.risk.state is TradingState.ACTIVE and not mm.unlisted
+
+
+def test_a_venue_that_does_not_list_the_stores_last_fill_is_trusted_alone(mm):
+    """A simulator started afresh with an old state folder: the store's position is not
+    this venue's; the position is the venue's trades (here one)."""
+    mm.seed_position(SYMBOL, Decimal("0.005"), Decimal("500"))
+    mm.know_fills({"OLDX", ("OLDM", "BUY")}, last={"OLDX", ("OLDM", "BUY")})
+    mm.handle(SessionLoggedOn(OE, "oe"))
+    mm.handle(ReconcileResult(trades=(trade("N1", "NEW1", qty="0.001", match="NM1"),)))
+    assert mm.positions.position_base(SYMBOL) == Decimal("0.001")
+
+
+def test_a_venue_that_lists_the_stores_last_fill_keeps_the_carried_position(mm):
+    mm.seed_position(SYMBOL, Decimal("0.005"), Decimal("500"))
+    mm.know_fills({"OLDX", ("OLDM", "BUY")}, last={"OLDX", ("OLDM", "BUY")})
+    mm.handle(SessionLoggedOn(OE, "oe"))
+    listed = (trade("OLDX", "OLD", qty="0.001", match="OLDM"), trade("N2", "OLD", match="NM2"))
+    mm.handle(ReconcileResult(trades=listed))
+    assert mm.positions.position_base(SYMBOL) == Decimal("0.007")

@@ -62,6 +62,8 @@ class StoreStart:
     last_fill_at: datetime | None = None
     known_fill_keys: frozenset[object] = frozenset()
     repaired_runs: tuple[str, ...] = ()
+    last_fill_keys: frozenset[object] = frozenset()
+    """The identities of the last stored fill: a venue that knows this account lists it."""
 
 
 def flush_spill(url: str, spill_path: Path) -> None:
@@ -253,17 +255,19 @@ def carried_positions(engine: Engine, sender_comp_id: str) -> StoreStart:
         return StoreStart()
     last_at = max(at for at, *_ in stored)
     keys: set[object] = set()
+    last_keys: set[object] = set()
     for at, exec_id, trade_match_id, side in stored:
+        identity = {exec_id, (trade_match_id, side.name)} if trade_match_id else {exec_id}
         if (last_at - at).total_seconds() <= KNOWN_WINDOW_S:
-            keys.add(exec_id)
-            if trade_match_id:
-                keys.add((trade_match_id, side.name))
+            keys |= identity
+        if at == last_at:
+            last_keys |= identity
     positions = {
         symbol: CarriedPosition(symbol, snap.quantity_base, snap.cost_basis_quote)
         for symbol, snap in book.snapshot().items()
         if snap.quantity_base != 0
     }
-    return StoreStart(positions, last_at, frozenset(keys))
+    return StoreStart(positions, last_at, frozenset(keys), last_fill_keys=frozenset(last_keys))
 
 
 def _side(value: str) -> Side:

@@ -194,6 +194,9 @@ class MarketMaker:
         self.venue_balances: tuple[Balance, ...] = ()
         self.trades_since_s: float | None = None  # epoch s; None: the venue's whole history
         self._known_fills: set[object] = set()  # ExecIDs and (TrdMatchID, side) recorded
+        self._store_fills: set[object] = set()  # of which the store handed over
+        self._expected_fills: frozenset[object] = frozenset()  # the store's last fill
+        self._carried: set[str] = set()  # symbols seeded from the store
         self._waiting_since: float | None = None
         self._resume_state = TradingState.ACTIVE
         self._reconcile_retry_at: float | None = None
@@ -803,6 +806,8 @@ class MarketMaker:
         """Record every venue trade not recorded yet (see :mod:`truex_qf.trading.reconcile`)."""
         if trades is None:
             return
+        if self._expected_fills and not self.reconciled:
+            self._check_venue_knows_the_store(trades)
         latest: float | None = None
         for trade in trades:
             if trade.at_s is not None:
@@ -832,14 +837,36 @@ class MarketMaker:
             if self.trades_since_s is None or since > self.trades_since_s:
                 self.trades_since_s = since
 
+    def _check_venue_knows_the_store(self, trades: tuple[VenueTrade, ...]) -> None:
+        """The venue must list the store's last fill (it is inside the asked-for window); if
+        it does not, the store's history is not this venue's (another venue or account, a
+        simulator started afresh): the position is the venue's trades alone."""
+        listed = {key for t in trades for key in trade_keys(t.exec_id, t.trade_match_id, t.side)}
+        expected, self._expected_fills = self._expected_fills, frozenset()
+        if listed & expected:
+            return
+        log.error(
+            "the venue does not list the last fill this account's store holds (another venue "
+            "or account, or a simulator started afresh?): the position carried over is "
+            "dropped and taken from the venue's trades alone"
+        )
+        for symbol in sorted(self._carried):
+            self.seed_position(symbol, Decimal(0), Decimal(0))
+        self._known_fills -= self._store_fills
+        self._store_fills.clear()
+
     def seed_position(self, symbol: str, quantity_base: Decimal, cost_basis_quote: Decimal) -> None:
         """Start ``symbol`` from a carried-over position (before any fill; told to listeners)."""
         self._emit(PositionBaseline(symbol, quantity_base, cost_basis_quote))
         self.positions.seed(symbol, quantity_base, cost_basis_quote)
+        self._carried.add(symbol)
 
-    def know_fills(self, keys: object) -> None:
-        """ExecIDs and (TrdMatchID, side) pairs the store already holds (see trade_keys)."""
-        self._known_fills.update(keys)  # type: ignore[arg-type]
+    def know_fills(self, keys: object, last: object = frozenset()) -> None:
+        """ExecIDs and (TrdMatchID, side) pairs the store already holds (see trade_keys), and
+        those of its last fill, which the venue's first trade listing must show."""
+        self._known_fills.update(keys)  # type: ignore[call-overload]
+        self._store_fills.update(keys)  # type: ignore[call-overload]
+        self._expected_fills = frozenset(last)  # type: ignore[call-overload]
 
     def _adopt(self, venue: VenueOrder) -> None:
         report = adoption_report(venue)

@@ -146,9 +146,8 @@ class PositionBook:
 
     def seed(self, symbol: str, quantity_base: Decimal, cost_basis_quote: Decimal) -> Position:
         """Start ``symbol`` from a position carried over (an earlier run's): its quantity and
-        cost, with nothing realized in this book. Only before any fill of the symbol."""
-        if symbol in self._positions:
-            raise ValueError(f"{symbol} already has a position in this book")
+        cost, with nothing realized in this book. Replaces what the book held for it: call it
+        before the symbol's first fill of this run."""
         position = self._positions[symbol] = Position(
             symbol, quantity_base=quantity_base, cost_basis_quote=abs(cost_basis_quote)
         )
