@@ -128,6 +128,7 @@ class VenueGate:
         self._listeners: list[socket.socket] = []
         self._wake_read, self._wake_write = socket.socketpair()
         self._stopping = False
+        self._counts = (0, 0)
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -161,10 +162,13 @@ class VenueGate:
         self._close_all()
 
     def connection_counts(self) -> tuple[int, int]:
-        """(waiting for a Logon, relayed to the engine), for tests and operators."""
-        links = list(self._links)
-        relayed = sum(1 for link in links if link.upstream is not None)
-        return len(links) - relayed, relayed
+        """(waiting for a Logon, relayed to the engine), for tests and operators: as the gate's
+        thread last counted them (other threads must not walk its connections)."""
+        return self._counts
+
+    def _count(self) -> tuple[int, int]:
+        relayed = sum(1 for link in self._links if link.upstream is not None)
+        return len(self._links) - relayed, relayed
 
     def _close_all(self) -> None:
         for link in list(self._links):
@@ -192,6 +196,7 @@ class VenueGate:
                         if link in self._links:
                             self._service(link, from_client, mask)
                 self._expire()
+                self._counts = self._count()
             except Exception:  # one bad connection must not stop the gate
                 log.exception("venue gate: error; carrying on")
 
@@ -217,7 +222,7 @@ class VenueGate:
             except OSError:
                 log.exception("venue gate: accept failed")
                 return
-            waiting, _ = self.connection_counts()
+            waiting, _ = self._count()
             if waiting >= self.max_waiting:
                 self.refused += 1
                 client.close()
@@ -296,7 +301,7 @@ class VenueGate:
             self._drop(link)
 
     def _connect_upstream(self, link: _Link) -> bool:
-        _, relayed = self.connection_counts()
+        _, relayed = self._count()
         if relayed >= self.max_relayed:
             return False
         try:
