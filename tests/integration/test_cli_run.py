@@ -49,20 +49,22 @@ def _wait_for_line(stream, fragment: str, timeout_s: float = 20.0) -> str:
 
 
 def test_run_kill_then_sigint_exits_clean(tmp_path):
-    oe_port, md_port = free_port(), free_port()
-    env = _env(tmp_path, oe_port, md_port)
+    oe_port, md_port, rest_port = free_port(), free_port(), free_port()
+    env = {**_env(tmp_path, oe_port, md_port), "TRUEX_REST_URL": f"http://127.0.0.1:{rest_port}"}
     venue = _cli(
         "simulate",
         "--oe-port",
         str(oe_port),
         "--md-port",
         str(md_port),
+        "--rest-port",
+        str(rest_port),
         "--seed",
         "BTC-PYUSD=100000",
         env=env,
     )
     try:
-        _wait_for_line(venue.stdout, "simulated TrueX listening")
+        _wait_for_line(venue.stdout, "simulated TrueX on")
         trader = _cli("run", env=env)
         try:
             _wait_for_line(trader.stderr, "sessions OE up MD up", timeout_s=30)
