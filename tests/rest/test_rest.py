@@ -388,6 +388,47 @@ def test_balances_follow_the_accounts_trades(local_venue, rest_server):
     assert status.status is RestOrderStatus.FILLED and status.executed_vwap == best_bid
 
 
+@pytest.mark.parametrize(
+    ("style", "version"),
+    [(PathStyle.PLURAL, VERSION_RAW), (PathStyle.SINGULAR, VERSION_ENVELOPE)],
+)
+def test_trades_carry_the_exec_ids_of_the_fix_reports(local_venue, rest_server, style, version):
+    """The trade history names each fill by the ExecID (and TrdMatchID) its 35=8 carried, so
+    reconciliation can tell a missed fill from a recorded one; ``since`` filters by time."""
+    venue = local_venue.venue
+    client_id = local_venue.client_settings.client_id
+    with venue.application.lock:
+        best_bid = venue.engine.depth(DEMO_SYMBOL, 1).bids[0].price
+    reports = []
+    for number in (1, 2):  # two sells into the house bid: two trades, paged by 2 per page
+        order = NewOrder(f"RT{number}", DEMO_SYMBOL, Side.SELL, Decimal("0.001"), best_bid)
+        with venue.application.lock:
+            events = venue.engine.submit(client_id, order)
+            venue.application.publish(events)
+        reports += [
+            e.message
+            for e in events
+            if isinstance(getattr(e, "message", None), ExecutionReport)
+            and e.message.exec_type is ExecType.TRADE
+            and e.owner == client_id
+        ]
+    with _client(local_venue, rest_server, path_style=style, version=version) as client:
+        trades = client.trades()
+        later = client.trades(since_s=time.time() + 60)
+    assert [(t.exec_id, t.trade_match_id) for t in trades] == [
+        (r.exec_id, r.trade_match_id) for r in reports
+    ]
+    first = trades[0]
+    assert (first.external_id, first.symbol, first.side) == ("RT1", DEMO_SYMBOL, Side.SELL)
+    assert (first.quantity, first.price, first.order_id) == (
+        Decimal("0.001"),
+        best_bid,
+        reports[0].order_id,
+    )
+    assert first.at_s is not None and abs(first.at_s - time.time()) < 60
+    assert later == []
+
+
 def test_raw_server_answers_are_json(local_venue, rest_server):
     answer = httpx.get(f"{rest_server.url}/api/v1/orders/active")
     assert answer.status_code == 401
