@@ -403,3 +403,16 @@ def test_dead_webhook_never_blocks_and_counts_failures(clock):
 def test_webhook_url_must_be_http():
     with pytest.raises(ConfigError, match="http"):
         AlertManager("ftp://example.invalid/hook")
+
+
+def test_cannot_trade_fires_after_a_long_wait_and_resolves(alerts):
+    from truex_qf.observe.alerts import CANNOT_TRADE, WAITING_ALERT_S
+
+    alerts.observe_waiting(1.0, "WAITING_FOR_RECONCILIATION")  # a reconciliation's usual wait
+    assert history(alerts) == []
+    alerts.observe_waiting(WAITING_ALERT_S, "WAITING_FOR_RECONCILIATION")
+    alerts.observe_waiting(WAITING_ALERT_S + 5, "WAITING_FOR_RECONCILIATION")
+    assert history(alerts) == [(CANNOT_TRADE, "", FIRING)]
+    assert "WAITING_FOR_RECONCILIATION" in alerts.active()[0].message
+    alerts.observe_waiting(None)
+    assert history(alerts)[-1] == (CANNOT_TRADE, "", RESOLVED)

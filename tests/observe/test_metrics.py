@@ -387,3 +387,11 @@ def test_reject_reason(text, cxl, business, expected):
 )
 def test_state_reason_label(reason, expected):
     assert state_reason_label(reason) == expected
+
+
+def test_the_waiting_state_is_a_gauge_value_with_its_reason():
+    metrics = Metrics()
+    metrics.set_trading_state(TradingState.WAITING, "WAITING_FOR_RECONCILIATION")
+    text = metrics.render()
+    assert "truexqf_trading_state 3.0" in text
+    assert 'reason="WAITING_FOR_RECONCILIATION",state="WAITING"' in text
