@@ -219,6 +219,7 @@ def restart_and_check(venue: Venue, db_engine, orphans: set[str], missed: set[st
     out, err = second.communicate(timeout=RUN_TIMEOUT_S)
     assert second.returncode == 0, err[-4000:]
     assert "Traceback" not in err
+    assert "had not recorded its end (a crash?)" in err  # the killed run was repaired
     # the position the program traded on is the venue's, to the lot
     assert f"position: {DEMO_SYMBOL} {venue_position.normalize():f}" in out or (
         venue_position == 0 and f"position: {DEMO_SYMBOL} 0" in out
