@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from truex_qf.rest.client import (
     ID_TYPE_CLIENT,
+    Balance,
     RestError,
     TruexRestClient,
     VenueOrder,
@@ -99,12 +100,21 @@ class RestWorker:
                     statuses[cl_ord_id] = None
             # after the statuses: every fill they show is in the trades listed next
             trades = self._trades(request.trades_since_s)
-            balances = tuple(self.client.balances())
+            balances = self._balances()
             return ReconcileResult(
                 active=active, statuses=statuses, trades=trades, balances=balances
             )
         except RestError as exc:
             return ReconcileResult(error=str(exc))
+
+    def _balances(self) -> tuple[Balance, ...]:
+        """The balances, for the log and the status: informational, so a failure is logged
+        and reconciliation goes on without them."""
+        try:
+            return tuple(self.client.balances())
+        except RestError as exc:
+            log.warning("could not read the balances: %s", exc)
+            return ()
 
     def _trades(self, since_s: float | None) -> tuple[VenueTrade, ...] | None:
         """The venue's trades since ``since_s``; None when it serves no trade history (404),
