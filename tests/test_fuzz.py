@@ -624,8 +624,10 @@ def answer_of(sent: Sent, window: Window) -> str | None:
         return "2"  # the engine could not parse it (logged) and asked for it again
     if window.logout or window.disconnected:
         return "disconnect"
-    if sent.kind == "V" and sent.first(263) == "2":
-        return "none (unsubscribe)"  # a valid unsubscribe is not answered, by design
+    if sent.kind in ("V", "x") and sent.first(263) == "2":
+        # A valid unsubscribe (market data, or security-list updates) is not answered: the
+        # spec records no answer to either, so the simulator takes the quiet side.
+        return "none (unsubscribe)"
     return None
 
 
