@@ -372,10 +372,13 @@ class Runner:
         if store is None:
             return
         with self.trading_lock:
-            for position in store.positions.values():
-                self.mm.seed_position(
-                    position.symbol, position.quantity_base, position.cost_basis_quote
-                )
+            # every strategy symbol, flat ones too: the journal then holds where each started
+            # (the next run's base, see storage.recovery.carried_positions)
+            for symbol in sorted(set(self.mm.symbols) | set(store.positions)):
+                position = store.positions.get(symbol)
+                quantity = position.quantity_base if position else Decimal(0)
+                cost = position.cost_basis_quote if position else Decimal(0)
+                self.mm.seed_position(symbol, quantity, cost)
             if store.last_fill_at is None:
                 return
             last_s = store.last_fill_at.timestamp()

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 
 from tests.storage.test_journal import START, JournalAppender, fix
 from truex_qf.domain.model import ExecType, ExecutionReport, Fee, OrdStatus, Side
@@ -168,3 +168,39 @@ def test_the_position_is_carried_over_from_the_accounts_runs_only(store) -> None
     assert {"E1", "E2", ("TE2", "SELL")} <= start.known_fill_keys
     assert "E0" not in start.known_fill_keys and "E3" not in start.known_fill_keys
     assert start.last_fill_keys == {"E2", ("TE2", "SELL")}  # the venue must list this one
+
+
+def test_the_newest_journaled_start_is_the_base(store) -> None:
+    """A run journals where it started (35=AP); its second row (the venue did not know the
+    store, the carried position was dropped) wins; fills from then on are added."""
+    engine, _, _ = store
+    add_run(engine, "r1", ended=True)
+    with engine.begin() as connection:
+        connection.execute(
+            update(runs).where(runs.c.run_id == "r1").values(started_at=START - timedelta(hours=2))
+        )
+    add_run(engine, "r2", ended=True)
+    journal = JournalAppender(engine, run_id="r2")
+    rest = {"session": REST_SESSION}
+    journal.append("IN", baseline_text(SYMBOL, D("0.003"), D("300")), **rest)
+    journal.append("IN", baseline_text(SYMBOL, D("0"), D("0")), **rest)  # dropped
+    journal.append("IN", baseline_text("ETH-PYUSD", D("-1"), D("2000")), **rest)
+    fills = [
+        ("E1", "r1", "BUY", "0.003", START - timedelta(hours=1)),  # before r2: in its base
+        ("E2", "r2", "BUY", "0.001", START + timedelta(seconds=1)),
+    ]
+    with engine.begin() as connection:
+        for exec_id, run_id, side, qty, at in fills:
+            connection.execute(
+                insert(executions).values(
+                    exec_id=exec_id, run_id=run_id, cl_ord_id="C", symbol=SYMBOL, side=side,
+                    quantity=D(qty), price=D(100), fee=D(0), at=at,
+                )
+            )  # fmt: skip
+
+    start = carried_positions(engine, SENDER)
+
+    assert start.positions[SYMBOL].quantity_base == D("0.001")
+    assert start.positions["ETH-PYUSD"].quantity_base == D("-1")
+    assert start.positions["ETH-PYUSD"].cost_basis_quote == D("2000")
+    assert start.last_fill_keys == {"E2"}

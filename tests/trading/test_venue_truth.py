@@ -225,9 +225,18 @@ def test_a_venue_that_does_not_list_the_stores_last_fill_is_trusted_alone(mm):
     this venue's; the position is the venue's trades (here one)."""
     mm.seed_position(SYMBOL, Decimal("0.005"), Decimal("500"))
     mm.know_fills({"OLDX", ("OLDM", "BUY")}, last={"OLDX", ("OLDM", "BUY")})
+    mm.trades_since_s = 1_699_999_000.0
     mm.handle(SessionLoggedOn(OE, "oe"))
-    mm.handle(ReconcileResult(trades=(trade("N1", "NEW1", qty="0.001", match="NM1"),)))
-    assert mm.positions.position_base(SYMBOL) == Decimal("0.001")
+    window = (trade("N1", "NEW1", qty="0.001", match="NM1"),)
+    mm.handle(ReconcileResult(trades=window))
+    # the window's answer is not applied: the venue's whole history is asked for instead
+    assert mm.reconciling and mm.positions.position_base(SYMBOL) == 0
+    first, again = mm.requests
+    assert first.trades_since_s == 1_699_999_000.0 and again.trades_since_s is None
+    history = (trade("N0", "NEW0", qty="0.002", match="NM0"), *window)
+    mm.handle(ReconcileResult(trades=history))
+    assert not mm.reconciling
+    assert mm.positions.position_base(SYMBOL) == Decimal("0.003")
 
 
 def test_a_venue_that_lists_the_stores_last_fill_keeps_the_carried_position(mm):

@@ -31,10 +31,12 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from truex_qf.domain.model import Side
-from truex_qf.storage.journal import as_utc
+from truex_qf.fix.readers import split_fields
+from truex_qf.storage.journal import _bind_time, as_utc
 from truex_qf.storage.replay import ReplayState, compare_with_tables, rebuild_from_journal
 from truex_qf.storage.rows import Row
 from truex_qf.storage.schema import executions, fix_journal, runs
+from truex_qf.storage.venue_decisions import REST_SESSION
 from truex_qf.storage.writer import StoreWriter
 from truex_qf.trading.positions import PositionBook
 
@@ -222,12 +224,18 @@ def _snapshot_rows(run_id: str, state: ReplayState, at: datetime) -> list[Row]:
 
 
 def carried_positions(engine: Engine, sender_comp_id: str) -> StoreStart:
-    """The account's position per symbol from every stored execution of its ``run``s.
+    """The account's position per symbol: where its last ``run`` started, plus its fills since.
 
-    The position is the net of the fills, in the order they were stored, by average cost
-    (:class:`~truex_qf.trading.positions.PositionBook`); what was realized before stays with
-    the runs that realized it: the new run starts from the quantity and its cost.
+    Each run journals the position it started from (35=AP rows, every strategy symbol; a
+    second row when reconciliation dropped the carried position because the venue did not
+    know it). The newest run with such rows gives the base (a symbol it has no row for
+    started flat); the fills of that run and of later runs are applied on top, in the order
+    they were stored, by average cost (:class:`~truex_qf.trading.positions.PositionBook`).
+    Without any such row (a store older than them), every stored fill of the account counts.
+    What was realized before stays with the runs that realized it: the new run starts from
+    the quantity and its cost.
     """
+    base_run, base = _last_baseline(engine, sender_comp_id)
     columns = executions.c
     query = (
         select(
@@ -239,20 +247,24 @@ def carried_positions(engine: Engine, sender_comp_id: str) -> StoreStart:
             columns.fee,
             columns.trade_match_id,
             columns.at,
+            runs.c.started_at,
         )
         .join(runs, runs.c.run_id == columns.run_id)
         .where(runs.c.sender_comp_id == sender_comp_id, runs.c.mode == RUN_MODE)
         .order_by(columns.at, columns.exec_id)
     )
     book = PositionBook()
+    for symbol, (quantity, cost) in base.items():
+        book.seed(symbol, quantity, cost)
     stored = []
     with engine.connect() as connection:
         for row in connection.execute(query):
             side = _side(row.side)
-            book.apply_fill(row.symbol, side, row.quantity, row.price, row.fee)
+            if base_run is None or as_utc(row.started_at) >= base_run:
+                book.apply_fill(row.symbol, side, row.quantity, row.price, row.fee)
             stored.append((as_utc(row.at), row.exec_id, row.trade_match_id, side))
     if not stored:
-        return StoreStart()
+        return StoreStart(_nonzero(book))
     last_at = max(at for at, *_ in stored)
     keys: set[object] = set()
     last_keys: set[object] = set()
@@ -262,12 +274,54 @@ def carried_positions(engine: Engine, sender_comp_id: str) -> StoreStart:
             keys |= identity
         if at == last_at:
             last_keys |= identity
-    positions = {
+    return StoreStart(_nonzero(book), last_at, frozenset(keys), last_fill_keys=frozenset(last_keys))
+
+
+def _nonzero(book: PositionBook) -> dict[str, CarriedPosition]:
+    return {
         symbol: CarriedPosition(symbol, snap.quantity_base, snap.cost_basis_quote)
         for symbol, snap in book.snapshot().items()
         if snap.quantity_base != 0
     }
-    return StoreStart(positions, last_at, frozenset(keys), last_fill_keys=frozenset(last_keys))
+
+
+def _last_baseline(
+    engine: Engine, sender_comp_id: str
+) -> tuple[datetime | None, dict[str, tuple[Decimal, Decimal]]]:
+    """The start time of the account's newest run that journaled its starting position, and
+    that position per symbol (its last 35=AP row per symbol); (None, {}) if no run did.
+
+    Runs are tried newest first, each one's rows looked up by time (the journal's index)
+    between its start and its end.
+    """
+    dialect = engine.dialect.name
+    with engine.connect() as connection:
+        account_runs = connection.execute(
+            select(runs.c.run_id, runs.c.started_at, runs.c.ended_at)
+            .where(runs.c.sender_comp_id == sender_comp_id, runs.c.mode == RUN_MODE)
+            .order_by(runs.c.started_at.desc())
+        ).all()
+        for run in account_runs:
+            journal = fix_journal.c
+            conditions = [
+                journal.logged_at >= _bind_time(run.started_at, dialect),
+                journal.run_id == run.run_id,
+                journal.session == REST_SESSION,
+                journal.msg_type == "AP",
+            ]
+            if run.ended_at is not None:
+                conditions.append(journal.logged_at <= _bind_time(run.ended_at, dialect))
+            rows = connection.execute(
+                select(journal.text).where(*conditions).order_by(journal.id)
+            ).all()
+            if not rows:
+                continue
+            base: dict[str, tuple[Decimal, Decimal]] = {}
+            for row in rows:
+                fields = dict(reversed(split_fields(row.text)))
+                base[fields[55]] = (Decimal(fields[53]), Decimal(fields[381]))
+            return as_utc(run.started_at), base
+    return None, {}
 
 
 def _side(value: str) -> Side:

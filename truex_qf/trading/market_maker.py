@@ -763,6 +763,9 @@ class MarketMaker:
                 "venue balances: %s",
                 ", ".join(f"{b.asset_name or b.asset_id} {b.balance}" for b in result.balances),
             )
+        if not self._venue_knows_the_store(result.trades):
+            self._start_reconciliation()  # again, for the venue's whole trade history
+            return
         self._apply_venue_trades(result.trades)
         by_external = {venue.external_id: venue for venue in result.active if venue.external_id}
         known: set[str] = set()
@@ -806,8 +809,6 @@ class MarketMaker:
         """Record every venue trade not recorded yet (see :mod:`truex_qf.trading.reconcile`)."""
         if trades is None:
             return
-        if self._expected_fills and not self.reconciled:
-            self._check_venue_knows_the_store(trades)
         latest: float | None = None
         for trade in trades:
             if trade.at_s is not None:
@@ -837,23 +838,31 @@ class MarketMaker:
             if self.trades_since_s is None or since > self.trades_since_s:
                 self.trades_since_s = since
 
-    def _check_venue_knows_the_store(self, trades: tuple[VenueTrade, ...]) -> None:
-        """The venue must list the store's last fill (it is inside the asked-for window); if
-        it does not, the store's history is not this venue's (another venue or account, a
-        simulator started afresh): the position is the venue's trades alone."""
-        listed = {key for t in trades for key in trade_keys(t.exec_id, t.trade_match_id, t.side)}
+    def _venue_knows_the_store(self, trades: tuple[VenueTrade, ...] | None) -> bool:
+        """Whether the venue lists the store's last fill, checked once, at the first answer.
+
+        The asked-for window covers that fill's time, so a venue that knows this account
+        lists it. If it does not, the store's history is not this venue's (another venue or
+        account, a simulator started afresh): the carried-over position is dropped and the
+        position is the venue's whole trade history, asked for again (False).
+        """
         expected, self._expected_fills = self._expected_fills, frozenset()
+        if not expected or trades is None:
+            return True
+        listed = {key for t in trades for key in trade_keys(t.exec_id, t.trade_match_id, t.side)}
         if listed & expected:
-            return
+            return True
         log.error(
             "the venue does not list the last fill this account's store holds (another venue "
             "or account, or a simulator started afresh?): the position carried over is "
-            "dropped and taken from the venue's trades alone"
+            "dropped and taken from the venue's whole trade history"
         )
         for symbol in sorted(self._carried):
             self.seed_position(symbol, Decimal(0), Decimal(0))
         self._known_fills -= self._store_fills
         self._store_fills.clear()
+        self.trades_since_s = None
+        return False
 
     def seed_position(self, symbol: str, quantity_base: Decimal, cost_basis_quote: Decimal) -> None:
         """Start ``symbol`` from a carried-over position (before any fill; told to listeners)."""
