@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from decimal import Decimal
 
 import pytest
 
@@ -15,6 +16,7 @@ from truex_qf.simulate import (
     client_exports,
     client_host,
     simulator_identity,
+    starting_balances,
 )
 
 USER_KEY = "11111111-2222-4333-8444-555555555555"
@@ -92,3 +94,21 @@ def test_a_wildcard_listen_address_is_dialled_on_loopback(listen, dial) -> None:
     assert client_host(listen) == dial
     lines = client_exports(simulator_identity({}), listen, 1, 2, f"http://{dial}:3")
     assert exported(lines)["TRUEX_FIX_HOST"] == dial
+
+
+def test_balance_options_replace_or_add_one_currency_each() -> None:
+    assert starting_balances([]) == {"PYUSD": Decimal(1_000_000), "BTC": Decimal(10)}
+    assert starting_balances(["btc=0.5", "ETH=3", "PYUSD=0"]) == {
+        "PYUSD": Decimal(0),
+        "BTC": Decimal("0.5"),
+        "ETH": Decimal(3),
+    }
+
+
+@pytest.mark.parametrize(
+    "text", ["BTC", "=5", "B-TC=1", "BTC=x", "BTC=-1", "BTC=NaN", "BTC=Infinity", "BTC=1e30"]
+)
+def test_a_malformed_balance_option_is_a_config_error(text: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        starting_balances([text])
+    assert caught.value.setting == "--balance"

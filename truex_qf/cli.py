@@ -210,6 +210,14 @@ _PORT = click.IntRange(1, 65535)
     help="Simulated traders (random walk, makers, takers) around each --seed, instead of a "
     "static book.",
 )
+@click.option(
+    "--balance",
+    "balances",
+    multiple=True,
+    metavar="CCY=AMOUNT",
+    help="The account's starting balance of CCY (repeatable; default PYUSD=1000000 and "
+    "BTC=10). Orders it cannot fund are rejected: Insufficient balance.",
+)
 @click.pass_context
 @_one_line_errors
 def simulate(
@@ -220,6 +228,7 @@ def simulate(
     rest_port: int,
     seeds: tuple[str, ...],
     flow: bool,
+    balances: tuple[str, ...],
 ) -> None:
     """Run a local TrueX (FIX order entry and market data, REST API) until Ctrl-C.
 
@@ -230,7 +239,12 @@ def simulate(
     that point run, test-order and doctor at it.
     """
     from truex_qf.fix.venue_server import SimulatorSettings
-    from truex_qf.simulate import LocalTruex, client_exports, simulator_identity
+    from truex_qf.simulate import (
+        LocalTruex,
+        client_exports,
+        simulator_identity,
+        starting_balances,
+    )
 
     global _waits_for_stop
     identity = simulator_identity(os.environ)
@@ -242,6 +256,7 @@ def simulate(
         order_entry_port=oe_port,
         market_data_port=md_port,
         host=host,
+        balances=starting_balances(balances),
     )
     parsed_seeds = [_parse_seed(seed, settings.symbols) for seed in seeds]
     if flow and not parsed_seeds:

@@ -17,6 +17,7 @@ from truex_qf.fix.venue_app import VenueAccount, VenueApplication
 from truex_qf.fix.venue_gate import Route, VenueGate
 from truex_qf.fix.venue_spec import APPLICATION_FILE, TRANSPORT_FILE, venue_spec_dir
 from truex_qf.netutil import free_port
+from truex_qf.venue.balances import DEFAULT_BALANCES, BalanceBook
 from truex_qf.venue.matching import MatchingEngine
 
 DEFAULT_SYMBOLS = {"BTC-PYUSD": "PYUSD", "ETH-PYUSD": "PYUSD"}
@@ -38,6 +39,9 @@ class SimulatorSettings:
     # A connection that has not sent its Logon by then is closed (TrueX's own limit is not
     # published; QuickFIX's LogonTimeout default is the same 10 s).
     logon_deadline_s: float = 10.0
+    # What the account starts with, per asset; its orders must fit (TrueX's "Insufficient
+    # balance"). The simulator's own traders ("SIM-" owners) are not limited.
+    balances: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_BALANCES))
 
 
 def acceptor_settings(
@@ -104,7 +108,9 @@ class SimulatedVenue:
 
     def __init__(self, settings: SimulatorSettings, engine: MatchingEngine | None = None) -> None:
         self.settings = settings
-        self.engine = engine or MatchingEngine(settings.symbols)
+        self.engine = engine or MatchingEngine(
+            settings.symbols, balances=BalanceBook(settings.balances)
+        )
         self._routes = [
             Route(settings.order_entry_port, free_port()),
             Route(settings.market_data_port, free_port()),

@@ -11,8 +11,9 @@ the deprecated singular forms, checking TrueX's HMAC headers the way the client 
 - DELETE cancels through the matching engine with a fresh ClOrdID (``R`` + 17 characters) and
   publishes the events, so a logged-on FIX client also gets the cancel ExecutionReport
   (150=4, 41 = the order's ClOrdID, 11 = the REST cancel's ClOrdID);
-- balances: a starting book (PYUSD 1,000,000 and BTC 10 by default) moved by the account's
-  trades, with ``order_hold`` from its working orders (fees are ignored);
+- balances: the matching engine's balance book (:mod:`truex_qf.venue.balances`, the one
+  the venue refuses orders against: PYUSD 1,000,000 and BTC 10 by default, moved by the
+  account's trades), with ``order_hold`` from its working orders (fees are ignored);
 - clients: the account's client ID, ACTIVE; market increments: the engine's price grid.
 
 Where TrueX's answer is unknown the choices are ours: an unknown order is 404, cancelling a
@@ -73,7 +74,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("truex_qf.venue.rest")
 
-DEFAULT_BALANCES: dict[str, Decimal] = {"PYUSD": Decimal(1_000_000), "BTC": Decimal(10)}
 DEFAULT_ORGANIZATION_ID = "5e1f0c2a-7b7d-4c1e-9a51-000000000001"
 _FIRST_INSTRUMENT_ID = 78873627520000001  # TrueX-like 17-digit IDs (our invention)
 _FIRST_ASSET_ID = 78873627519877101
@@ -109,9 +109,10 @@ class SimulatorRestServer:
     """TrueX's REST endpoints for one :class:`SimulatedVenue`'s account, on a daemon thread.
 
     ``port`` 0 lets the kernel pick; :attr:`url` is the root to give the client after
-    :meth:`start`. ``balances`` is the starting balance book by asset name; ``page_size`` is
-    the default page length of ``v2026_01_23`` list answers; ``clock`` (epoch seconds) is what
-    request timestamps are checked against.
+    :meth:`start`. Balances are the engine's book (set with
+    :attr:`SimulatorSettings.balances`); ``page_size`` is the default page length of
+    ``v2026_01_23`` list answers; ``clock`` (epoch seconds) is what request timestamps are
+    checked against.
     """
 
     def __init__(
@@ -120,7 +121,6 @@ class SimulatorRestServer:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        balances: Mapping[str, Decimal] | None = None,
         max_clock_skew_s: float = 30.0,
         page_size: int = 100,
         organization_id: str = DEFAULT_ORGANIZATION_ID,
@@ -133,7 +133,6 @@ class SimulatorRestServer:
         self.page_size = page_size
         self.organization_id = organization_id
         self._clock = clock
-        self._starting_balances = dict(DEFAULT_BALANCES if balances is None else balances)
         symbols = sorted(venue.settings.symbols)
         self.instrument_ids = {
             symbol: str(_FIRST_INSTRUMENT_ID + index) for index, symbol in enumerate(symbols)
@@ -392,40 +391,25 @@ class SimulatorRestServer:
     # ------------------------------------------------------------------ account
 
     def _balances(self, query: Mapping[str, str]) -> list[dict[str, Any]]:
-        totals = dict(self._starting_balances)
-        holds: dict[str, Decimal] = {}
         client_id = self._client_id
         with self.venue.application.lock:
-            trades = self._engine.trades()
-            working = self._engine.working_orders(client_id)
-        for trade in trades:
-            base, quote = self._assets(trade.symbol)
-            notional = trade.price * trade.quantity
-            for owner, sign in ((trade.buy_owner, 1), (trade.sell_owner, -1)):
-                if owner == client_id:
-                    totals[base] = totals.get(base, Decimal(0)) + sign * trade.quantity
-                    totals[quote] = totals.get(quote, Decimal(0)) - sign * notional
-        for order in working:
-            base, quote = self._assets(order.symbol)
-            if order.side is Side.BUY:
-                holds[quote] = holds.get(quote, Decimal(0)) + order.price * order.leaves_qty
-            else:
-                holds[base] = holds.get(base, Decimal(0)) + order.leaves_qty
-        names = sorted(set(totals) | set(holds))
-        asset_ids = {name: str(_FIRST_ASSET_ID + index) for index, name in enumerate(names)}
+            assets = self._engine.balances(client_id)
+        asset_ids = {
+            asset.asset: str(_FIRST_ASSET_ID + index) for index, asset in enumerate(assets)
+        }
         rows = [
             {
-                "asset_id": asset_ids[name],
-                "asset_name": name,
-                "balance": _text(totals.get(name, Decimal(0))),
+                "asset_id": asset_ids[asset.asset],
+                "asset_name": asset.asset,
+                "balance": _text(asset.balance),
                 "unsettled": "0",
-                "order_hold": _text(holds.get(name, Decimal(0))),
-                "transfer_hold": "0",
+                "order_hold": _text(asset.order_hold),
+                "transfer_hold": _text(asset.transfer_hold),
                 "state": "ACTIVE",
             }
-            for name in names
-            if query.get("asset_name") in (None, name)
-            and query.get("asset_id") in (None, asset_ids[name])
+            for asset in assets
+            if query.get("asset_name") in (None, asset.asset)
+            and query.get("asset_id") in (None, asset_ids[asset.asset])
         ]
         entry = {
             "id": client_id,
@@ -483,10 +467,6 @@ class SimulatorRestServer:
                     }
                 )
         return items
-
-    def _assets(self, symbol: str) -> tuple[str, str]:
-        base, _, quote = symbol.partition("-")
-        return base, self.venue.settings.symbols.get(symbol, quote)
 
     def _clients(self, query: Mapping[str, str]) -> list[dict[str, Any]]:
         account = self.venue.settings.account
