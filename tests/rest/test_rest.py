@@ -325,14 +325,21 @@ def test_bad_secret_is_401_with_the_hint(local_venue, rest_server):
     assert local_venue.client_settings.credentials.secret_key not in message
 
 
-def test_stale_timestamp_is_401(local_venue, rest_server):
-    stale = _client(local_venue, rest_server, clock=lambda: time.time() - 120)
-    with stale, pytest.raises(RestError) as caught:
-        stale.active_orders()
+@pytest.mark.parametrize("offset_s", [-120, -16, 2, 30])
+def test_stale_or_future_timestamp_is_401(local_venue, rest_server, offset_s):
+    """TrueX's REST docs: at most 15 s old and 1 s in the future (spec §15 #8)."""
+    off = _client(local_venue, rest_server, clock=lambda: time.time() + offset_s)
+    with off, pytest.raises(RestError) as caught:
+        off.active_orders()
     assert caught.value.status == 401
     assert caught.value.reason == "Timestamp outside the allowed window"
-    with _client(local_venue, rest_server, clock=lambda: time.time() - 20) as client:
-        assert client.health()  # inside ±30 s
+
+
+@pytest.mark.parametrize("offset_s", [-13, 0, 0.9])
+def test_timestamp_inside_the_window_is_accepted(local_venue, rest_server, offset_s):
+    # The client sends whole seconds, truncated: -13 is 13-14 s old, 0.9 at most 0.9 s ahead.
+    with _client(local_venue, rest_server, clock=lambda: time.time() + offset_s) as client:
+        assert client.health()
 
 
 def test_foreign_client_id_is_403_with_the_hint(local_venue, rest_server):

@@ -18,11 +18,11 @@ the deprecated singular forms, checking TrueX's HMAC headers the way the client 
 
 Where TrueX's answer is unknown the choices are ours: an unknown order is 404, cancelling a
 finished order is 409 with the engine's "too late" text, errors are RFC 7807 problem details
-(wrapped in ``{"error": ...}`` for ``v2026_01_23``), timestamps more than ``max_clock_skew_s``
-(30 s) from the server's clock are refused (TrueX's CeFi docs say 15 s old / 1 s ahead), and
-order objects carry ``symbol`` next to the numeric ``instrument_id`` as a convenience TrueX's
-objects may not have. Both ``executed_qty`` and TrueX's documented spelling ``exeuted_qty`` are
-sent.
+(wrapped in ``{"error": ...}`` for ``v2026_01_23``), and order objects carry ``symbol`` next
+to the numeric ``instrument_id`` as a convenience TrueX's objects may not have. Both
+``executed_qty`` and TrueX's documented spelling ``exeuted_qty`` are sent. Timestamps follow
+TrueX's REST docs (spec §15 #8): at most ``max_age_s`` (15 s) old and ``max_ahead_s`` (1 s) in
+the future of the server's clock, else 401.
 
 Threading: each request runs on its own thread; everything that reads or changes the engine
 runs under ``venue.application.lock``, and cancel events are published while it is held, so
@@ -121,7 +121,8 @@ class SimulatorRestServer:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        max_clock_skew_s: float = 30.0,
+        max_age_s: float = 15.0,
+        max_ahead_s: float = 1.0,
         page_size: int = 100,
         organization_id: str = DEFAULT_ORGANIZATION_ID,
         clock: Callable[[], float] = time.time,
@@ -129,7 +130,8 @@ class SimulatorRestServer:
         self.venue = venue
         self.host = host
         self.port = port
-        self.max_clock_skew_s = max_clock_skew_s
+        self.max_age_s = max_age_s
+        self.max_ahead_s = max_ahead_s
         self.page_size = page_size
         self.organization_id = organization_id
         self._clock = clock
@@ -239,7 +241,8 @@ class SimulatorRestServer:
             raise _Problem(HTTPStatus.UNAUTHORIZED, "Invalid API key")
         if not timestamp.isdigit():
             raise _Problem(HTTPStatus.UNAUTHORIZED, "Invalid timestamp (epoch seconds expected)")
-        if abs(self._clock() - int(timestamp)) > self.max_clock_skew_s:
+        age_s = self._clock() - int(timestamp)
+        if age_s > self.max_age_s or -age_s > self.max_ahead_s:
             raise _Problem(HTTPStatus.UNAUTHORIZED, "Timestamp outside the allowed window")
         # Accept the payload with and without the body: TrueX's sources disagree (spec §9.2).
         candidates = [rest_signature(credentials.secret_key, timestamp, method, path)]
