@@ -14,7 +14,9 @@ the deprecated singular forms, checking TrueX's HMAC headers the way the client 
 - balances: the matching engine's balance book (:mod:`truex_qf.venue.balances`, the one
   the venue refuses orders against: PYUSD 1,000,000 and BTC 10 by default, moved by the
   account's trades), with ``order_hold`` from its working orders (fees are ignored);
-- clients: the account's client ID, ACTIVE; market increments: the engine's price grid.
+- clients: the account's client ID, ACTIVE; market increments: the engine's price grid;
+- without authentication, as TrueX (spec §15 #9): health, ``/api/v1/versions`` and
+  ``/api/v1/market/quote?instrument_id=`` (the best bid and offer); their shapes are ours.
 
 Where TrueX's answer is unknown the choices are ours: an unknown order is 404, cancelling a
 finished order is 409 with the engine's "too late" text, errors are RFC 7807 problem details
@@ -77,6 +79,10 @@ log = logging.getLogger("truex_qf.venue.rest")
 DEFAULT_ORGANIZATION_ID = "5e1f0c2a-7b7d-4c1e-9a51-000000000001"
 _FIRST_INSTRUMENT_ID = 78873627520000001  # TrueX-like 17-digit IDs (our invention)
 _FIRST_ASSET_ID = 78873627519877101
+# Answered without authentication (spec §15 #9); the health path is our guess.
+PUBLIC_HEALTH_PATHS = frozenset({"/health", "/api/v1/health"})
+PUBLIC_VERSIONS_PATH = "/api/v1/versions"
+PUBLIC_QUOTE_PATH = "/api/v1/market/quote"
 
 # FIX OrdStatus of the engine's orders -> TrueX REST order status.
 REST_STATUS = {
@@ -209,8 +215,11 @@ class SimulatorRestServer:
         path = parts.path
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         try:
-            self._authenticate(method, path, headers, body)
-            status, payload = self._route(method, path, query, version)
+            reply = self._route_public(method, path, query, version)
+            if reply is None:
+                self._authenticate(method, path, headers, body)
+                reply = self._route(method, path, query, version)
+            status, payload = reply
         except _Problem as problem:
             return self._error(problem.status, problem.detail, version)
         except Exception:
@@ -254,6 +263,27 @@ class SimulatorRestServer:
         if user_id and user_id != self.venue.settings.account.client_id:
             raise _Problem(HTTPStatus.FORBIDDEN, "Invalid client")
 
+    def _route_public(
+        self, method: str, path: str, query: Mapping[str, str], version: str
+    ) -> Reply | None:
+        """The endpoints TrueX serves without authentication (spec §15 #9), or None.
+
+        Auth headers sent anyway are not checked. The paths ``/api/v1/versions`` and
+        ``/api/v1/market/quote`` are TrueX's; the health path (``/health``, also
+        ``/api/v1/health``) and all three JSON shapes are ours, as the spec records none.
+        """
+        if path in PUBLIC_HEALTH_PATHS:
+            _require(method, "GET")
+            return HTTPStatus.OK, {"status": "OK"}
+        if path == PUBLIC_VERSIONS_PATH:
+            _require(method, "GET")
+            versions = {"versions": list(SUPPORTED_VERSIONS), "default": VERSION_RAW}
+            return HTTPStatus.OK, _one(versions, version)
+        if path == PUBLIC_QUOTE_PATH:
+            _require(method, "GET")
+            return HTTPStatus.OK, _one(self._quote(query.get("instrument_id", "")), version)
+        return None
+
     def _route(self, method: str, path: str, query: Mapping[str, str], version: str) -> Reply:
         for paths in (PLURAL_PATHS, SINGULAR_PATHS):
             reply = self._route_in(paths, method, path, query, version)
@@ -283,7 +313,7 @@ class SimulatorRestServer:
         if path.startswith(order_prefix):
             _require(method, "DELETE")
             order = self._cancel(_ref_id(path, order_prefix), _id_type(query))
-            return HTTPStatus.OK, {"data": order} if version == VERSION_ENVELOPE else order
+            return HTTPStatus.OK, _one(order, version)
         return None
 
     def _page(self, items: list[dict[str, Any]], query: Mapping[str, str], version: str) -> Any:
@@ -391,6 +421,36 @@ class SimulatorRestServer:
             "executed_vwap": _text(avg_px) if avg_px is not None else "0",
         }
 
+    # ------------------------------------------------------------------ market
+
+    def _quote(self, instrument_id: str) -> dict[str, Any]:
+        """The best bid and offer of one instrument (by its ID, or its symbol as a convenience).
+
+        Our shape: ``instrument_id``, ``symbol``, ``bid_price``/``bid_qty`` and
+        ``ask_price``/``ask_qty`` as decimal strings (null for an empty side), ``timestamp`` in
+        epoch milliseconds.
+        """
+        if not instrument_id:
+            raise _Problem(HTTPStatus.BAD_REQUEST, "instrument_id is required")
+        symbols = {number: symbol for symbol, number in self.instrument_ids.items()}
+        symbol = symbols.get(instrument_id) or (
+            instrument_id if instrument_id in self.instrument_ids else None
+        )
+        if symbol is None:
+            raise _Problem(HTTPStatus.NOT_FOUND, "Unknown instrument")
+        with self.venue.application.lock:
+            depth = self._engine.depth(symbol, 1)
+        quote: dict[str, Any] = {
+            "instrument_id": self.instrument_ids[symbol],
+            "symbol": symbol,
+            "timestamp": int(self._clock() * 1000),
+        }
+        for side, levels in (("bid", depth.bids), ("ask", depth.offers)):
+            best = levels[0] if levels else None
+            quote[f"{side}_price"] = _text(best.price) if best is not None else None
+            quote[f"{side}_qty"] = _text(best.size) if best is not None else None
+        return quote
+
     # ------------------------------------------------------------------ account
 
     def _balances(self, query: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -494,6 +554,11 @@ class SimulatorRestServer:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _one(item: dict[str, Any], version: str) -> Any:
+    """A single object: as it is for ``v2024_01_01``, ``{"data": ...}`` for ``v2026_01_23``."""
+    return {"data": item} if version == VERSION_ENVELOPE else item
 
 
 def increment_objects(grid: PriceGrid) -> list[dict[str, Any]]:
