@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.conftest import unique_comp_id
 from truex_qf.netutil import free_port
 
@@ -257,3 +259,18 @@ def test_rest_off_quotes_and_says_it_is_not_reconciled(tmp_path):
         assert "trading state: HALTED (SHUTDOWN)" in result.stdout
     finally:
         local.venue.stop(force=True)
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "nan", "inf"])
+def test_a_bad_give_up_time_is_one_line(tmp_path, value):
+    env = {**_env(tmp_path, free_port(), free_port()), "TRUEX_GIVE_UP_AFTER_S": value}
+    result = subprocess.run(
+        [sys.executable, "-m", "truex_qf.cli", "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.startswith("error: TRUEX_GIVE_UP_AFTER_S:")
+    assert len(result.stderr.strip().splitlines()) == 1
