@@ -8,6 +8,14 @@ socket, so the whole strategy runs in a unit test with a fake ``send``; the runn
 The quoting step per symbol follows the pipeline of :mod:`truex_qf.strategy.quoting`:
 decide the fair value, build the proposal, diff it against our working orders, then send
 cancels, replaces and creates, each new order or replace through the risk engine first.
+
+Nothing is quoted before the venue has been heard over REST: at every order-entry logon the
+state is WAITING (reason WAITING_FOR_RECONCILIATION) until reconciliation has applied the
+venue's active orders and its trades since the last recorded fill (see
+:mod:`truex_qf.trading.reconcile`), so the risk limits see the real position from the first
+order on. WAITING (NO_QUOTABLE_SYMBOL) also covers a security list with none of the strategy's
+symbols. A WAITING that lasts ``give_up_after_s`` sets :attr:`MarketMaker.gave_up`, on which
+the runner ends the run.
 """
 
 from __future__ import annotations
