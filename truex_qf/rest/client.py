@@ -27,6 +27,10 @@ option because it is a fact about the venue rather than about us:
   ``pagination.next_cursor`` with the ``cursor`` query parameter (its name is our guess).
 - Executed quantity: ``executed_qty`` as the spec names it, else ``exeuted_qty`` as TrueX's
   own example spells it.
+- Trade history (``GET /api/v1/orders/trades``, singular ``/api/v1/order/trade``, spec §9.5):
+  the object's fields are not documented; we read ``exec_id`` (else ``id``) as the FIX ExecID,
+  ``trade_id``/``trade_match_id`` as TrdMatchID(880), ``timestamp`` (epoch ms) or
+  ``created_at``, and send ``since`` in epoch ms (also filtered here).
 - Retries: connection errors, timeouts and 5xx answers are retried ``max_attempts`` times in
   all with doubling back-off (re-signed each time); 4xx answers never are.
 """
