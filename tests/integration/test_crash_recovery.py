@@ -215,7 +215,7 @@ def run_ids(db_engine) -> list[str]:  # type: ignore[no-untyped-def]
 
 def restart_and_check(venue: Venue, db_engine, orphans: set[str], missed: set[str]):  # type: ignore[no-untyped-def]
     venue_position = venue.position()
-    second = start_run(venue, "--duration", "8")
+    second = start_run(venue, "--duration", "12")
     out, err = second.communicate(timeout=RUN_TIMEOUT_S)
     assert second.returncode == 0, err[-4000:]
     assert "Traceback" not in err
