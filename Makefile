@@ -37,7 +37,7 @@ simulate: install
 
 # truex-qf against bare QuickFIX in the same run; BENCH_ARGS='--quick --json bench.json'
 bench: install
-	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) state build *.egg-info

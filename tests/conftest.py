@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from truex_qf.demo import LocalVenue, demo_account, start_local_venue
+from truex_qf.app.demo import LocalVenue, demo_account, start_local_venue
 from truex_qf.domain.model import InboundEvent
 from truex_qf.fix.client import FixClient
 

@@ -7,7 +7,7 @@ import contextlib
 import socket
 import threading
 
-from truex_qf.netutil import free_port
+from truex_qf.domain.netutil import free_port
 
 
 class TcpProxy:

@@ -1,4 +1,4 @@
-"""``scripts/bench.py --smoke`` end to end: every figure is produced, none is judged.
+"""``python -m bench --smoke`` end to end: every figure is produced, none is judged.
 
 The smoke mode runs every process pair (bare QuickFIX, truex-qf, truex-qf with the journal,
 and the five floor receivers: bare QuickFIX doing truex-qf's per-message work one step more
@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-BENCH = PROJECT_DIR / "scripts" / "bench.py"
 
 
 def _positive(report: dict, *path: str) -> float:
@@ -32,7 +31,7 @@ def _positive(report: dict, *path: str) -> float:
 def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     output = tmp_path / "bench.json"
     finished = subprocess.run(
-        [sys.executable, str(BENCH), "--smoke", "--json", str(output)],
+        [sys.executable, "-m", "bench", "--smoke", "--json", str(output)],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
@@ -108,7 +107,7 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
 
 def test_a_bad_wake_latency_stops_the_bench_before_any_pair(tmp_path: Path) -> None:
     finished = subprocess.run(
-        [sys.executable, str(BENCH), "--smoke", "--cpu-wake-latency-us", "-1"],
+        [sys.executable, "-m", "bench", "--smoke", "--cpu-wake-latency-us", "-1"],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,

@@ -339,7 +339,7 @@ def test_a_user_mistake_is_one_line_and_exit_2(tmp_path: Path, case: Case) -> No
     env.update({key: value.replace("{tmp}", tmp) for key, value in case.env.items()})
 
     result = subprocess.run(
-        [sys.executable, "-m", "truex_qf.cli", *args],
+        [sys.executable, "-m", "truex_qf.app.cli", *args],
         env=env,
         capture_output=True,
         text=True,

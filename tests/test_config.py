@@ -12,7 +12,7 @@ from truex_qf.config import (
     rest_url,
     state_dir_setting,
 )
-from truex_qf.errors import ConfigError
+from truex_qf.domain.errors import ConfigError
 
 GOOD = {
     "TRUEX_API_KEY": "11111111-2222-4333-8444-555555555555",

@@ -7,14 +7,14 @@ import struct
 
 import pytest
 
-from truex_qf.cpu_wake import (
+from truex_qf.app.cpu_wake import (
     DEVICE,
     MAX_US,
     cpu_wake_latency,
     current_limit_us,
     parse_wake_latency,
 )
-from truex_qf.errors import ConfigError, TruexError
+from truex_qf.domain.errors import ConfigError, TruexError
 
 
 @pytest.mark.parametrize(

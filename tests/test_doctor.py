@@ -18,9 +18,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.rawfix import frame
+from truex_qf.app.demo import LocalVenue
 from truex_qf.config import FixSettings
-from truex_qf.demo import LocalVenue
-from truex_qf.doctor import (
+from truex_qf.domain.errors import ConfigError
+from truex_qf.domain.netutil import free_port
+from truex_qf.ops.doctor import (
     CLOCK_SKEW,
     CONFIG,
     DNS_FIX,
@@ -41,9 +43,7 @@ from truex_qf.doctor import (
     parse_sending_time,
     run_doctor,
 )
-from truex_qf.errors import ConfigError
-from truex_qf.netutil import free_port
-from truex_qf.venue.rest_server import SimulatorRestServer
+from truex_qf.sim.rest_server import SimulatorRestServer
 
 TIMEOUT_S = 1.0
 # Against the real simulator a probe waits only when something is wrong, so a longer bound

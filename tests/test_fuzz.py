@@ -37,8 +37,8 @@ import pytest
 import quickfix as fix
 
 from tests.rawfix import SOH, RawFixPeer, frame, now
+from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue
 from truex_qf.config import UAT_MARKET_DATA_TARGET, UAT_ORDER_ENTRY_TARGET, Credentials
-from truex_qf.demo import DEMO_SYMBOL, LocalVenue
 from truex_qf.domain.model import (
     BusinessMessageReject,
     ExecType,

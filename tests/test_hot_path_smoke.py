@@ -1,4 +1,4 @@
-"""``scripts/hot_path.py`` end to end on a few hundred messages: every figure is produced and
+"""``python -m bench.hot_path`` end to end on a few hundred messages: every figure is produced and
 is a real measurement. No timing is judged; the check that matters is that the tick phase
 really sends orders, so its figures time a requote that replaces quotes."""
 
@@ -12,12 +12,11 @@ from pathlib import Path
 from tests.test_bench_smoke import _positive
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-HOT_PATH = PROJECT_DIR / "scripts" / "hot_path.py"
 
 
 def hot_path(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(HOT_PATH), *args],
+        [sys.executable, "-m", "bench.hot_path", *args],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,

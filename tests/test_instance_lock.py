@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import unique_comp_id
-from truex_qf.demo import LocalVenue, demo_account, start_local_venue
-from truex_qf.errors import TruexError
-from truex_qf.instance_lock import (
+from truex_qf.app.demo import LocalVenue, demo_account, start_local_venue
+from truex_qf.app.instance_lock import (
     LOCK_FILE,
     PID_FILE,
     InstanceLock,
@@ -28,6 +27,7 @@ from truex_qf.instance_lock import (
     account_key,
     find_holder,
 )
+from truex_qf.domain.errors import TruexError
 
 CLI_TIMEOUT_S = 60.0
 
@@ -52,7 +52,7 @@ def _cli_env(local: LocalVenue, state_dir: Path, runtime_dir: Path) -> dict[str,
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "truex_qf.cli", *args],
+        [sys.executable, "-m", "truex_qf.app.cli", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -86,7 +86,7 @@ def test_a_second_run_exits_at_once_and_kill_still_finds_the_first(tmp_path, ven
     state = tmp_path / "state"
     env = _cli_env(venue, state, runtime)
     holder = subprocess.Popen(
-        [sys.executable, "-m", "truex_qf.cli", "run"],
+        [sys.executable, "-m", "truex_qf.app.cli", "run"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -131,7 +131,7 @@ def test_a_second_run_exits_at_once_and_kill_still_finds_the_first(tmp_path, ven
 _HOLD = """
 import sys, time
 from pathlib import Path
-from truex_qf.instance_lock import InstanceLock
+from truex_qf.app.instance_lock import InstanceLock
 lock = InstanceLock(Path(sys.argv[1]), sys.argv[2])
 lock.acquire()
 print("held", flush=True)

@@ -14,12 +14,12 @@ import pytest
 
 from tests.conftest import unique_comp_id
 from tests.rawfix import RawFixPeer, frame, now
-from truex_qf.demo import demo_account, start_local_venue
+from truex_qf.app.demo import demo_account, start_local_venue
+from truex_qf.domain.errors import ConfigError
 from truex_qf.domain.model import SessionRole
-from truex_qf.errors import ConfigError
+from truex_qf.domain.netutil import free_port
 from truex_qf.fix.client import FixClient
-from truex_qf.netutil import free_port
-from truex_qf.proxy import (
+from truex_qf.ops.proxy import (
     FramingError,
     MessageClock,
     ProxyThread,
@@ -182,7 +182,7 @@ def proxy_log() -> Iterator[LogText]:
     captured = LogText()
     handler = logging.Handler(logging.DEBUG)
     handler.emit = lambda record: captured.add(handler.format(record))  # type: ignore[method-assign]
-    logger = logging.getLogger("truex_qf.proxy")
+    logger = logging.getLogger("truex_qf.ops.proxy")
     previous = logger.level
     logger.setLevel(logging.DEBUG)
     logger.addHandler(handler)

@@ -16,8 +16,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, insert
 
-from truex_qf.errors import TruexError
-from truex_qf.reports import (
+from truex_qf.domain.errors import TruexError
+from truex_qf.ops.reports import (
     FILL_COLUMNS,
     ORDER_COLUMNS,
     PNL_COLUMNS,

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from truex_qf.errors import ConfigError
-from truex_qf.simulate import (
+from truex_qf.domain.errors import ConfigError
+from truex_qf.sim.service import (
     DEMO_API_KEY,
     DEMO_CLIENT_ID,
     DEMO_SECRET_KEY,

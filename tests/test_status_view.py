@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine, insert
 
 from tests.test_reports import fill_database
-from truex_qf.errors import TruexError
-from truex_qf.status_view import (
+from truex_qf.domain.errors import TruexError
+from truex_qf.ops.status_view import (
     DbSummary,
     EventLine,
     live_unavailable,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
-from truex_qf.errors import ConfigError
+from truex_qf.domain.errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

@@ -16,9 +16,9 @@ import pytest
 
 from tests.conformance.scenario import STEP_KINDS, Scenario, Venue
 from tests.conftest import unique_comp_id
-from truex_qf.demo import DEMO_MID, DEMO_SYMBOL, LocalVenue, demo_account, start_local_venue
+from truex_qf.app.demo import DEMO_MID, DEMO_SYMBOL, LocalVenue, demo_account, start_local_venue
+from truex_qf.domain.errors import TruexError
 from truex_qf.domain.model import SessionRole
-from truex_qf.errors import TruexError
 
 TABLE = Path(__file__).with_name("facts.toml")
 ROW_KEYS = {"id", "section", "fact", "steps", "gateway", "book", "unknown", "note"}

@@ -15,8 +15,8 @@ import pytest
 
 from truex_qf import config
 from truex_qf.config import load_fix_settings
+from truex_qf.domain.errors import ConfigError
 from truex_qf.domain.model import SessionRole
-from truex_qf.errors import ConfigError
 from truex_qf.fix.settings import SESSIONS_CFG, initiator_settings, render_template
 
 ENV = {

@@ -21,8 +21,8 @@ import quickfix as fix
 
 from tests.conftest import EventLog, unique_comp_id
 from tests.fix.rawvenue import RawVenue
+from truex_qf.app.demo import DEMO_MID, DEMO_SYMBOL, LocalVenue
 from truex_qf.config import Credentials, FixSettings
-from truex_qf.demo import DEMO_MID, DEMO_SYMBOL, LocalVenue
 from truex_qf.domain.clordid import ClOrdIdGenerator
 from truex_qf.domain.model import (
     BusinessMessageReject,

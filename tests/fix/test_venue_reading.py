@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from truex_qf.domain.model import OrdType, Side, TimeInForce
-from truex_qf.fix.venue_app import _read_new_order
+from truex_qf.sim.fix_acceptor import _read_new_order
 
 FIELDS = {11: "C1", 55: "BTC-PYUSD", 54: "1", 38: "0.5", 44: "100", 40: "2", 59: "1"}
 

@@ -6,9 +6,9 @@ import dataclasses
 import time
 from decimal import Decimal
 
-from truex_qf.demo import DEMO_SYMBOL
+from truex_qf.app.demo import DEMO_SYMBOL
 from truex_qf.domain.model import CancelOrder, Side
-from truex_qf.fix.venue_server import HOUSE_OWNER
+from truex_qf.sim.server import HOUSE_OWNER
 from truex_qf.strategy.settings import default_strategy
 
 

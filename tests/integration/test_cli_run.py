@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.conftest import unique_comp_id
-from truex_qf.netutil import free_port
+from truex_qf.domain.netutil import free_port
 
 
 def _env(tmp_path, oe_port: int, md_port: int) -> dict[str, str]:
@@ -31,7 +31,7 @@ def _env(tmp_path, oe_port: int, md_port: int) -> dict[str, str]:
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "truex_qf.cli", *args],
+        [sys.executable, "-m", "truex_qf.app.cli", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -71,7 +71,7 @@ def test_run_kill_then_sigint_exits_clean(tmp_path):
         try:
             _wait_for_line(trader.stderr, "sessions OE up MD up", timeout_s=30)
             killed = subprocess.run(
-                [sys.executable, "-m", "truex_qf.cli", "kill"],
+                [sys.executable, "-m", "truex_qf.app.cli", "kill"],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -98,7 +98,7 @@ def test_run_kill_then_sigint_exits_clean(tmp_path):
 def test_kill_without_running_instance_is_one_line(tmp_path):
     env = _env(tmp_path, 1, 2)
     result = subprocess.run(
-        [sys.executable, "-m", "truex_qf.cli", "kill"],
+        [sys.executable, "-m", "truex_qf.app.cli", "kill"],
         env=env,
         capture_output=True,
         text=True,
@@ -114,7 +114,7 @@ def test_bad_strategy_file_is_one_line(tmp_path):
     bad.write_text("[symbols.BTC-PYUSD]\nspread_bps = -3\n")
     env = _env(tmp_path, free_port(), free_port())
     result = subprocess.run(
-        [sys.executable, "-m", "truex_qf.cli", "run", "--strategy", str(bad)],
+        [sys.executable, "-m", "truex_qf.app.cli", "run", "--strategy", str(bad)],
         env=env,
         capture_output=True,
         text=True,
@@ -128,7 +128,7 @@ def test_bad_strategy_file_is_one_line(tmp_path):
 def test_bad_cpu_wake_latency_is_one_line(tmp_path):
     env = _env(tmp_path, free_port(), free_port())
     result = subprocess.run(
-        [sys.executable, "-m", "truex_qf.cli", "run", "--cpu-wake-latency-us", "0.5"],
+        [sys.executable, "-m", "truex_qf.app.cli", "run", "--cpu-wake-latency-us", "0.5"],
         env=env,
         capture_output=True,
         text=True,
@@ -179,7 +179,7 @@ def _gives_up(result, names: str) -> str:
 
 
 def test_unreachable_rest_waits_for_reconciliation_then_gives_up(tmp_path):
-    from truex_qf.demo import demo_account, start_local_venue
+    from truex_qf.app.demo import demo_account, start_local_venue
 
     local = start_local_venue(tmp_path / "venue", demo_account(unique_comp_id()))
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
@@ -194,7 +194,7 @@ def test_unreachable_rest_waits_for_reconciliation_then_gives_up(tmp_path):
         try:
             _wait_for_line(trader.stderr, "state WAITING (waiting for reconciliation", 30)
             status = subprocess.run(
-                [sys.executable, "-m", "truex_qf.cli", "status", "--once"],
+                [sys.executable, "-m", "truex_qf.app.cli", "status", "--once"],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -215,8 +215,8 @@ def test_unreachable_rest_waits_for_reconciliation_then_gives_up(tmp_path):
 
 
 def test_a_symbol_the_venue_does_not_list_gives_up(tmp_path):
-    from truex_qf.demo import demo_account, start_local_venue
-    from truex_qf.venue.rest_server import SimulatorRestServer
+    from truex_qf.app.demo import demo_account, start_local_venue
+    from truex_qf.sim.rest_server import SimulatorRestServer
 
     local = start_local_venue(tmp_path / "venue", demo_account(unique_comp_id()))
     rest = SimulatorRestServer(local.venue)
@@ -226,7 +226,7 @@ def test_a_symbol_the_venue_does_not_list_gives_up(tmp_path):
     env = _simulated_account_env(tmp_path, local, rest.url, TRUEX_GIVE_UP_AFTER_S="3")
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "truex_qf.cli", "run", "--strategy", str(strategy)],
+            [sys.executable, "-m", "truex_qf.app.cli", "run", "--strategy", str(strategy)],
             env=env,
             capture_output=True,
             text=True,
@@ -242,13 +242,13 @@ def test_a_symbol_the_venue_does_not_list_gives_up(tmp_path):
 
 
 def test_rest_off_quotes_and_says_it_is_not_reconciled(tmp_path):
-    from truex_qf.demo import demo_account, start_local_venue
+    from truex_qf.app.demo import demo_account, start_local_venue
 
     local = start_local_venue(tmp_path / "venue", demo_account(unique_comp_id()))
     env = _simulated_account_env(tmp_path, local, "off")
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "truex_qf.cli", "run", "--duration", "4"],
+            [sys.executable, "-m", "truex_qf.app.cli", "run", "--duration", "4"],
             env=env,
             capture_output=True,
             text=True,
@@ -265,7 +265,7 @@ def test_rest_off_quotes_and_says_it_is_not_reconciled(tmp_path):
 def test_a_bad_give_up_time_is_one_line(tmp_path, value):
     env = {**_env(tmp_path, free_port(), free_port()), "TRUEX_GIVE_UP_AFTER_S": value}
     result = subprocess.run(
-        [sys.executable, "-m", "truex_qf.cli", "run"],
+        [sys.executable, "-m", "truex_qf.app.cli", "run"],
         env=env,
         capture_output=True,
         text=True,

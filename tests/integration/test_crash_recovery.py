@@ -28,11 +28,11 @@ from sqlalchemy import select
 
 from tests.conftest import unique_comp_id
 from tests.services import postgres_url_or_skip, temporary_postgres_database
-from truex_qf.demo import DEMO_SYMBOL, demo_account, start_local_venue
+from truex_qf.app.demo import DEMO_SYMBOL, demo_account, start_local_venue
 from truex_qf.domain.model import NewOrder, Side, TimeInForce
+from truex_qf.sim.rest_server import SimulatorRestServer
 from truex_qf.storage.database import database_url, make_engine
 from truex_qf.storage.schema import executions, fix_journal, runs
-from truex_qf.venue.rest_server import SimulatorRestServer
 
 STRATEGY = """
 [symbols.BTC-PYUSD]
@@ -128,7 +128,7 @@ class Venue:
 
 def cli(venue: Venue, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "truex_qf.cli", *args],
+        [sys.executable, "-m", "truex_qf.app.cli", *args],
         env=venue.env,
         capture_output=True,
         text=True,
@@ -138,7 +138,7 @@ def cli(venue: Venue, *args: str) -> subprocess.CompletedProcess[str]:
 
 def start_run(venue: Venue, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "truex_qf.cli", "run", "--strategy", str(venue.strategy), *args],
+        [sys.executable, "-m", "truex_qf.app.cli", "run", "--strategy", str(venue.strategy), *args],
         env=venue.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -12,7 +12,7 @@ import sys
 
 def _cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "truex_qf.cli", *args],
+        [sys.executable, "-m", "truex_qf.app.cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -17,16 +17,16 @@ import pytest
 from tests.conftest import unique_comp_id
 from tests.integration.mm_helpers import step_until, strategy
 from tests.netproxy import TcpProxy
-from truex_qf.demo import DEMO_SYMBOL, demo_account, start_local_venue
+from truex_qf.app.demo import DEMO_SYMBOL, demo_account, start_local_venue
+from truex_qf.app.runner import Runner
 from truex_qf.domain.model import NewOrder, SessionRole, Side, TimeInForce
 from truex_qf.fix.reconnect import BackoffPolicy
-from truex_qf.fix.venue_server import SimulatedVenue
 from truex_qf.rest.client import TruexRestClient
-from truex_qf.runner import Runner
+from truex_qf.sim.rest_server import SimulatorRestServer
+from truex_qf.sim.server import SimulatedVenue
 from truex_qf.trading.market_maker import ORDER_ENTRY_DOWN
 from truex_qf.trading.orders import OrderState
 from truex_qf.trading.risk import TradingState
-from truex_qf.venue.rest_server import SimulatorRestServer
 
 OE, MD = SessionRole.ORDER_ENTRY, SessionRole.MARKET_DATA
 FAST = BackoffPolicy(initial_s=0.2, max_s=2.0, jitter=0.1, attempt_timeout_s=5, breaker_failures=10)
@@ -308,7 +308,7 @@ def test_reconciliations_cancels_and_missed_fill_replay_as_recorded(tmp_path):
     ``replay`` of the run agrees with every table."""
     from sqlalchemy import select
 
-    from truex_qf.pipeline import Pipeline, pipeline_settings
+    from truex_qf.app.pipeline import Pipeline, pipeline_settings
     from truex_qf.storage.database import make_engine
     from truex_qf.storage.replay import compare_with_tables, rebuild_from_journal
     from truex_qf.storage.schema import fix_journal

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from truex_qf.demo import DEMO_SYMBOL
+from truex_qf.app.demo import DEMO_SYMBOL
 from truex_qf.domain.model import (
     MarketDataIncrement,
     MarketDataReject,
@@ -19,7 +19,7 @@ from truex_qf.domain.model import (
     SubscribeMarketData,
     TimeInForce,
 )
-from truex_qf.fix.venue_server import HOUSE_OWNER
+from truex_qf.sim.server import HOUSE_OWNER
 
 MD = SessionRole.MARKET_DATA
 

@@ -20,12 +20,12 @@ from tests.integration.mm_helpers import (
     strategy,
     without_message_limits,
 )
-from truex_qf.demo import DEMO_SYMBOL, demo_account, start_local_venue
+from truex_qf.app.demo import DEMO_SYMBOL, demo_account, start_local_venue
+from truex_qf.app.runner import Runner
 from truex_qf.domain.model import NewOrder, Side, TimeInForce
-from truex_qf.runner import Runner
+from truex_qf.sim.flow import FlowSettings, SimulatedFlow
 from truex_qf.strategy.quoting import RequoteMode
 from truex_qf.trading.risk import TradingState
-from truex_qf.venue.flow import FlowSettings, SimulatedFlow
 
 
 @pytest.fixture

@@ -23,18 +23,18 @@ from tests.conftest import unique_comp_id
 from tests.integration.mm_helpers import step_until, strategy
 from tests.netproxy import TcpProxy
 from tests.services import postgres_url_or_skip, redis_url_or_skip, temporary_postgres_database
+from truex_qf.app.demo import DEMO_SYMBOL, demo_account, start_local_venue
+from truex_qf.app.pipeline import STORAGE_SPILL_FULL, Pipeline, PipelineSettings
+from truex_qf.app.runner import Runner
 from truex_qf.config import Credentials
-from truex_qf.demo import DEMO_SYMBOL, demo_account, start_local_venue
-from truex_qf.errors import LogonRejectedError
+from truex_qf.domain.errors import LogonRejectedError
 from truex_qf.observe.live_state import DEFAULT_PREFIX, read_live_state
-from truex_qf.pipeline import STORAGE_SPILL_FULL, Pipeline, PipelineSettings
-from truex_qf.runner import Runner
+from truex_qf.sim.flow import FlowSettings, SimulatedFlow
 from truex_qf.storage.database import make_engine, upgrade
 from truex_qf.storage.journal import verify_database
 from truex_qf.storage.replay import compare_with_tables, rebuild_from_journal
 from truex_qf.storage.schema import executions, fix_journal, orders
 from truex_qf.trading.risk import TradingState
-from truex_qf.venue.flow import FlowSettings, SimulatedFlow
 
 
 def with_port(url: str, port: int) -> str:

@@ -1,5 +1,5 @@
 """Who applies what: inbound application messages on the engine thread that read them, under
-the trading lock, with session events queued and applied first (truex_qf.runner docstring)."""
+the trading lock, with session events queued and applied first (truex_qf.app.runner docstring)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from tests.integration.mm_helpers import (
     strategy,
     without_message_limits,
 )
+from truex_qf.app.runner import Runner
 from truex_qf.domain.model import (
     MarketDataIncrement,
     SessionLoggedOn,
     SessionRole,
     Side,
 )
-from truex_qf.runner import Runner
 
 
 @pytest.fixture

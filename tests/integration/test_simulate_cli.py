@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from truex_qf.netutil import free_port
+from truex_qf.domain.netutil import free_port
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 TRUEX_QF = str(Path(sys.executable).parent / "truex-qf")

@@ -11,11 +11,11 @@ from decimal import Decimal
 
 import pytest
 
+from truex_qf.app.demo import DEMO_MID, DEMO_SYMBOL
 from truex_qf.config import Credentials
-from truex_qf.demo import DEMO_MID, DEMO_SYMBOL
+from truex_qf.domain.errors import ConfigError, OrderRejectedError, TruexError
 from truex_qf.domain.model import SessionRole, Side
-from truex_qf.errors import ConfigError, OrderRejectedError, TruexError
-from truex_qf.testorder import TestOrderRequest, run_test_order
+from truex_qf.ops.testorder import TestOrderRequest, run_test_order
 
 
 def test_place_acknowledge_cancel(local_venue):
@@ -85,7 +85,7 @@ def _cli_env(settings, **overrides: str) -> dict[str, str]:
 
 def _truex_qf(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "truex_qf.cli", *args],
+        [sys.executable, "-m", "truex_qf.app.cli", *args],
         env=env,
         capture_output=True,
         text=True,

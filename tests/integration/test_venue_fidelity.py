@@ -20,11 +20,11 @@ import pytest
 
 from tests.conftest import unique_comp_id
 from tests.rawfix import RawFixPeer, frame, now
-from truex_qf.demo import DEMO_SYMBOL, LocalVenue, demo_account
+from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue, demo_account
 from truex_qf.domain.model import NewOrder, SessionRole, Side, TimeInForce
-from truex_qf.fix.venue_server import SimulatedVenue, SimulatorSettings
-from truex_qf.netutil import free_port
-from truex_qf.venue.rest_server import SimulatorRestServer
+from truex_qf.domain.netutil import free_port
+from truex_qf.sim.rest_server import SimulatorRestServer
+from truex_qf.sim.server import SimulatedVenue, SimulatorSettings
 
 OE = SessionRole.ORDER_ENTRY
 MD = SessionRole.MARKET_DATA

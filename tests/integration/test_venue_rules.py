@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from tests.rawfix import RawFixPeer, frame
-from truex_qf.demo import DEMO_SYMBOL
+from truex_qf.app.demo import DEMO_SYMBOL
 from truex_qf.domain.model import (
     CancelOrder,
     ExecType,

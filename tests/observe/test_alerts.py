@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.observe import FakeClock, LogCapture, quoting_market_maker, wait_until
+from truex_qf.domain.errors import ConfigError
 from truex_qf.domain.model import (
     BookEntry,
     BusinessMessageReject,
@@ -30,8 +31,7 @@ from truex_qf.domain.model import (
     SessionRole,
     Side,
 )
-from truex_qf.errors import ConfigError
-from truex_qf.netutil import free_port
+from truex_qf.domain.netutil import free_port
 from truex_qf.observe.alerts import (
     AUTH_FAILURE,
     FIRING,

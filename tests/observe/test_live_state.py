@@ -17,10 +17,10 @@ import redis
 from tests.netproxy import TcpProxy
 from tests.observe import LogCapture, fill_report, quoting_market_maker, wait_until
 from tests.services import redis_url_or_skip
+from truex_qf.domain.errors import TruexError
 from truex_qf.domain.model import NewOrder, Side
-from truex_qf.errors import TruexError
-from truex_qf.netutil import free_port
-from truex_qf.netutil import mask_url as redact_url
+from truex_qf.domain.netutil import free_port
+from truex_qf.domain.netutil import mask_url as redact_url
 from truex_qf.observe.live_state import (
     FILLS_CHANNEL,
     STATE_CHANNEL,

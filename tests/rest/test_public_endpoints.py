@@ -12,9 +12,9 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from truex_qf.demo import DEMO_SYMBOL, LocalVenue
+from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue
 from truex_qf.rest.client import HEADER_VERSION, VERSION_ENVELOPE, VERSION_RAW
-from truex_qf.venue.rest_server import SimulatorRestServer
+from truex_qf.sim.rest_server import SimulatorRestServer
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from tests.conftest import EventLog
+from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue
 from truex_qf.config import Credentials
-from truex_qf.demo import DEMO_SYMBOL, LocalVenue
 from truex_qf.domain.model import (
     ExecType,
     ExecutionReport,
@@ -29,8 +29,8 @@ from truex_qf.domain.model import (
     SessionRole,
     Side,
 )
+from truex_qf.domain.netutil import free_port
 from truex_qf.fix.client import FixClient
-from truex_qf.netutil import free_port
 from truex_qf.rest import (
     ID_TYPE_CLIENT,
     VERSION_ENVELOPE,
@@ -42,7 +42,7 @@ from truex_qf.rest import (
     TruexRestClient,
     rest_signature,
 )
-from truex_qf.venue.rest_server import SimulatorRestServer
+from truex_qf.sim.rest_server import SimulatorRestServer
 
 # --------------------------------------------------------------------------- signature
 

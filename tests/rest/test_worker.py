@@ -5,13 +5,13 @@ from __future__ import annotations
 import queue
 from decimal import Decimal
 
-from truex_qf.demo import DEMO_SYMBOL
+from truex_qf.app.demo import DEMO_SYMBOL
 from truex_qf.domain.model import NewOrder, Side
-from truex_qf.netutil import free_port
+from truex_qf.domain.netutil import free_port
 from truex_qf.rest.client import TruexRestClient
 from truex_qf.rest.worker import RestWorker
+from truex_qf.sim.rest_server import SimulatorRestServer
 from truex_qf.trading.reconcile import ReconcileRequest, ReconcileResult
-from truex_qf.venue.rest_server import SimulatorRestServer
 
 TIMEOUT_S = 30.0
 

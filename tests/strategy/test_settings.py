@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from truex_qf.errors import ConfigError
+from truex_qf.domain.errors import ConfigError
 from truex_qf.strategy import settings as settings_module
 from truex_qf.strategy.quoting import QuoteParams, RequoteMode
 from truex_qf.strategy.settings import (

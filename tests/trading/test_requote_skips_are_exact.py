@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 
+from bench.instant_venue import InstantVenue
 from tests.integration.mm_helpers import strategy
 from truex_qf.domain.model import (
     BookChange,
@@ -29,7 +30,6 @@ from truex_qf.domain.model import (
     SessionRole,
 )
 from truex_qf.strategy.settings import RequoteMode
-from truex_qf.trading.instant_venue import InstantVenue
 from truex_qf.trading.market_maker import MarketMaker
 
 SYMBOL = "BTC-PYUSD"

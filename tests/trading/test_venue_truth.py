@@ -21,6 +21,7 @@ from truex_qf.domain.model import (
     SessionRole,
     Side,
 )
+from truex_qf.domain.venue_orders import VenueTrade
 from truex_qf.trading.events import RecoveredTrade, VenueCorrection
 from truex_qf.trading.market_maker import (
     NO_QUOTABLE_SYMBOL,
@@ -31,7 +32,6 @@ from truex_qf.trading.market_maker import (
 from truex_qf.trading.orders import Fill, OrderState
 from truex_qf.trading.reconcile import ReconcileResult
 from truex_qf.trading.risk import TradingState
-from truex_qf.trading.venue_state import VenueTrade
 
 SYMBOL = "BTC-PYUSD"
 OE = SessionRole.ORDER_ENTRY

@@ -14,7 +14,7 @@ from truex_qf.domain.model import (
     Side,
     TimeInForce,
 )
-from truex_qf.venue import LevelChanged, MatchingEngine, ToClient, TradePrinted, VenueEvent
+from truex_qf.sim import LevelChanged, MatchingEngine, ToClient, TradePrinted, VenueEvent
 
 SYMBOL = "BTC-PYUSD"
 OTHER_SYMBOL = "ETH-PYUSD"

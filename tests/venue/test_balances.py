@@ -17,13 +17,13 @@ from truex_qf.domain.model import (
     Side,
     TimeInForce,
 )
-from truex_qf.fix.venue_app import VenueAccount
-from truex_qf.fix.venue_server import SimulatedVenue, SimulatorSettings
 from truex_qf.rest.client import HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_TOKEN
 from truex_qf.rest.signing import rest_signature
-from truex_qf.venue.balances import DEFAULT_BALANCES, AssetBalance, BalanceBook, hold_of
-from truex_qf.venue.matching import INSUFFICIENT_BALANCE
-from truex_qf.venue.rest_server import SimulatorRestServer
+from truex_qf.sim.balances import DEFAULT_BALANCES, AssetBalance, BalanceBook, hold_of
+from truex_qf.sim.fix_acceptor import VenueAccount
+from truex_qf.sim.matching import INSUFFICIENT_BALANCE
+from truex_qf.sim.rest_server import SimulatorRestServer
+from truex_qf.sim.server import SimulatedVenue, SimulatorSettings
 
 from .helpers import ALICE, BOB, D, cancel_rejects, exec_types, limit, make_engine, market, reports
 

@@ -13,7 +13,7 @@ from truex_qf.domain.model import (
     Side,
     TimeInForce,
 )
-from truex_qf.venue import Level, LevelChanged
+from truex_qf.sim import Level, LevelChanged
 
 from .helpers import (
     ALICE,

@@ -20,8 +20,8 @@ from truex_qf.domain.model import (
     ReplaceOrder,
     Side,
 )
-from truex_qf.venue import MatchingEngine, ToClient, VenueEvent
-from truex_qf.venue.flow import MAKER_OWNER, TAKER_OWNER, FlowSettings, SimulatedFlow
+from truex_qf.sim import MatchingEngine, ToClient, VenueEvent
+from truex_qf.sim.flow import MAKER_OWNER, TAKER_OWNER, FlowSettings, SimulatedFlow
 
 SYMBOL = "BTC-PYUSD"
 CLIENT = "CLIENT"
@@ -378,13 +378,13 @@ def test_a_failing_step_is_logged_and_the_thread_keeps_stepping(
         published.append(events)
 
     flow = SimulatedFlow(engine, publish, lock, FlowSettings(seed=SEED, step_interval_s=0.01))
-    with caplog.at_level(logging.ERROR, logger="truex_qf.venue.flow"):
+    with caplog.at_level(logging.ERROR, logger="truex_qf.sim.flow"):
         flow.start()
         try:
             assert wait_for(lambda: len(published) > 50)
         finally:
             flow.stop()
-    failed = [r for r in caplog.records if r.name == "truex_qf.venue.flow" and r.exc_info]
+    failed = [r for r in caplog.records if r.name == "truex_qf.sim.flow" and r.exc_info]
     assert len(failed) == 3
     assert all("step failed" in r.getMessage() for r in failed)
     # The orders whose events were lost were tracked or swept up: nothing left behind.

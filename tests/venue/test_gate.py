@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.rawfix import frame
-from truex_qf.fix.venue_gate import (
+from truex_qf.sim.gate import (
     SECOND_LOGON_MARKER,
     is_logon,
     second_logon_heartbeat,

@@ -15,7 +15,7 @@ from truex_qf.domain.model import (
     Side,
     TimeInForce,
 )
-from truex_qf.venue import LevelChanged, MatchingEngine
+from truex_qf.sim import LevelChanged, MatchingEngine
 
 from .helpers import ALICE, BOB, CAROL, SYMBOL, fills, level_changes, make_engine, reports
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from truex_qf.domain.model import CancelOrder, OrdStatus, ReplaceOrder, Side, TimeInForce
-from truex_qf.venue import Level, LevelChanged
+from truex_qf.sim import Level, LevelChanged
 
 from .helpers import ALICE, BOB, CAROL, SYMBOL, D, level_changes, limit, make_engine
 

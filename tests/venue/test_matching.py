@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from truex_qf.domain.model import ExecType, Fee, OrdStatus, Side, TimeInForce
-from truex_qf.venue import Level, TradePrinted
-from truex_qf.venue.matching import TransactTimeText
+from truex_qf.sim import Level, TradePrinted
+from truex_qf.sim.matching import TransactTimeText
 
 from .helpers import (
     ALICE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from truex_qf.domain.model import OrdType, Side, TimeInForce
-from truex_qf.venue.order_book import BookSide, Level, OrderBook, VenueOrder
+from truex_qf.sim.order_book import BookSide, Level, OrderBook, VenueOrder
 
 
 def order(order_id: str, side: Side, price: str, quantity: str) -> VenueOrder:

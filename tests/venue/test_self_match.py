@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from truex_qf.domain.model import OrdStatus, SelfMatchPrevention, Side
-from truex_qf.venue import Level
+from truex_qf.sim import Level
 
 from .helpers import ALICE, BOB, SYMBOL, D, exec_types, fills, limit, make_engine, reports
 

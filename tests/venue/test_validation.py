@@ -16,7 +16,7 @@ from truex_qf.domain.model import (
     Side,
     TimeInForce,
 )
-from truex_qf.venue import ToClient
+from truex_qf.sim import ToClient
 
 from .helpers import ALICE, BOB, SYMBOL, D, exec_types, limit, make_engine, market, reports
 

@@ -6,7 +6,7 @@ rejects) go to ``sink``, which must only queue: the engine calls ``onLogon``/``o
 holding the session's mutex, and a sink that waited on anything the trading thread holds would
 deadlock against a send. Application messages go to ``app_sink`` (``sink`` unless given):
 ``fromApp`` runs without any engine lock held, so that sink may apply the message at once under
-the trading state's own lock (:class:`truex_qf.runner.Runner` does; see its docstring).
+the trading state's own lock (:class:`truex_qf.app.runner.Runner` does; see its docstring).
 """
 
 from __future__ import annotations

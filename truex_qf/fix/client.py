@@ -15,6 +15,7 @@ from pathlib import Path
 import quickfix as fix
 
 from truex_qf.config import FixSettings
+from truex_qf.domain.errors import LogonRejectedError, SessionTimeoutError, TruexError
 from truex_qf.domain.model import (
     CancelOrder,
     NewOrder,
@@ -23,7 +24,6 @@ from truex_qf.domain.model import (
     SessionRole,
     SubscribeMarketData,
 )
-from truex_qf.errors import LogonRejectedError, SessionTimeoutError, TruexError
 from truex_qf.fix.application import EventSink, SessionState, TruexApplication
 from truex_qf.fix.builders import MessageFactory
 from truex_qf.fix.engine_log import MessageTap, RedactingLogFactory

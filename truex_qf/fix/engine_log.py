@@ -4,7 +4,7 @@ The engine's own FileLog would write the signed Logon (554) to disk in clear, an
 ScreenLog bypasses Python entirely; this factory gives each session a :class:`RedactingLog`
 that masks credentials and hands lines to the ``truex_qf.fix.messages`` and
 ``truex_qf.fix.events`` loggers. Handlers on those loggers decide where lines go; they should
-be non-blocking (see :func:`truex_qf.logsetup.configure_logging`), since these methods run on
+be non-blocking (see :func:`truex_qf.app.logsetup.configure_logging`), since these methods run on
 the engine's threads.
 """
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import quickfix as fix
 
 from truex_qf.config import PROJECT_DIR, FixSettings
+from truex_qf.domain.errors import ConfigError
 from truex_qf.domain.model import SessionRole
-from truex_qf.errors import ConfigError
 
 SESSIONS_CFG = PROJECT_DIR / "sessions.cfg"
 SPEC_DIR = PROJECT_DIR / "spec"

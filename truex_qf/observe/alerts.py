@@ -55,6 +55,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from truex_qf.domain.errors import ConfigError
 from truex_qf.domain.model import (
     BusinessMessageReject,
     ExecType,
@@ -70,7 +71,6 @@ from truex_qf.domain.model import (
     SessionRejected,
     SessionRole,
 )
-from truex_qf.errors import ConfigError
 
 if TYPE_CHECKING:
     from truex_qf.trading.market_maker import MarketMaker

@@ -43,9 +43,9 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 from redis.retry import Retry
 
+from truex_qf.domain.errors import ConfigError, TruexError
 from truex_qf.domain.model import SessionRole
-from truex_qf.errors import ConfigError, TruexError
-from truex_qf.netutil import mask_url
+from truex_qf.domain.netutil import mask_url
 
 if TYPE_CHECKING:
     from truex_qf.trading.market_maker import MarketMaker

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import start_http_server
 
+from truex_qf.domain.errors import ConfigError
 from truex_qf.domain.model import (
     BusinessMessageReject,
     CancelOrder,
@@ -52,7 +53,6 @@ from truex_qf.domain.model import (
     SessionRejected,
     SessionRole,
 )
-from truex_qf.errors import ConfigError
 from truex_qf.trading.risk import REASON_CODES, TradingState
 
 if TYPE_CHECKING:

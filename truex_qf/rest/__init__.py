@@ -4,7 +4,7 @@ TrueX documents no cancel-on-disconnect for FIX, so when the order-entry session
 trading loop calls :meth:`TruexRestClient.cancel_all_active`, and after every (re)logon it
 reconciles its orders with :meth:`TruexRestClient.active_orders`. This package imports no
 ``quickfix``; the simulated exchange serves the same endpoints from
-:mod:`truex_qf.venue.rest_server`.
+:mod:`truex_qf.sim.rest_server`.
 """
 
 from truex_qf.rest.client import (

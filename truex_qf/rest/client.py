@@ -51,13 +51,13 @@ import httpx
 
 from truex_qf import __version__
 from truex_qf.config import Credentials
+from truex_qf.domain.errors import ConfigError, TruexError
 from truex_qf.domain.model import Side
-from truex_qf.errors import ConfigError, TruexError
-from truex_qf.rest.signing import rest_signature
 
 # The venue's values are defined in the trading layer (which imports no HTTP); they keep
 # their names here for callers of the client.
-from truex_qf.trading.venue_state import Balance, RestOrderStatus, VenueOrder, VenueTrade
+from truex_qf.domain.venue_orders import Balance, RestOrderStatus, VenueOrder, VenueTrade
+from truex_qf.rest.signing import rest_signature
 
 log = logging.getLogger("truex_qf.rest")
 

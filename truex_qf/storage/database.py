@@ -23,8 +23,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from truex_qf import netutil
-from truex_qf.errors import ConfigError, TruexError
+from truex_qf.domain import netutil
+from truex_qf.domain.errors import ConfigError, TruexError
 from truex_qf.storage.schema import SCHEMA_REVISION
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

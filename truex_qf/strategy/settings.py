@@ -7,7 +7,7 @@ every key with its default, unit and meaning) and builds the objects the trading
 :class:`~truex_qf.trading.risk.RiskLimits`. Every key is optional; with no file at all
 (``path=None``) the defaults quote BTC-PYUSD only.
 
-Every problem is one :class:`~truex_qf.errors.ConfigError` whose setting names the file and
+Every problem is one :class:`~truex_qf.domain.errors.ConfigError` whose setting names the file and
 the field, e.g. ``strategy.toml: symbols.BTC-PYUSD.spread_bps: must be a positive number,
 got -3``: unknown keys (typos), wrong types, out-of-range values, malformed symbols, an
 unreadable file and invalid TOML (with TOML's line and column). Checks that span fields are
@@ -34,7 +34,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from truex_qf.errors import ConfigError
+from truex_qf.domain.errors import ConfigError
 from truex_qf.strategy.coinbase import DEFAULT_BASE_URL
 from truex_qf.strategy.coinbase import SOURCE_NAME as COINBASE
 from truex_qf.strategy.fair_value import FairValueConfig

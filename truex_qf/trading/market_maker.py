@@ -3,7 +3,7 @@
 One object, driven by one thread (the trading loop): it receives inbound domain events and
 periodic ticks, and emits commands through ``send``. Nothing here touches the FIX engine or a
 socket, so the whole strategy runs in a unit test with a fake ``send``; the runner
-(:mod:`truex_qf.runner`) connects it to a :class:`~truex_qf.fix.client.FixClient`.
+(:mod:`truex_qf.app.runner`) connects it to a :class:`~truex_qf.fix.client.FixClient`.
 
 The quoting step per symbol follows the pipeline of :mod:`truex_qf.strategy.quoting`:
 decide the fair value, build the proposal, diff it against our working orders, then send
@@ -50,6 +50,7 @@ from truex_qf.domain.model import (
     Side,
     SubscribeMarketData,
 )
+from truex_qf.domain.venue_orders import Balance, VenueOrder, VenueTrade
 from truex_qf.marketdata.book import BookKeeper, OrderBook
 from truex_qf.marketdata.own_orders import BookWithoutOwnOrders
 from truex_qf.strategy.fair_value import FairValueModel, PriceSource, PricingDecision
@@ -91,7 +92,6 @@ from truex_qf.trading.reconcile import (
     unknown_venue_orders,
 )
 from truex_qf.trading.risk import RiskEngine, TradingState, exposure_for
-from truex_qf.trading.venue_state import Balance, VenueOrder, VenueTrade
 
 log = logging.getLogger("truex_qf.mm")
 

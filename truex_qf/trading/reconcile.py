@@ -28,8 +28,8 @@ from decimal import Decimal
 from enum import Enum
 
 from truex_qf.domain.model import ExecType, ExecutionReport, Fee, OrdStatus, TimeInForce
+from truex_qf.domain.venue_orders import Balance, RestOrderStatus, VenueOrder, VenueTrade
 from truex_qf.trading.orders import Fill, ManagedOrder
-from truex_qf.trading.venue_state import Balance, RestOrderStatus, VenueOrder, VenueTrade
 
 RECONCILED_TEXT = "reconciled with the venue"
 MISSED_FILL_TEXT = "missed fill, from the venue's trade history"

@@ -26,9 +26,9 @@ from typing import Any, TextIO
 
 from sqlalchemy import Engine, select
 
-from truex_qf.errors import TruexError
+from truex_qf.domain.errors import TruexError
 from truex_qf.observe.live_state import DEFAULT_PREFIX, read_live_state
-from truex_qf.reports import fetch_rows, latest_run_id
+from truex_qf.ops.reports import fetch_rows, latest_run_id
 from truex_qf.storage.schema import risk_events, runs, session_events
 
 ERROR_KEY = "error"

@@ -19,7 +19,7 @@ choice made here is written next to the code that makes it; the main ones:
   remainder cancel was observed to.
 - LevelChanged events come last in an operation, one per price level whose size differs from
   before the operation, in the order the levels were first touched.
-- Funds (:mod:`truex_qf.venue.balances`): the engine owns the venue's one balance book. An
+- Funds (:mod:`truex_qf.sim.balances`): the engine owns the venue's one balance book. An
   order whose spend does not fit the owner's available balance is rejected with TrueX's
   ``Insufficient balance`` *after* PendingNew, like the price band reject: TrueX's position
   of that check is not recorded (the JS project saw the text, 323 times an hour, but kept no
@@ -57,9 +57,9 @@ from truex_qf.domain.model import (
     TimeInForce,
 )
 from truex_qf.domain.time_text import SecondText
-from truex_qf.venue.balances import ZERO as NO_FUNDS
-from truex_qf.venue.balances import AssetBalance, BalanceBook, assets_of, hold_of
-from truex_qf.venue.order_book import ZERO, BookDepth, BookSide, OrderBook, VenueOrder
+from truex_qf.sim.balances import ZERO as NO_FUNDS
+from truex_qf.sim.balances import AssetBalance, BalanceBook, assets_of, hold_of
+from truex_qf.sim.order_book import ZERO, BookDepth, BookSide, OrderBook, VenueOrder
 
 # --------------------------------------------------------------------------- texts (58)
 # Observed TrueX texts (spec §7.3) are used verbatim; the others are our choice, because

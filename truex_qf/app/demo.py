@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from truex_qf.app.pipeline import Pipeline, pipeline_settings
+from truex_qf.app.runner import LiveView, Runner, RunSummary
 from truex_qf.config import Credentials, FixSettings
-from truex_qf.fix.venue_app import VenueAccount
-from truex_qf.fix.venue_server import SimulatedVenue, SimulatorSettings
-from truex_qf.netutil import free_port
-from truex_qf.pipeline import Pipeline, pipeline_settings
+from truex_qf.domain.netutil import free_port
 from truex_qf.rest.client import TruexRestClient
-from truex_qf.runner import LiveView, Runner, RunSummary
+from truex_qf.sim.fix_acceptor import VenueAccount
+from truex_qf.sim.flow import FlowSettings, SimulatedFlow
+from truex_qf.sim.rest_server import SimulatorRestServer
+from truex_qf.sim.server import SimulatedVenue, SimulatorSettings
 from truex_qf.strategy.settings import StrategySettings, default_strategy
-from truex_qf.venue.flow import FlowSettings, SimulatedFlow
-from truex_qf.venue.rest_server import SimulatorRestServer
 
 DEMO_SYMBOL = "BTC-PYUSD"
 DEMO_MID = Decimal("100000")

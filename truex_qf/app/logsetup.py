@@ -13,7 +13,7 @@ import logging.handlers
 import queue
 from pathlib import Path
 
-from truex_qf.errors import ConfigError
+from truex_qf.domain.errors import ConfigError
 
 _listener: logging.handlers.QueueListener | None = None
 

@@ -1,10 +1,10 @@
 """A stand-in venue that answers every order the moment it is sent: no engine, no matching.
 
 For driving a :class:`~truex_qf.trading.market_maker.MarketMaker` in one process, one call
-after another: ``scripts/hot_path.py`` times the trading code this way, and tests use it to
+after another: ``bench/hot_path.py`` times the trading code this way, and tests use it to
 compare market makers fed the same stream. New orders are acknowledged (PendingNew, New),
 replaces replaced and cancels cancelled; nothing ever fills. It lives beside the market maker
-it drives, not in :mod:`truex_qf.venue` (the simulated exchange, which knows nothing of the
+it drives, not in :mod:`truex_qf.sim` (the simulated exchange, which knows nothing of the
 trading side).
 """
 

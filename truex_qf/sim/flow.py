@@ -10,7 +10,7 @@ never sees a fill. :class:`SimulatedFlow` adds three things around one symbol:
   price. They hit whatever rests there first, the FIX client's quotes included, and they are
   sometimes larger than that level, so both resting orders and takers get partial fills.
 
-The flow talks to :class:`~truex_qf.venue.matching.MatchingEngine` directly (no FIX) and hands
+The flow talks to :class:`~truex_qf.sim.matching.MatchingEngine` directly (no FIX) and hands
 every event list the engine returns to ``publish`` (``VenueApplication.publish`` in the
 simulator), which sends reports and market data. The engine is not thread-safe and FIX
 callbacks use it from other threads, so each step runs entirely under the venue's lock,
@@ -37,7 +37,7 @@ from truex_qf.domain.model import (
     Side,
     TimeInForce,
 )
-from truex_qf.venue.matching import (
+from truex_qf.sim.matching import (
     NO_ORDER_ID,
     MatchingEngine,
     RestingOrderView,
@@ -48,7 +48,7 @@ from truex_qf.venue.matching import (
 MAKER_OWNER = "SIM-MAKER"
 TAKER_OWNER = "SIM-TAKER"
 
-_LOG = logging.getLogger("truex_qf.venue.flow")
+_LOG = logging.getLogger("truex_qf.sim.flow")
 _BPS = Decimal(10_000)
 # A walk step is a normal draw clipped at this many standard deviations, so one step's move
 # has a known bound and the makers' re-quotes can be kept inside the engine's price band.

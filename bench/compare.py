@@ -3,7 +3,7 @@
 
 Usage, from the repository root with the venv's python::
 
-    python scripts/bench.py [--quick | --smoke] [--floor] [--json FILE] [--seed N] [--py-spy DIR]
+    python -m bench [--quick | --smoke] [--floor] [--json FILE] [--seed N] [--py-spy DIR]
 
 Default mode takes a few minutes on two cores, ``--quick`` about a minute, ``--smoke`` (for
 the test suite) a few seconds of traffic. The table goes to stdout, progress to stderr;
@@ -15,7 +15,7 @@ Three process pairs (and the floor receivers, see below) run one after the other
 registry never sees a session twice and the two ends do not share a GIL:
 
 ``truex-qf``
-    the real client: :class:`~truex_qf.runner.Runner` (``TruexApplication`` readers, the event
+    the real client: :class:`~truex_qf.app.runner.Runner` (``TruexApplication`` readers, the event
     queue, ``MarketMaker`` book, fair value, quote decision, ``OrderManager``, ``RiskEngine``,
     ``FixClient`` with its engine log) against the simulator's ``VenueApplication`` and
     matching engine, the bench being the only market-data source (the venue's own level
@@ -24,12 +24,12 @@ registry never sees a session twice and the two ends do not share a GIL:
     bare QuickFIX: a ``fix.Application`` with empty callbacks on both ends; ``fromApp`` only
     counts and time-stamps, and the acceptor answers each 35=D with one 35=8 built with
     ``setField``. Same settings as the project: the acceptor uses the simulator's
-    :func:`~truex_qf.fix.venue_server.acceptor_settings` (strict TrueX dictionaries, memory
+    :func:`~truex_qf.sim.server.acceptor_settings` (strict TrueX dictionaries, memory
     store), the initiator ``sessions.cfg`` rendered by
     :func:`~truex_qf.fix.settings.initiator_settings` (SocketInitiator as FixClient, file store,
     ``SocketNodelay=Y``, the same validation flags). No engine log.
 ``truex-qf + journal``
-    as ``truex-qf``, with the production :class:`~truex_qf.pipeline.Pipeline` (SQLite store in
+    as ``truex-qf``, with the production :class:`~truex_qf.app.pipeline.Pipeline` (SQLite store in
     a temp directory, FIX journal on the engine log's tap, metrics, alerts).
 floor receivers (``--floor``; the first alone in the full run, all five in ``--smoke``)
     as ``baseline``, each doing one more step of what truex-qf's engine thread does for every
@@ -141,8 +141,16 @@ from typing import Any
 import quickfix as fix
 import quickfix50sp2 as fix50
 
+from truex_qf.app.cpu_wake import (
+    cpu_wake_latency,
+    current_limit_us,
+    idle_driver,
+    parse_wake_latency,
+)
+from truex_qf.app.pipeline import Pipeline, pipeline_settings
+from truex_qf.app.runner import Runner
 from truex_qf.config import Credentials, FixSettings
-from truex_qf.cpu_wake import cpu_wake_latency, current_limit_us, idle_driver, parse_wake_latency
+from truex_qf.domain.errors import TruexError
 from truex_qf.domain.model import (
     ExecType,
     ExecutionReport,
@@ -152,26 +160,23 @@ from truex_qf.domain.model import (
     MDUpdateAction,
     Side,
 )
-from truex_qf.errors import TruexError
-from truex_qf.fix import venue_messages
+from truex_qf.domain.netutil import free_port
 from truex_qf.fix.builders import plain_decimal
 from truex_qf.fix.engine_log import RedactingLogFactory
 from truex_qf.fix.engine_threads import keep_thread_state
 from truex_qf.fix.readers import READERS, msg_type
 from truex_qf.fix.settings import SPEC_DIR, initiator_settings
-from truex_qf.fix.venue_app import VenueAccount, VenueApplication
-from truex_qf.fix.venue_server import SimulatorSettings, acceptor_settings
 from truex_qf.marketdata.book import BookKeeper
-from truex_qf.netutil import free_port
-from truex_qf.pipeline import Pipeline, pipeline_settings
-from truex_qf.runner import Runner
+from truex_qf.sim import messages as venue_messages
+from truex_qf.sim.fix_acceptor import VenueAccount, VenueApplication
+from truex_qf.sim.matching import MatchingEngine
+from truex_qf.sim.server import SimulatorSettings, acceptor_settings
 from truex_qf.storage.recorder import field_value
 from truex_qf.strategy.quoting import RequoteMode
 from truex_qf.strategy.settings import StrategySettings, default_strategy
 from truex_qf.trading.events import OrderSent
 from truex_qf.trading.orders import OrderState, OrderStateChanged
 from truex_qf.trading.risk import exposure_for
-from truex_qf.venue.matching import MatchingEngine
 
 HOST = "127.0.0.1"
 MD_SYMBOL = "BTC-PYUSD"
@@ -367,7 +372,7 @@ def build_snapshot(stream: BookStream, md_req_id: str) -> fix.Message:
 
 def increment_text(md_req_id: str, changes: list[Change]) -> str:
     """One 35=X as wire text (no 8=, which the engine adds), field for field what
-    :func:`truex_qf.fix.venue_messages.incremental` produces (checked at start)."""
+    :func:`truex_qf.sim.messages.incremental` produces (checked at start)."""
     parts = [f"35=X\x01262={md_req_id}\x01268={len(changes)}\x01"]
     for action, entry, ticks, lots, aggressor in changes:
         parts.append(
@@ -2300,9 +2305,14 @@ def _run_all(args: argparse.Namespace, mode: Mode) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The command line: a bench error is one line on stderr and exit 2, never a traceback."""
     try:
         sys.exit(main())
     except BenchError as error:
         print(f"bench failed: {error}", file=sys.stderr)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    run()

@@ -63,7 +63,7 @@ from truex_qf.trading.market_maker import MarketMaker
 from truex_qf.trading.orders import Fill
 from truex_qf.trading.risk import TradingState
 
-log = logging.getLogger("truex_qf.pipeline")
+log = logging.getLogger("truex_qf.app.pipeline")
 
 STORAGE_SPILL_FULL = "STORAGE_SPILL_FULL"
 SAMPLE_INTERVAL_S = 1.0
@@ -144,7 +144,7 @@ class Pipeline:
         )
         self._journal = JournalTap(self.run_id, self.journal.submit)
         self.metrics = Metrics()
-        self.alerts = AlertManager(settings.alert_webhook)
+        self.alerts = AlertManager(settings.alert_webhook, on_alert=self.metrics.alert_raised)
         self.publisher = (
             LiveStatePublisher(settings.redis_url, namespace=settings.namespace)
             if settings.redis_url

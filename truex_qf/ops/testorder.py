@@ -1,7 +1,7 @@
 """``truex-qf test-order``: log on, place one small limit order, see it acknowledged, cancel it.
 
 The smoke test a trader runs before going live. It succeeds only when every step happened;
-any refusal, reject or timeout raises a typed :class:`~truex_qf.errors.TruexError` whose text
+any refusal, reject or timeout raises a typed :class:`~truex_qf.domain.errors.TruexError` whose text
 is the one-line reason the CLI prints.
 
 Without ``--price`` it asks the market-data gateway for the top of book and bids (or offers)
@@ -21,6 +21,13 @@ from decimal import Decimal
 
 from truex_qf.config import FixSettings
 from truex_qf.domain.clordid import ClOrdIdGenerator
+from truex_qf.domain.errors import (
+    ConfigError,
+    LogonRejectedError,
+    OrderRejectedError,
+    SessionTimeoutError,
+    TruexError,
+)
 from truex_qf.domain.increments import PriceGrid
 from truex_qf.domain.model import (
     CancelOrder,
@@ -37,13 +44,6 @@ from truex_qf.domain.model import (
     Side,
     SubscribeMarketData,
     SubscriptionRequestType,
-)
-from truex_qf.errors import (
-    ConfigError,
-    LogonRejectedError,
-    OrderRejectedError,
-    SessionTimeoutError,
-    TruexError,
 )
 from truex_qf.fix.client import FixClient
 

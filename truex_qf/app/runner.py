@@ -34,8 +34,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TextIO
 
+from truex_qf.app.pipeline import Pipeline, describe_venue
 from truex_qf.config import FixSettings
 from truex_qf.domain.decimals import plain_decimal
+from truex_qf.domain.errors import ConfigError, LogonRejectedError, TruexError
 from truex_qf.domain.model import (
     InboundEvent,
     LogonRefused,
@@ -43,11 +45,9 @@ from truex_qf.domain.model import (
     SessionLoggedOut,
     SessionRole,
 )
-from truex_qf.errors import ConfigError, LogonRejectedError, TruexError
 from truex_qf.fix.client import FixClient
 from truex_qf.fix.reconnect import Action, BackoffPolicy, SessionReconnector
 from truex_qf.observe.live_state import state_detail
-from truex_qf.pipeline import Pipeline, describe_venue
 from truex_qf.rest.client import TruexRestClient
 from truex_qf.rest.worker import RestWorker
 from truex_qf.strategy.fair_value import PriceSource
@@ -61,7 +61,7 @@ from truex_qf.trading.market_maker import (
 )
 from truex_qf.trading.risk import TradingState
 
-log = logging.getLogger("truex_qf.runner")
+log = logging.getLogger("truex_qf.app.runner")
 
 SHUTDOWN_ACK_TIMEOUT_S = 10.0
 LOGON_TIMEOUT_S = 30.0

@@ -50,7 +50,7 @@ from truex_qf.config import (
     FixSettings,
     load_fix_settings,
 )
-from truex_qf.errors import ConfigError, TruexError
+from truex_qf.domain.errors import ConfigError, TruexError
 from truex_qf.fix.signing import logon_signature
 from truex_qf.rest.client import AUTH_HINT, CLIENT_HINT, RestError, TruexRestClient, one_line
 

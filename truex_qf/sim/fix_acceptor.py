@@ -14,14 +14,14 @@ trade against it and what TrueX refuses is refused the same way:
 - A second Logon on a logged-on connection is answered ``35=3 | 45=<its MsgSeqNum> | 372=A |
   58=Already authenticated cannot logon again`` and the session carries on (spec §1.5). The
   engine alone would drop the connection before any callback ran, so the gate in front of it
-  (:mod:`truex_qf.fix.venue_gate`) hands it that Logon as a marked Heartbeat; ``fromAdmin``
+  (:mod:`truex_qf.sim.gate`) hands it that Logon as a marked Heartbeat; ``fromAdmin``
   answers the mark.
 - The Logon reply carries 108 and 1137 only (no 98, no 141 echoed), as TrueX's does (§12).
 - Unknown CompIDs are refused by the engine itself: only the configured sessions exist.
 - Header/body order, unknown tags and bad enum values are refused by the engine's dictionary
   validation (35=3, with ``58=Invalid tag (N)`` in TrueX's words wherever 371 names the tag);
   the acceptor loads the simulator's copy of the TrueX dictionaries
-  (:mod:`truex_qf.fix.venue_spec`), which also lets 1137 ride on admin messages as TrueX does.
+  (:mod:`truex_qf.sim.dictionaries`), which also lets 1137 ride on admin messages as TrueX does.
 - A resent application message carrying OrigSendingTime (122) is refused ``35=3 |
   58=Invalid tag (122)`` and not acted on, as TrueX did (§1.6). A stale SendingTime is accepted
   (§14.21 unknown: the lenient side).
@@ -34,7 +34,7 @@ trade against it and what TrueX refuses is refused the same way:
   daily number of trades); a SecurityListRequest with 263=1 subscribes to 35=BK reports, sent
   by :meth:`VenueApplication.list_symbol` and :meth:`VenueApplication.delist_symbol`.
 
-All matching happens in :class:`~truex_qf.venue.matching.MatchingEngine` under one lock;
+All matching happens in :class:`~truex_qf.sim.matching.MatchingEngine` under one lock;
 replies are sent while that lock is held so each client sees events in the order they
 happened. Lock order is therefore venue lock, then the engine's session mutex (inside
 ``sendToTarget``). Callbacks the engine runs while holding a session mutex (``onLogon``,
@@ -70,16 +70,16 @@ from truex_qf.domain.model import (
     Side,
     TimeInForce,
 )
-from truex_qf.fix import venue_messages
 from truex_qf.fix.application import copy_session_id
 from truex_qf.fix.callbacks import FROM_ADMIN, FROM_APP, TO_APP, guarded
 from truex_qf.fix.readers import split_fields
 from truex_qf.fix.redaction import printable
 from truex_qf.fix.signing import logon_signature, signature_matches
-from truex_qf.fix.venue_gate import SECOND_LOGON_MARKER
-from truex_qf.venue.matching import LevelChanged, MatchingEngine, ToClient, TradePrinted
+from truex_qf.sim import messages as venue_messages
+from truex_qf.sim.gate import SECOND_LOGON_MARKER
+from truex_qf.sim.matching import LevelChanged, MatchingEngine, ToClient, TradePrinted
 
-log = logging.getLogger("truex_qf.venue")
+log = logging.getLogger("truex_qf.sim")
 
 SIMULATED_OWNER_PREFIX = "SIM-"  # the simulator's own traders; every other owner is the client
 ORDER_ENTRY_TYPES = frozenset({"D", "F", "G"})
@@ -250,7 +250,7 @@ class VenueApplication(fix.Application):
     ) -> None:
         """TrueX's answer to a Logon on a connection that is logged on; the session carries on.
 
-        The gate (:mod:`truex_qf.fix.venue_gate`) hands the engine that Logon as a marked
+        The gate (:mod:`truex_qf.sim.gate`) hands the engine that Logon as a marked
         Heartbeat with its header, so the engine has counted its MsgSeqNum already.
         """
         self.journal.admin_in.append((role, fix.MsgType_Logon))

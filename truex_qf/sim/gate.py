@@ -16,7 +16,7 @@ Two things TrueX does cannot be had from QuickFIX's acceptor alone:
   gate replaces every later Logon from the client by a Heartbeat with the same header (so the
   engine counts its MsgSeqNum as TrueX's gateway would) whose TestReqID is
   :data:`SECOND_LOGON_MARKER` + that number; the venue application answers it with TrueX's
-  reject (:meth:`truex_qf.fix.venue_app.VenueApplication.fromAdmin`).
+  reject (:meth:`truex_qf.sim.fix_acceptor.VenueApplication.fromAdmin`).
 
 Everything else passes unchanged in both directions; when either side closes, so does the other
 (after what the venue sent has been delivered). The gate imports no engine: it is plain sockets.
@@ -33,7 +33,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-log = logging.getLogger("truex_qf.venue")
+log = logging.getLogger("truex_qf.sim")
 
 SECOND_LOGON_MARKER = "TRUEX-SIM-SECOND-LOGON-"
 MAX_PRELOGON_BYTES = 16 * 1024

@@ -1,7 +1,7 @@
 """A price-time-priority limit order book for one symbol of the simulated TrueX exchange.
 
 The book only stores resting orders and keeps each price level's aggregate size; deciding who
-trades with whom is :mod:`truex_qf.venue.matching`'s job. Costs per order are kept flat so the
+trades with whom is :mod:`truex_qf.sim.matching`'s job. Costs per order are kept flat so the
 engine can run under a load benchmark:
 
 - a level's queue is an :class:`~collections.OrderedDict` keyed by OrderID: FIFO iteration,

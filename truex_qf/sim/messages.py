@@ -15,7 +15,7 @@ from truex_qf.domain.decimals import plain_decimal
 from truex_qf.domain.model import ExecutionReport, MDEntryType, MDUpdateAction, OrderCancelReject
 from truex_qf.fix.builders import PARTY_ROLE_CLIENT_ID, MessageFactory
 from truex_qf.fix.readers import SOH
-from truex_qf.fix.venue_spec import venue_spec_dir
+from truex_qf.sim.dictionaries import venue_spec_dir
 
 SECURITY_TYPE_SPOT = "CSPOT"
 EMPTY_BOOK_TIME = "19700101-00:00:00.000000000"  # TrueX's sentinel on an empty snapshot

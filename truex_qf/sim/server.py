@@ -9,16 +9,16 @@ from decimal import Decimal
 import quickfix as fix
 
 from truex_qf.config import UAT_MARKET_DATA_TARGET, UAT_ORDER_ENTRY_TARGET
+from truex_qf.domain.errors import SessionTimeoutError, TruexError
 from truex_qf.domain.model import NewOrder, SessionRole, Side
-from truex_qf.errors import SessionTimeoutError, TruexError
+from truex_qf.domain.netutil import free_port
 from truex_qf.fix.engine_log import RedactingLogFactory
 from truex_qf.fix.settings import settings_from_sections
-from truex_qf.fix.venue_app import VenueAccount, VenueApplication
-from truex_qf.fix.venue_gate import Route, VenueGate
-from truex_qf.fix.venue_spec import APPLICATION_FILE, TRANSPORT_FILE, venue_spec_dir
-from truex_qf.netutil import free_port
-from truex_qf.venue.balances import DEFAULT_BALANCES, BalanceBook
-from truex_qf.venue.matching import MatchingEngine
+from truex_qf.sim.balances import DEFAULT_BALANCES, BalanceBook
+from truex_qf.sim.dictionaries import APPLICATION_FILE, TRANSPORT_FILE, venue_spec_dir
+from truex_qf.sim.fix_acceptor import VenueAccount, VenueApplication
+from truex_qf.sim.gate import Route, VenueGate
+from truex_qf.sim.matching import MatchingEngine
 
 DEFAULT_SYMBOLS = {"BTC-PYUSD": "PYUSD", "ETH-PYUSD": "PYUSD"}
 HOUSE_OWNER = "SIM-HOUSE"  # the simulator's own liquidity; "SIM-" owners get no FIX reports
@@ -49,9 +49,9 @@ def acceptor_settings(
 ) -> tuple[fix.SessionSettings, dict[str, SessionRole]]:
     """Strict acceptor settings: the TrueX dictionaries validate every inbound message.
 
-    They are the simulator's copy (:mod:`truex_qf.fix.venue_spec`): spec/ plus what TrueX's
+    They are the simulator's copy (:mod:`truex_qf.sim.dictionaries`): spec/ plus what TrueX's
     gateway was seen to accept. With ``engine_ports`` (order entry, market data) the engine
-    listens there on the loopback, behind :class:`~truex_qf.fix.venue_gate.VenueGate`;
+    listens there on the loopback, behind :class:`~truex_qf.sim.gate.VenueGate`;
     without, on the public ports itself.
     """
     spec_dir = venue_spec_dir()

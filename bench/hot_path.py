@@ -3,7 +3,7 @@
 
 Usage, from the repository root with the venv's python::
 
-    python scripts/hot_path.py [--messages N] [--stages] [--json FILE]
+    python -m bench.hot_path [--messages N] [--stages] [--json FILE]
 
 ``make bench`` measures the whole system against bare QuickFIX, and on a small shared VM its
 figures carry the cost of threads waking and of other processes. This script measures the
@@ -40,13 +40,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import bench
-
+from bench import compare as bench
+from bench.instant_venue import InstantVenue
 from truex_qf.domain.model import SessionLoggedOn, SessionRole
 from truex_qf.fix.readers import READERS, read_increment
 from truex_qf.strategy.settings import StrategySettings, default_strategy
 from truex_qf.trading import market_maker as market_maker_module
-from truex_qf.trading.instant_venue import InstantVenue
 from truex_qf.trading.market_maker import MarketMaker
 from truex_qf.trading.orders import OrderState
 

@@ -11,7 +11,7 @@ the deprecated singular forms, checking TrueX's HMAC headers the way the client 
 - DELETE cancels through the matching engine with a fresh ClOrdID (``R`` + 17 characters) and
   publishes the events, so a logged-on FIX client also gets the cancel ExecutionReport
   (150=4, 41 = the order's ClOrdID, 11 = the REST cancel's ClOrdID);
-- balances: the matching engine's balance book (:mod:`truex_qf.venue.balances`, the one
+- balances: the matching engine's balance book (:mod:`truex_qf.sim.balances`, the one
   the venue refuses orders against: PYUSD 1,000,000 and BTC 10 by default, moved by the
   account's trades), with ``order_hold`` from its working orders (fees are ignored);
 - clients: the account's client ID, ACTIVE; market increments: the engine's price grid;
@@ -29,7 +29,7 @@ the future of the server's clock, else 401.
 Threading: each request runs on its own thread; everything that reads or changes the engine
 runs under ``venue.application.lock``, and cancel events are published while it is held, so
 the FIX session sees them in order with everything else (lock order: venue lock, then the FIX
-engine's session mutex, as in :mod:`truex_qf.fix.venue_app`).
+engine's session mutex, as in :mod:`truex_qf.sim.fix_acceptor`).
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from truex_qf.domain.clordid import ClOrdIdGenerator
+from truex_qf.domain.errors import TruexError
 from truex_qf.domain.increments import PriceGrid
 from truex_qf.domain.model import CancelOrder, OrderCancelReject, OrdStatus, OrdType, Side
-from truex_qf.errors import TruexError
 from truex_qf.fix.signing import signature_matches
 from truex_qf.rest.client import (
     HEADER_SIGNATURE,
@@ -68,13 +68,13 @@ from truex_qf.rest.client import (
     RestPaths,
 )
 from truex_qf.rest.signing import rest_signature
-from truex_qf.venue.matching import TOO_LATE_TEXTS, MatchingEngine, ToClient
+from truex_qf.sim.matching import TOO_LATE_TEXTS, MatchingEngine, ToClient
 
 if TYPE_CHECKING:
-    from truex_qf.fix.venue_server import SimulatedVenue
-    from truex_qf.venue.order_book import VenueOrder
+    from truex_qf.sim.order_book import VenueOrder
+    from truex_qf.sim.server import SimulatedVenue
 
-log = logging.getLogger("truex_qf.venue.rest")
+log = logging.getLogger("truex_qf.sim.rest")
 
 DEFAULT_ORGANIZATION_ID = "5e1f0c2a-7b7d-4c1e-9a51-000000000001"
 _FIRST_INSTRUMENT_ID = 78873627520000001  # TrueX-like 17-digit IDs (our invention)

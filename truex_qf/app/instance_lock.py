@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from truex_qf.errors import TruexError
+from truex_qf.domain.errors import TruexError
 
 LOCK_FILE = "truex-qf.lock"
 PID_FILE = "truex-qf.pid"

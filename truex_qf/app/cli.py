@@ -4,7 +4,7 @@ Exit codes: 0 success, 1 an operational failure, 2 bad configuration or input, 3
 refused, 4 timeout, 5 order rejected, 130 interrupted. A user mistake is one line on stderr,
 never a traceback.
 
-``run`` holds a lock on its state folder and on its account (``truex_qf.instance_lock``) for
+``run`` holds a lock on its state folder and on its account (``truex_qf.app.instance_lock``) for
 its whole life; a second ``run`` on either exits 1 at once, naming the holder's PID. Exit 1,
 not 2: the command is right and will work once the other instance stops (2 means "fix the
 command or the configuration").
@@ -28,6 +28,7 @@ import click
 # quickfix resets SIGINT to SIG_DFL when imported: import it here, before main() installs
 # our handlers, never lazily inside a command (which would silently undo them).
 import truex_qf.fix.client  # noqa: F401
+from truex_qf.app.logsetup import configure_logging
 from truex_qf.config import (
     UAT_MARKET_DATA_PORT,
     UAT_ORDER_ENTRY_PORT,
@@ -39,10 +40,9 @@ from truex_qf.config import (
     rest_url,
     state_dir_setting,
 )
+from truex_qf.domain.errors import ConfigError, TruexError
 from truex_qf.domain.model import Side
-from truex_qf.errors import ConfigError, TruexError
-from truex_qf.logsetup import configure_logging
-from truex_qf.simulate import DEFAULT_REST_PORT
+from truex_qf.sim.service import DEFAULT_REST_PORT
 
 stop_requested = threading.Event()
 
@@ -150,7 +150,7 @@ def test_order(
     timeout_s: float,
 ) -> None:
     """Log on, place one limit order far from the market, cancel it, log out."""
-    from truex_qf.testorder import TestOrderRequest, run_test_order
+    from truex_qf.ops.testorder import TestOrderRequest, run_test_order
 
     config = load_fix_settings()
     configure_logging(config.state_dir, ctx.obj["verbose"])
@@ -238,8 +238,8 @@ def simulate(
     TRUEX_STATE_DIR (its log, in simulator/ there). On start it prints the export lines
     that point run, test-order and doctor at it.
     """
-    from truex_qf.fix.venue_server import SimulatorSettings
-    from truex_qf.simulate import (
+    from truex_qf.sim.server import SimulatorSettings
+    from truex_qf.sim.service import (
         LocalTruex,
         client_exports,
         simulator_identity,
@@ -295,8 +295,8 @@ def _parse_seed(text: str, symbols: dict[str, str]) -> tuple[str, Decimal]:
 @_one_line_errors
 def demo(ctx: click.Context, duration_s: float) -> None:
     """Simulated TrueX with simulated traders, and the market maker against it. No setup."""
-    from truex_qf.demo import run_demo
-    from truex_qf.runner import LiveView
+    from truex_qf.app.demo import run_demo
+    from truex_qf.app.runner import LiveView
 
     _positive_duration(duration_s)
     state_dir = _state_dir() / "demo"
@@ -346,10 +346,10 @@ def run(
     SIGINT/SIGTERM (or the end of --duration) cancels every working order, waits for the
     acknowledgements, logs out and prints a summary. `truex-qf kill` halts it and cancels all.
     """
-    from truex_qf.cpu_wake import cpu_wake_latency, parse_wake_latency
-    from truex_qf.instance_lock import InstanceLock, account_key
-    from truex_qf.pipeline import Pipeline, pipeline_settings
-    from truex_qf.runner import LiveView, Runner
+    from truex_qf.app.cpu_wake import cpu_wake_latency, parse_wake_latency
+    from truex_qf.app.instance_lock import InstanceLock, account_key
+    from truex_qf.app.pipeline import Pipeline, pipeline_settings
+    from truex_qf.app.runner import LiveView, Runner
     from truex_qf.strategy.coinbase import CoinbaseTicker
     from truex_qf.strategy.settings import load_strategy
 
@@ -413,7 +413,7 @@ def kill() -> None:
     The instance is the process holding the state folder's lock (TRUEX_STATE_DIR), whatever
     any PID file says.
     """
-    from truex_qf.instance_lock import LOCK_FILE, find_holder, last_holder
+    from truex_qf.app.instance_lock import LOCK_FILE, find_holder, last_holder
 
     state_dir = _state_dir_to_read()
     holder = find_holder(state_dir)
@@ -509,7 +509,7 @@ def audit_show(
 @_one_line_errors
 def replay(run_id: str | None) -> None:
     """Rebuild orders, positions and PnL from the journal alone; compare with the tables."""
-    from truex_qf.reports import latest_run_id
+    from truex_qf.ops.reports import latest_run_id
     from truex_qf.storage.replay import compare_with_tables, rebuild_from_journal
 
     engine = _engine()
@@ -550,7 +550,7 @@ def _print_report(report, as_csv: bool) -> None:  # type: ignore[no-untyped-def]
 @_one_line_errors
 def orders(run_id, as_csv, symbol, state, limit) -> None:  # type: ignore[no-untyped-def]
     """Orders of a run with their latest state."""
-    from truex_qf.reports import orders_report
+    from truex_qf.ops.reports import orders_report
 
     _print_report(
         orders_report(_engine(), run_id=run_id, symbol=symbol, state=state, limit=limit), as_csv
@@ -565,7 +565,7 @@ def orders(run_id, as_csv, symbol, state, limit) -> None:  # type: ignore[no-unt
 @_one_line_errors
 def fills(run_id, as_csv, symbol, since, limit) -> None:  # type: ignore[no-untyped-def]
     """Executions of a run."""
-    from truex_qf.reports import fills_report
+    from truex_qf.ops.reports import fills_report
 
     since_time = _iso_time("--since", since)
     report = fills_report(_engine(), run_id=run_id, symbol=symbol, since=since_time, limit=limit)
@@ -577,7 +577,7 @@ def fills(run_id, as_csv, symbol, since, limit) -> None:  # type: ignore[no-unty
 @_one_line_errors
 def pnl(run_id, as_csv) -> None:  # type: ignore[no-untyped-def]
     """Position and PnL per symbol, checked against the executions."""
-    from truex_qf.reports import pnl_report
+    from truex_qf.ops.reports import pnl_report
 
     _print_report(pnl_report(_engine(), run_id=run_id), as_csv)
 
@@ -592,7 +592,7 @@ def status(interval_s: float, once: bool, namespace: str | None) -> None:
 
     Reads Redis (REDIS_URL) for the live state and the store for recent events.
     """
-    from truex_qf.status_view import status_reader, watch
+    from truex_qf.ops.status_view import status_reader, watch
 
     live_url = redis_url()
     namespace = (
@@ -679,9 +679,9 @@ def proxy(
 
     Every connection must send its Logon within --logon-timeout; slots are counted per
     upstream and per client address, so slow or silent clients on one port cannot shut the
-    other, and a client trickling bytes is cut (see truex_qf.proxy).
+    other, and a client trickling bytes is cut (see truex_qf.ops.proxy).
     """
-    from truex_qf.proxy import build_proxy_config, run_forever
+    from truex_qf.ops.proxy import build_proxy_config, run_forever
 
     config = build_proxy_config(
         listen_port=listen_port,
@@ -715,7 +715,7 @@ def _rest_client(config, url: str | None):  # type: ignore[no-untyped-def]
 @_one_line_errors
 def doctor(timeout_s: float) -> None:
     """Check configuration, DNS, TCP, FIX logons, clock skew and REST; exit 0 only if all pass."""
-    from truex_qf.doctor import exit_code, format_check, run_doctor
+    from truex_qf.ops.doctor import exit_code, format_check, run_doctor
 
     checks = run_doctor(
         os.environ, timeout_s=timeout_s, report=lambda c: click.echo(format_check(c))

@@ -1,10 +1,10 @@
 """``truex-qf simulate``: a complete local TrueX, and the settings a client needs to reach it.
 
 One process serves what the program talks to at TrueX: the order-entry and market-data FIX
-gateways (:class:`~truex_qf.fix.venue_server.SimulatedVenue`), the REST API that
+gateways (:class:`~truex_qf.sim.server.SimulatedVenue`), the REST API that
 reconciliation, the deadman cancel and ``doctor`` use
-(:class:`~truex_qf.venue.rest_server.SimulatorRestServer`) and, on request, simulated traders
-(:class:`~truex_qf.venue.flow.SimulatedFlow`).
+(:class:`~truex_qf.sim.rest_server.SimulatorRestServer`) and, on request, simulated traders
+(:class:`~truex_qf.sim.flow.SimulatedFlow`).
 
 Whom it accepts comes from the same variables a client reads, so one exported set drives both
 ends. With none set it accepts a built-in demo identity, and prints it: a user should get from
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from truex_qf.config import Credentials, load_credentials, load_identity
-from truex_qf.errors import ConfigError, TruexError
-from truex_qf.fix.venue_app import VenueAccount
-from truex_qf.fix.venue_server import SimulatedVenue, SimulatorSettings
-from truex_qf.venue.balances import DEFAULT_BALANCES
-from truex_qf.venue.flow import FlowSettings, SimulatedFlow
-from truex_qf.venue.rest_server import SimulatorRestServer
+from truex_qf.domain.errors import ConfigError, TruexError
+from truex_qf.sim.balances import DEFAULT_BALANCES
+from truex_qf.sim.fix_acceptor import VenueAccount
+from truex_qf.sim.flow import FlowSettings, SimulatedFlow
+from truex_qf.sim.rest_server import SimulatorRestServer
+from truex_qf.sim.server import SimulatedVenue, SimulatorSettings
 
 DEFAULT_REST_PORT = 9742  # TrueX UAT's REST port (spec §9.1)
 

@@ -5,7 +5,7 @@ message arrives, the engine thread works for a few hundred microseconds, and the
 until the next one. On the two-vCPU VM the benchmarks run on (cpuidle driver ``haltpoll``,
 guest polling off), the same Python requote took 1.7 to 2.2 times as long when the CPU had
 been idle for 2 ms before it as when it ran back to back; spinning or touching memory in the
-gap instead of sleeping did not slow it (``scripts/hot_path.py``'s tick phase, one process).
+gap instead of sleeping did not slow it (``bench/hot_path.py``'s tick phase, one process).
 Waking from a halted vCPU costs more than the wake-up itself: the caches and predictors the
 code left warm are gone.
 
@@ -25,7 +25,7 @@ import struct
 from collections.abc import Iterator
 from pathlib import Path
 
-from truex_qf.errors import ConfigError, TruexError
+from truex_qf.domain.errors import ConfigError, TruexError
 
 DEVICE = Path("/dev/cpu_dma_latency")
 MAX_US = 2_000_000_000  # the kernel's s32 ceiling, and its "no limit" default

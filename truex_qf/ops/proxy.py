@@ -43,10 +43,10 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from truex_qf.errors import ConfigError, TruexError
+from truex_qf.domain.errors import ConfigError, TruexError
 from truex_qf.fix.redaction import printable
 
-log = logging.getLogger("truex_qf.proxy")
+log = logging.getLogger("truex_qf.ops.proxy")
 
 SOH = b"\x01"
 DEFAULT_ORDER_ENTRY_COMP_IDS = ("TRUEX_UAT_OE", "TRUEX_PROD_OE")

@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import Select
 
 from truex_qf.domain.decimals import plain_decimal
-from truex_qf.errors import TruexError
+from truex_qf.domain.errors import TruexError
 from truex_qf.storage.database import mask_url, one_line
 from truex_qf.storage.schema import (
     executions,

@@ -1,0 +1,1 @@
+"""Benchmarks and the hot-path harness: outside the product, they drive it from here."""

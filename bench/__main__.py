@@ -1,0 +1,6 @@
+"""``python -m bench``: truex-qf against bare QuickFIX in the same run (see :mod:`bench.compare`)."""
+
+from bench.compare import run
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,1 @@
+"""The program: settings, runner, pipeline, command line and demo (the top floor)."""

@@ -1,0 +1,1 @@
+"""Operator tools: doctor, proxy, test order, status view and reports."""
