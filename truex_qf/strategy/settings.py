@@ -35,11 +35,11 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from truex_qf.domain.errors import ConfigError
+from truex_qf.domain.limits import RiskLimits
 from truex_qf.strategy.coinbase import DEFAULT_BASE_URL
 from truex_qf.strategy.coinbase import SOURCE_NAME as COINBASE
 from truex_qf.strategy.fair_value import FairValueConfig
 from truex_qf.strategy.quoting import QuoteParams, RequoteMode
-from truex_qf.trading.risk import RiskLimits
 
 __all__ = [
     "DEFAULT_SYMBOL",

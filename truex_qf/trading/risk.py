@@ -17,11 +17,12 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 
+from truex_qf.domain.limits import RiskLimits
 from truex_qf.domain.model import NewOrder, Side
 from truex_qf.trading.orders import ManagedOrder, OrderManager
 from truex_qf.trading.positions import PositionBook
@@ -59,37 +60,6 @@ REASON_CODES = (
     NO_FAIR_VALUE,
     INVALID_ORDER,
 )
-
-
-@dataclass(frozen=True)
-class RiskLimits:
-    """Static limits, validated once at start.
-
-    The message-rate defaults sit below TrueX's reported ~10 orders/s and 300/min (spec §7.8)
-    because cancels, which are never throttled here, use the same venue budget.
-    """
-
-    max_position_base: Mapping[str, Decimal]
-    max_order_qty: Decimal
-    max_order_notional: Decimal
-    max_open_orders: int
-    price_collar_bps: Decimal
-    max_book_age_s: float
-    max_messages_per_s: int = 8
-    max_messages_per_min: int = 240
-
-    def __post_init__(self) -> None:
-        for name in ("max_order_qty", "max_order_notional", "price_collar_bps"):
-            if getattr(self, name) <= ZERO:
-                raise ValueError(f"RiskLimits.{name} must be positive")
-        for name in ("max_open_orders", "max_book_age_s", "max_messages_per_s"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"RiskLimits.{name} must be positive")
-        if self.max_messages_per_min < self.max_messages_per_s:
-            raise ValueError("RiskLimits.max_messages_per_min must be >= max_messages_per_s")
-        for symbol, limit in self.max_position_base.items():
-            if limit < ZERO:
-                raise ValueError(f"RiskLimits.max_position_base[{symbol}] must not be negative")
 
 
 class TradingState(str, Enum):
