@@ -20,6 +20,7 @@ $(STAMP): setup.cfg pyproject.toml requirements/quickfix.txt scripts/install_qui
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
