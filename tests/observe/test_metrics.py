@@ -32,7 +32,12 @@ from truex_qf.domain.model import (
     Side,
     SubscribeMarketData,
 )
-from truex_qf.observe.metrics import Metrics, reject_reason, state_reason_label
+from truex_qf.observe.metrics import (
+    REJECT_REASONS,
+    Metrics,
+    reject_reason,
+    state_reason_label,
+)
 from truex_qf.trading.risk import TradingState
 
 SYMBOL = "BTC-PYUSD"
@@ -234,14 +239,17 @@ def test_no_label_values_from_ids_or_free_text(metrics):
         metrics.observe(report(cl_ord_id, ExecType.REJECTED, OrdStatus.REJECTED, text=text))
     exposed = metrics.render()
     assert "QID" not in exposed and "weird" not in exposed
-    reasons = {
-        labels for name, labels in samples(exposed) if name == "truexqf_orders_rejected_total"
+    rejected = {
+        labels: count
+        for (name, labels), count in samples(exposed).items()
+        if name == "truexqf_orders_rejected_total"
     }
-    assert reasons == {
+    assert {labels for labels, count in rejected.items() if count} == {
         (("reason", "INVALID_CLORDID"), ("type", "new")),
         (("reason", "OTHER"), ("type", "new")),
     }
-    assert len(samples(exposed)) < 250  # bounded, whatever the number of orders
+    assert {dict(labels)["reason"] for labels in rejected} == set(REJECT_REASONS)
+    assert len(samples(exposed)) < 500  # bounded, whatever the number of orders
 
 
 def test_sample_reads_the_market_maker(metrics):

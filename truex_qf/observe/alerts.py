@@ -28,7 +28,12 @@ rule                      severity    fires when / resolves when
 ``CANNOT_TRADE``          critical    the trading state has been WAITING (for
                                       reconciliation, for a quotable symbol; the text says
                                       which) for ``WAITING_ALERT_S`` / it is not WAITING
+``SPILL_FULL``            critical    trading halted because a store spill file is full
+                                      (database away too long) / the halt is lifted
 ========================  ==========  =====================================================
+
+Every alert names its runbook section (``docs/runbook.md#<rule in lower case>``, see
+:mod:`truex_qf.observe.runbook`): in the log line, in the webhook's ``runbook`` field and text.
 
 Event-driven rules fire inside the :meth:`AlertManager.observe` call; time-driven ones on
 :meth:`AlertManager.evaluate`, which the loop calls at least once a second, so every alert is
@@ -37,6 +42,7 @@ raised within about a second of its condition (the bound promised is five).
 Delivery: a log line on ``truex_qf.alerts`` (ERROR for critical, WARNING otherwise, WARNING for
 recoveries) and, with a webhook URL, an HTTP POST of a JSON body from a background thread
 (timeout, retries with backoff, bounded queue). The calling thread only appends to a queue.
+An ``on_alert`` listener (the metrics' alert counters) sees every firing and recovery.
 """
 
 from __future__ import annotations
@@ -71,6 +77,7 @@ from truex_qf.domain.model import (
     SessionRejected,
     SessionRole,
 )
+from truex_qf.observe.runbook import alert_link
 
 if TYPE_CHECKING:
     from truex_qf.trading.market_maker import MarketMaker
@@ -86,6 +93,8 @@ REJECT_STORM = "REJECT_STORM"
 POSITION_LIMIT = "POSITION_LIMIT"
 KILL_SWITCH = "KILL_SWITCH"
 CANNOT_TRADE = "CANNOT_TRADE"
+SPILL_FULL = "SPILL_FULL"
+SPILL_FULL_REASON = "STORAGE_SPILL_FULL"  # the halt reason the pipeline sets (its constant)
 WAITING_ALERT_S = 10.0  # a reconciliation takes well under this; a longer wait is news
 
 CRITICAL, WARNING = "critical", "warning"
@@ -101,7 +110,9 @@ SEVERITIES = {
     POSITION_LIMIT: WARNING,
     KILL_SWITCH: CRITICAL,
     CANNOT_TRADE: CRITICAL,
+    SPILL_FULL: CRITICAL,
 }
+RULES = tuple(SEVERITIES)
 
 _OE = SessionRole.ORDER_ENTRY.value
 _MD = SessionRole.MARKET_DATA.value
@@ -162,13 +173,17 @@ class Alert:
     message: str
     at_s: float
     at_wall: float
+    runbook: str = ""  # docs/runbook.md#<anchor>: what to do about it
 
     def payload(self, source: str) -> dict[str, Any]:
         """The webhook body; ``text`` makes it readable by Slack-style incoming webhooks."""
         body: dict[str, Any] = asdict(self)
         body["source"] = source
         body["at"] = datetime.fromtimestamp(self.at_wall, UTC).isoformat()
-        body["text"] = f"[{self.status.upper()}] {self.severity} {self.message} ({source})"
+        body["text"] = (
+            f"[{self.status.upper()}] {self.severity} {self.message} ({source}; "
+            f"runbook: {self.runbook})"
+        )
         return body
 
 
@@ -187,9 +202,11 @@ class AlertManager:
         *,
         settings: AlertSettings | None = None,
         source: str = "truex-qf",
+        on_alert: Callable[[Alert], None] | None = None,
     ) -> None:
         self.settings = settings or AlertSettings()
         self.source = source
+        self._on_alert = on_alert
         self._clock = clock
         self._lock = threading.Lock()
         self._active: dict[tuple[str, str], Alert] = {}
@@ -327,7 +344,19 @@ class AlertManager:
             self.observe_position(symbol, position, limits.get(symbol), now)
         self.observe_kill_switch(mm.risk.kill_switch_engaged, mm.risk.state_reason, now)
         self.observe_waiting(mm.waiting_for_s, mm.risk.state_reason, now)
+        self.observe_spill_halt(mm.risk.state_reason.startswith(SPILL_FULL_REASON), now)
         self.evaluate(now)
+
+    def observe_spill_halt(self, halted: bool, now_s: float | None = None) -> None:
+        """Whether trading is halted because a store spill file is full (repeats are free)."""
+        now = self._now(now_s)
+        with self._lock:
+            if halted:
+                text = "trading halted: a store spill file is full (the database is away)"
+                raised = self._fire(SPILL_FULL, "", text, now)
+            else:
+                raised = self._resolve(SPILL_FULL, "", "the spill halt is lifted", now)
+        self._deliver(raised)
 
     def observe_waiting(
         self, waited_s: float | None, reason: str = "", now_s: float | None = None
@@ -431,7 +460,9 @@ class AlertManager:
     def _fire(self, rule: str, subject: str, message: str, now: float) -> list[Alert]:
         if (rule, subject) in self._active:
             return []
-        alert = Alert(rule, subject, FIRING, SEVERITIES[rule], message, now, time.time())
+        alert = Alert(
+            rule, subject, FIRING, SEVERITIES[rule], message, now, time.time(), alert_link(rule)
+        )
         self._active[(rule, subject)] = alert
         self._recent.append(alert)
         return [alert]
@@ -442,7 +473,9 @@ class AlertManager:
             return []
         lasted = now - firing.at_s
         text = f"resolved after {lasted:.0f} s: {message}"
-        alert = Alert(rule, subject, RESOLVED, firing.severity, text, now, time.time())
+        alert = Alert(
+            rule, subject, RESOLVED, firing.severity, text, now, time.time(), alert_link(rule)
+        )
         self._recent.append(alert)
         return [alert]
 
@@ -453,11 +486,16 @@ class AlertManager:
             name = f"{alert.rule}[{alert.subject}]" if alert.subject else alert.rule
             if alert.status == FIRING:
                 level = logging.ERROR if alert.severity == CRITICAL else logging.WARNING
-                log.log(level, "ALERT %s: %s", name, alert.message)
+                log.log(level, "ALERT %s: %s (runbook: %s)", name, alert.message, alert.runbook)
             else:
                 log.warning("RESOLVED %s: %s", name, alert.message)
             if self._webhook is not None:
                 self._webhook.enqueue(alert.payload(self.source))
+            if self._on_alert is not None:
+                try:
+                    self._on_alert(alert)
+                except Exception:  # a listener's bug must not stop the trading loop
+                    log.exception("alert listener failed on %s", name)
 
     def _now(self, now_s: float | None) -> float:
         return self._clock() if now_s is None else now_s

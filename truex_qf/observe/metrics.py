@@ -11,23 +11,35 @@ How the trading loop feeds it (every call is a few dictionary operations and met
 - :meth:`Metrics.observe` with every inbound event it takes off the queue;
 - :meth:`Metrics.command_sent` with every command it sends (wrap the ``send`` callable);
 - :meth:`Metrics.pass_done` at the end of each loop turn (tick-to-quote bookkeeping);
-- :meth:`Metrics.sample` about once a second with the :class:`MarketMaker` (gauges, and the
-  counters the market maker already keeps: fills, filled quantity, risk denials);
+- :meth:`Metrics.sample` about once a second with the :class:`MarketMaker` (gauges: fair
+  value, our quoted spread, book age, position; and the counters the market maker already
+  keeps: fills, filled quantity, risk denials);
+- :meth:`Metrics.alert_raised` as the :class:`~truex_qf.observe.alerts.AlertManager`'s
+  ``on_alert`` listener (alerts fired and resolved, by rule);
 - :meth:`Metrics.message_received` for messages the loop never sees (heartbeats), from any
   thread; :meth:`Metrics.sequence_gap` / :meth:`Metrics.resend_request` from the FIX edge.
 
 :meth:`Metrics.serve` exposes the registry over HTTP on a daemon thread.
+
+Every series whose label values are known in advance exists from the start at 0 (roles,
+order types, reject and denial reasons, alert rules; the configured symbols from the first
+:meth:`Metrics.sample`), so a dashboard shows 0 rather than "no data" and ``rate()`` and
+``increase()`` see the first event. ``truexqf_build_info`` (always 1) carries the version,
+the Python and QuickFIX versions and the git commit, read once at start without a subprocess.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import math
+import platform
 import re
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -52,7 +64,9 @@ from truex_qf.domain.model import (
     SessionLoggedOut,
     SessionRejected,
     SessionRole,
+    Side,
 )
+from truex_qf.observe.alerts import FIRING, RESOLVED, RULES, Alert
 from truex_qf.trading.risk import REASON_CODES, TradingState
 
 if TYPE_CHECKING:
@@ -142,6 +156,15 @@ _BUSINESS_REJECT_REASONS = {
     "10": "THROTTLED",
     "18": "PRICE_INCREMENT",
 }
+REJECT_REASONS = tuple(
+    dict.fromkeys(
+        [label for _needle, label in _TEXT_REASONS]
+        + list(_CXL_REJ_REASONS.values())
+        + list(_BUSINESS_REJECT_REASONS.values())
+        + [OTHER]
+    )
+)
+"""Every label :func:`reject_reason` can return: the rejects' zero series."""
 _ORDER_MSG_TYPES = {"D": NEW, "G": REPLACE, "F": CANCEL}
 _LABEL_WORD = re.compile(r"[A-Z][A-Z0-9_]{0,39}")
 _FINAL_REPORTS = frozenset(
@@ -187,6 +210,57 @@ def role_label(role: SessionRole | str) -> str:
     return value if value in ROLES else "other"
 
 
+def _distribution_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def git_commit(start: Path | None = None) -> str:
+    """The commit of the checkout this package runs from (12 hex digits), or ``unknown``.
+
+    Reads ``.git/HEAD`` and the ref it names (loose or packed) beside the package directory:
+    an editable install from a clone knows its commit; an installed wheel says ``unknown``.
+    Never runs ``git``.
+    """
+    package = start or Path(__file__).resolve().parent.parent
+    root = package.parent / ".git"
+    try:
+        head = (root / "HEAD").read_text(encoding="ascii").strip()
+        if head.startswith("ref: "):
+            ref = head[5:]
+            loose = root / ref
+            if loose.is_file():
+                head = loose.read_text(encoding="ascii").strip()
+            else:
+                packed = (root / "packed-refs").read_text(encoding="ascii")
+                head = next(
+                    (line.split()[0] for line in packed.splitlines() if line.endswith(" " + ref)),
+                    "",
+                )
+    except (OSError, UnicodeDecodeError):
+        return "unknown"
+    return head[:12] if re.fullmatch(r"[0-9a-f]{40}", head) else "unknown"
+
+
+def build_labels() -> dict[str, str]:
+    """The ``truexqf_build_info`` labels, read once at start."""
+    return {
+        "version": _distribution_version("truex-qf"),
+        "python": platform.python_version(),
+        "quickfix": _distribution_version("quickfix"),
+        "commit": git_commit(),
+    }
+
+
+def quoted_spread_bps(bid: Decimal | None, ask: Decimal | None) -> float:
+    """Our best ask minus our best bid over their mid, in basis points (NaN without both)."""
+    if bid is None or ask is None or bid + ask <= 0:
+        return math.nan
+    return float((ask - bid) / ((ask + bid) / 2) * 10_000)
+
+
 class Metrics:
     """Every metric of one process, on its own :class:`CollectorRegistry`.
 
@@ -215,6 +289,7 @@ class Metrics:
         self._denials_seen: dict[str, int] = {}
         self._fills_seen: dict[str, tuple[int, Decimal, Decimal]] = {}
         self._state_info: tuple[str, str] | None = None
+        self._symbols: set[str] = set()
         self._server: WSGIServer | None = None
         self.port: int | None = None
         self._define()
@@ -345,16 +420,80 @@ class Metrics:
             buckets=LATENCY_BUCKETS_S,
             registry=r,
         )
+        self.fair_value = Gauge(
+            "truexqf_fair_value_quote",
+            "The strategy's fair value, quote currency (NaN without one).",
+            ["symbol"],
+            registry=r,
+        )
+        self.quoted_spread = Gauge(
+            "truexqf_quoted_spread_bps",
+            "Our best working ask minus our best working bid, in basis points of their mid "
+            "(NaN unless we quote both sides).",
+            ["symbol"],
+            registry=r,
+        )
+        self.book_age = Gauge(
+            "truexqf_book_age_seconds",
+            "Seconds since the last market-data message applied to the symbol's book, sampled "
+            "each second (NaN before the first).",
+            ["symbol"],
+            registry=r,
+        )
+        self.alerts = Counter(
+            "truexqf_alerts", "Alerts fired and resolved, by rule.", ["rule", "status"], registry=r
+        )
+        self.alerts_active = Gauge(
+            "truexqf_alerts_active",
+            "Alerts firing now, by rule (a rule per session or symbol may fire more than once).",
+            ["rule"],
+            registry=r,
+        )
+        self.build_info = Gauge(
+            "truexqf_build_info",
+            "Always 1; the labels say which build runs.",
+            ["version", "python", "quickfix", "commit"],
+            registry=r,
+        )
+        self.build_info.labels(**build_labels()).set(1)
         for role in ROLES:
             self.session_up.labels(role).set(0)
             self.last_message_age.labels(role).set_function(self._age_function(role))
             self.sequence_gaps.labels(role)
             self.resend_requests.labels(role)
+            self.session_rejects.labels(role)
+            for result in ("accepted", "refused"):
+                self.logons.labels(role, result)
         for order_type in ORDER_TYPES:
             self.orders_sent.labels(order_type)
             self.orders_acked.labels(order_type)
+            for reason in REJECT_REASONS:
+                self.orders_rejected.labels(order_type, reason)
+        for reason in REJECT_REASONS:
+            self.business_rejects.labels(reason)
+        for code in (*REASON_CODES, OTHER):
+            self.risk_denials.labels(code)
+        for rule in RULES:
+            self.alerts_active.labels(rule).set(0)
+            for status in (FIRING, RESOLVED):
+                self.alerts.labels(rule, status)
         self.order_to_ack.labels(NEW)
         self.order_to_ack.labels(REPLACE)
+
+    def declare_symbols(self, symbols: tuple[str, ...] | list[str]) -> None:
+        """Zero series for each configured symbol (done by the first :meth:`sample`)."""
+        for symbol in symbols:
+            if symbol in self._symbols:
+                continue
+            self._symbols.add(symbol)
+            self.fills.labels(symbol)
+            for side in ("buy", "sell"):
+                self.filled_base.labels(symbol, side)
+            self.working_orders.labels(symbol).set(0)
+            self.fair_value.labels(symbol).set(math.nan)
+            self.quoted_spread.labels(symbol).set(math.nan)
+            self.book_age.labels(symbol).set(math.nan)
+            self.set_position(symbol, Decimal(0), Decimal(0), None)
 
     def _age_function(self, role: str) -> Callable[[], float]:
         def age_s() -> float:
@@ -497,9 +636,11 @@ class Metrics:
         self.message_limit.set(mm.risk.limits.max_messages_per_s)
         self._refresh_rate(self._clock() if now_s is None else now_s)
         fair_values = mm.fair_values()
+        self.declare_symbols(mm.symbols)
+        book_now_s = mm.clock()
         for symbol in mm.symbols:
             position = mm.positions.get(symbol)
-            self.working_orders.labels(symbol).set(mm.orders.open_order_count(symbol))
+            self.sample_quotes(symbol, mm, fair_values.get(symbol), book_now_s)
             if position is None:
                 self.set_position(symbol, Decimal(0), Decimal(0), Decimal(0))
                 continue
@@ -511,6 +652,32 @@ class Metrics:
                 position.unrealized_pnl_quote(fair) if fair is not None else None,
             )
             self.sync_fills(symbol, position.fill_count, position.bought_base, position.sold_base)
+
+    def sample_quotes(
+        self, symbol: str, mm: MarketMaker, fair: Decimal | None, book_now_s: float
+    ) -> None:
+        """Working orders, fair value, our quoted spread and the book's age of one symbol."""
+        working = mm.orders.working_orders(symbol)
+        self.working_orders.labels(symbol).set(len(working))
+        self.fair_value.labels(symbol).set(math.nan if fair is None else float(fair))
+        bids = [o.price for o in working if o.side is Side.BUY and o.price is not None]
+        asks = [o.price for o in working if o.side is Side.SELL and o.price is not None]
+        self.quoted_spread.labels(symbol).set(
+            quoted_spread_bps(max(bids) if bids else None, min(asks) if asks else None)
+        )
+        book = mm.books.book(symbol)
+        age_s = book.age_s(book_now_s) if book is not None else math.inf
+        self.book_age.labels(symbol).set(age_s if math.isfinite(age_s) else math.nan)
+
+    def alert_raised(self, alert: Alert) -> None:
+        """The alert manager's ``on_alert`` listener: count it, track what fires now."""
+        if alert.rule not in RULES:
+            return
+        self.alerts.labels(alert.rule, alert.status).inc()
+        if alert.status == FIRING:
+            self.alerts_active.labels(alert.rule).inc()
+        elif alert.status == RESOLVED:
+            self.alerts_active.labels(alert.rule).dec()
 
     def set_position(
         self,
