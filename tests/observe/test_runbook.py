@@ -1,0 +1,115 @@
+"""docs/runbook.md has a section for every alert rule and every ``doctor`` check, and the
+links the program prints (alert texts) and the runbook's own links resolve to its headings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.observe import FakeClock
+from truex_qf.domain.model import LogonRefused, SessionRole
+from truex_qf.observe.alerts import RULES, SEVERITIES, AlertManager
+from truex_qf.observe.runbook import RUNBOOK_PATH, alert_link, doctor_anchor, doctor_link
+from truex_qf.ops import doctor
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNBOOK = ROOT / RUNBOOK_PATH
+DOCTOR_CHECKS = (
+    doctor.CONFIG,
+    doctor.DNS_FIX,
+    doctor.DNS_REST,
+    doctor.TCP_OE,
+    doctor.TCP_MD,
+    doctor.TCP_REST,
+    doctor.LOGON_OE,
+    doctor.LOGON_MD,
+    doctor.CLOCK_SKEW,
+    doctor.REST_HEALTH,
+)
+PARTS = ("**Means.**", "**Recovered when.**")
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation but ``-`` and ``_`` dropped,
+    spaces as hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def sections() -> dict[str, str]:
+    """Anchor -> the section's text (up to the next heading of any level)."""
+    found: dict[str, str] = {}
+    anchor = None
+    for line in RUNBOOK.read_text(encoding="utf-8").splitlines():
+        heading = re.match(r"#{1,6} (.+)", line)
+        if heading:
+            anchor = slug(heading.group(1))
+            assert anchor not in found, f"two headings make the anchor #{anchor}"
+            found[anchor] = ""
+        elif anchor is not None:
+            found[anchor] += line + "\n"
+    return found
+
+
+def resolve(link: str) -> str:
+    path, _, anchor = link.partition("#")
+    assert (ROOT / path).is_file(), link
+    return anchor
+
+
+def test_the_slug_is_githubs():
+    assert slug("`SESSION_DOWN`") == "session_down"
+    assert slug("doctor: `TCP OE`") == "doctor-tcp-oe"
+    assert doctor_anchor(doctor.TCP_OE) == "doctor-tcp-oe"
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_every_alert_rule_has_a_full_section(rule):
+    text = sections().get(resolve(alert_link(rule)))
+    assert text is not None, f"no section for {rule} in {RUNBOOK_PATH}"
+    for part in (*PARTS, "**Already done.**", "**Check.**", "**Do.**"):
+        assert part in text, (rule, part)
+
+
+def test_the_rules_are_the_documented_ones():
+    assert set(RULES) == set(SEVERITIES)
+    assert len(RULES) >= 10
+
+
+@pytest.mark.parametrize("check", DOCTOR_CHECKS)
+def test_every_doctor_check_has_a_section(check):
+    text = sections().get(resolve(doctor_link(check)))
+    assert text is not None, f"no section for doctor check {check!r} in {RUNBOOK_PATH}"
+    for part in PARTS:
+        assert part in text, (check, part)
+
+
+def test_the_doctor_checks_listed_here_are_all_the_doctors():
+    names = {
+        value
+        for name, value in vars(doctor).items()
+        if name.isupper() and isinstance(value, str) and value in DOCTOR_CHECKS
+    }
+    assert len(names) == len(DOCTOR_CHECKS)
+    emitted = set(re.findall(r"emit\(\s*([A-Z_]+)", Path(doctor.__file__).read_text()))
+    assert emitted <= {n for n, v in vars(doctor).items() if v in DOCTOR_CHECKS}, emitted
+
+
+def test_an_alert_text_links_to_a_section_that_exists():
+    alerts = AlertManager(None, FakeClock())
+    alerts.observe(LogonRefused(SessionRole.ORDER_ENTRY, "oe", "Authentication failed", "8"))
+    (firing,) = alerts.active()
+    text = firing.payload("test")["text"]
+    link = re.search(r"runbook: (\S+?)\)", text)
+    assert link is not None, text
+    assert resolve(link.group(1)) in sections()
+
+
+def test_the_runbooks_own_links_resolve():
+    anchors = sections()
+    links = re.findall(r"\]\(#([^)]+)\)", RUNBOOK.read_text(encoding="utf-8"))
+    assert links
+    for anchor in links:
+        assert anchor in anchors, anchor
