@@ -1,4 +1,4 @@
-"""``python -m bench``: truex-qf against bare QuickFIX in the same run (see :mod:`bench.compare`)."""
+"""``python -m bench``: truex-qf against bare QuickFIX in one run (see :mod:`bench.compare`)."""
 
 from bench.compare import run
 

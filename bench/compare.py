@@ -1061,6 +1061,18 @@ def bench_strategy() -> StrategySettings:
     )
 
 
+class ProbedRunner(Runner):
+    """A Runner that calls :attr:`on_pass` at the end of every pass, on the loop or an engine
+    thread, trading lock held: the bench's probe, kept out of the product."""
+
+    on_pass: Callable[[], None] | None = None
+
+    def _end_pass(self) -> None:
+        super()._end_pass()
+        if self.on_pass is not None:
+            self.on_pass()
+
+
 class TruexClient:
     """The truex-qf receiver: a Runner, driven one loop turn at a time."""
 
@@ -1081,7 +1093,9 @@ class TruexClient:
         self.md_strategy = dataclasses.replace(
             self.ttq_strategy, requote_tolerance_bps=default_strategy().requote_tolerance_bps
         )
-        self.runner = Runner(fix_settings, self.ttq_strategy, pipeline=self.pipeline, mode="bench")
+        self.runner = ProbedRunner(
+            fix_settings, self.ttq_strategy, pipeline=self.pipeline, mode="bench"
+        )
         self.mm = self.runner.mm
         self.events = self.runner.events
         # What the Runner hands the MarketMaker as its ``send``.

@@ -29,7 +29,6 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TextIO
@@ -301,9 +300,6 @@ class Runner:
         self._pipeline_finished = False
         self._closing = False
         self._next_tick = 0.0
-        # Called at the end of every pass, loop or engine thread, trading lock held (the
-        # benchmark's probe).
-        self.on_pass: Callable[[], None] | None = None
 
     def run(self, duration_s: float | None = None) -> RunSummary:
         """Trade until ``duration_s`` passes or :attr:`stop_requested` is set; then flatten."""
@@ -436,8 +432,6 @@ class Runner:
         """What ends every pass, on the loop or an engine thread (trading lock held)."""
         if self.pipeline is not None:
             self.pipeline.after_pass(self.mm)
-        if self.on_pass is not None:
-            self.on_pass()
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
