@@ -113,3 +113,18 @@ def test_the_runbooks_own_links_resolve():
     assert links
     for anchor in links:
         assert anchor in anchors, anchor
+
+
+def test_the_doctor_names_the_sections_of_its_failed_and_warned_checks():
+    checks = [
+        doctor.Check(doctor.CONFIG, doctor.Verdict.WARN, "ports swapped"),
+        doctor.Check(doctor.TCP_OE, doctor.Verdict.FAIL, "refused"),
+        doctor.Check(doctor.LOGON_OE, doctor.Verdict.SKIP, "not run"),
+        doctor.Check(doctor.CLOCK_SKEW, doctor.Verdict.OK, "fine"),
+    ]
+    line = doctor.runbook_line(checks)
+    assert line == ("runbook: docs/runbook.md#doctor-config, docs/runbook.md#doctor-tcp-oe")
+    anchors = sections()
+    for link in line.removeprefix("runbook: ").split(", "):
+        assert resolve(link) in anchors
+    assert doctor.runbook_line(checks[3:]) == ""

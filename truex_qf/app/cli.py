@@ -715,11 +715,13 @@ def _rest_client(config, url: str | None):  # type: ignore[no-untyped-def]
 @_one_line_errors
 def doctor(timeout_s: float) -> None:
     """Check configuration, DNS, TCP, FIX logons, clock skew and REST; exit 0 only if all pass."""
-    from truex_qf.ops.doctor import exit_code, format_check, run_doctor
+    from truex_qf.ops.doctor import exit_code, format_check, run_doctor, runbook_line
 
     checks = run_doctor(
         os.environ, timeout_s=timeout_s, report=lambda c: click.echo(format_check(c))
     )
+    if runbook_line(checks):
+        click.echo(runbook_line(checks))
     sys.exit(exit_code(checks))
 
 

@@ -52,6 +52,7 @@ from truex_qf.config import (
 )
 from truex_qf.domain.errors import ConfigError, TruexError
 from truex_qf.fix.signing import logon_signature
+from truex_qf.observe.runbook import doctor_link
 from truex_qf.rest.client import AUTH_HINT, CLIENT_HINT, RestError, TruexRestClient, one_line
 
 DEFAULT_REST_URL = UAT_REST_URL
@@ -132,6 +133,14 @@ def format_check(check: Check) -> str:
     """``check`` as one line: verdict, name, detail and, if any, the hint."""
     line = f"{check.verdict.value:<4}  {check.name:<13}  {check.detail}"
     return f"{line} -- hint: {check.hint}" if check.hint else line
+
+
+def runbook_line(checks: list[Check]) -> str:
+    """Where docs/runbook.md explains each failed or warned check ('' when every one passed)."""
+    flagged = [c for c in checks if c.verdict in (Verdict.FAIL, Verdict.WARN)]
+    if not flagged:
+        return ""
+    return "runbook: " + ", ".join(doctor_link(c.name) for c in flagged)
 
 
 def exit_code(checks: list[Check]) -> int:
