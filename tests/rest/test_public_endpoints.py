@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue
-from truex_qf.rest.client import HEADER_VERSION, VERSION_ENVELOPE, VERSION_RAW
+from truex_qf.rest.wire import HEADER_VERSION, VERSION_ENVELOPE, VERSION_RAW
 from truex_qf.sim.rest_server import SimulatorRestServer
 
 

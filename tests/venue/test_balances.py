@@ -17,8 +17,8 @@ from truex_qf.domain.model import (
     Side,
     TimeInForce,
 )
-from truex_qf.rest.client import HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_TOKEN
 from truex_qf.rest.signing import rest_signature
+from truex_qf.rest.wire import HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_TOKEN
 from truex_qf.sim.balances import DEFAULT_BALANCES, AssetBalance, BalanceBook, hold_of
 from truex_qf.sim.fix_acceptor import VenueAccount
 from truex_qf.sim.matching import INSUFFICIENT_BALANCE

@@ -8,23 +8,25 @@ reconciles its orders with :meth:`TruexRestClient.active_orders`. This package i
 """
 
 from truex_qf.rest.client import (
-    ID_TYPE_CLIENT,
-    ID_TYPE_EXCHANGE,
-    VERSION_ENVELOPE,
-    VERSION_RAW,
     Balance,
     CancelAllResult,
     CancelOutcome,
     CancelResult,
     ClientInfo,
     MarketIncrement,
-    PathStyle,
     RestError,
     RestOrderStatus,
     TruexRestClient,
     VenueOrder,
 )
 from truex_qf.rest.signing import rest_signature
+from truex_qf.rest.wire import (
+    ID_TYPE_CLIENT,
+    ID_TYPE_EXCHANGE,
+    VERSION_ENVELOPE,
+    VERSION_RAW,
+    PathStyle,
+)
 
 __all__ = [
     "ID_TYPE_CLIENT",

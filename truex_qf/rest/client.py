@@ -54,71 +54,29 @@ from truex_qf.config import Credentials
 from truex_qf.domain.errors import ConfigError, TruexError
 from truex_qf.domain.model import Side
 
-# The venue's values are defined in the trading layer (which imports no HTTP); they keep
-# their names here for callers of the client.
+# The venue's values are defined in domain/ (which imports no HTTP); they keep their names
+# here for callers of the client, as do the wire facts of rest/wire.py.
 from truex_qf.domain.venue_orders import Balance, RestOrderStatus, VenueOrder, VenueTrade
 from truex_qf.rest.signing import rest_signature
+from truex_qf.rest.wire import (
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    HEADER_TOKEN,
+    HEADER_USER_ID,
+    HEADER_VERSION,
+    ID_TYPE_CLIENT,
+    ID_TYPE_EXCHANGE,
+    PATHS,
+    SUPPORTED_VERSIONS,
+    VERSION_RAW,
+    PathStyle,
+)
 
 log = logging.getLogger("truex_qf.rest")
-
-VERSION_RAW = "v2024_01_01"  # raw arrays/objects; TrueX's default
-VERSION_ENVELOPE = "v2026_01_23"  # {"data": ..., "pagination": {...}}
-SUPPORTED_VERSIONS = (VERSION_RAW, VERSION_ENVELOPE)
-
-HEADER_TOKEN = "x-truex-auth-token"
-HEADER_TIMESTAMP = "x-truex-auth-timestamp"
-HEADER_SIGNATURE = "x-truex-auth-signature"
-HEADER_USER_ID = "x-truex-auth-userid"  # as documented
-HEADER_USER_ID_ALT = "x-truex-auth-user-id"  # as the official rest.py sends it
-HEADER_VERSION = "X-Truex-Version"
-
-ID_TYPE_EXCHANGE = "exchange"  # the venue's order ID (the FIX OrderID, 37)
-ID_TYPE_CLIENT = "client"  # our external_id (the FIX ClOrdID, 11)
 
 AUTH_HINT = "check TRUEX_API_KEY/TRUEX_SECRET_KEY and the clock (timestamps are in seconds)"
 CLIENT_HINT = "check TRUEX_CLIENT_ID (client IDs expire; GET /api/v1/clients lists yours)"
 _MAX_REASON = 200
-
-
-class PathStyle(str, Enum):
-    """Which generation of TrueX REST paths to call (v1.0.3 pluralised them)."""
-
-    PLURAL = "plural"
-    SINGULAR = "singular"
-
-
-@dataclass(frozen=True, slots=True)
-class RestPaths:
-    """Absolute paths of the endpoints we use; ``{ref_id}`` is an order reference."""
-
-    active_orders: str
-    order_status: str
-    order: str
-    balances: str
-    clients: str
-    increments: str
-    trades: str = "/api/v1/orders/trades"
-
-
-PLURAL_PATHS = RestPaths(
-    active_orders="/api/v1/orders/active",
-    order_status="/api/v1/orders/status/{ref_id}",
-    order="/api/v1/orders/{ref_id}",
-    balances="/api/v1/balances",
-    clients="/api/v1/clients",
-    increments="/api/v1/markets/increments",
-    trades="/api/v1/orders/trades",
-)
-SINGULAR_PATHS = RestPaths(
-    active_orders="/api/v1/order/active",
-    order_status="/api/v1/order/status/{ref_id}",
-    order="/api/v1/order/{ref_id}",
-    balances="/api/v1/balance",
-    clients="/api/v1/client",
-    increments="/api/v1/market/increment",
-    trades="/api/v1/order/trade",
-)
-PATHS = {PathStyle.PLURAL: PLURAL_PATHS, PathStyle.SINGULAR: SINGULAR_PATHS}
 
 
 class RestError(TruexError):

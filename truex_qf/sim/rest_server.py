@@ -51,7 +51,8 @@ from truex_qf.domain.errors import TruexError
 from truex_qf.domain.increments import PriceGrid
 from truex_qf.domain.model import CancelOrder, OrderCancelReject, OrdStatus, OrdType, Side
 from truex_qf.fix.signing import signature_matches
-from truex_qf.rest.client import (
+from truex_qf.rest.signing import rest_signature
+from truex_qf.rest.wire import (
     HEADER_SIGNATURE,
     HEADER_TIMESTAMP,
     HEADER_TOKEN,
@@ -67,7 +68,6 @@ from truex_qf.rest.client import (
     VERSION_RAW,
     RestPaths,
 )
-from truex_qf.rest.signing import rest_signature
 from truex_qf.sim.matching import TOO_LATE_TEXTS, MatchingEngine, ToClient
 
 if TYPE_CHECKING:
