@@ -207,6 +207,14 @@ def test_spill_full_halts_trading(tmp_path, market, postgres_db):
         step_until(runner, lambda: runner.mm.risk.state is TradingState.HALTED, timeout_s=60)
         assert runner.mm.risk.state_reason == STORAGE_SPILL_FULL
         step_until(runner, lambda: runner.mm.working_order_count() == 0, timeout_s=10)
+        registry = pipeline.metrics.registry
+        spill_alerts = {"rule": "SPILL_FULL"}
+        step_until(  # the alert, and the metric the alert manager feeds
+            runner,
+            lambda: registry.get_sample_value("truexqf_alerts_active", spill_alerts) == 1,
+            timeout_s=10,
+        )
+        assert any(a.rule == "SPILL_FULL" for a in pipeline.alerts.active())
     finally:
         runner.close()
         proxy.down()
