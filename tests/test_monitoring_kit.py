@@ -161,3 +161,79 @@ def test_the_compose_file_starts_the_four_services_from_files_that_exist():
         assert yaml.safe_load(path.read_text(encoding="utf-8"))["apiVersion"] == 1, path
     scrape = yaml.safe_load(SCRAPE_FILE.read_text(encoding="utf-8"))
     assert scrape["scrape_configs"][0]["job_name"] == "truex-qf"
+
+
+PROMTOOL_TESTS = """
+rule_files:
+  - {rules}
+evaluation_interval: 15s
+tests:
+  - interval: 15s
+    input_series:
+      - series: 'truexqf_alerts_active{{instance="a", job="truex-qf", rule="KILL_SWITCH"}}'
+        values: '0 0 1 1 1 0'
+      - series: 'truexqf_alerts_total{{instance="a", job="truex-qf", rule="KILL_SWITCH",
+          status="firing"}}'
+        values: '0 0 1 1 1 1 1 1 1 1 1 1 1 1'
+      - series: 'up{{instance="a", job="truex-qf"}}'
+        values: '1 1 0 0 0 0 0 0 0'
+      - series: 'truexqf_book_age_seconds{{instance="a", job="truex-qf", symbol="BTC-PYUSD"}}'
+        values: '1 1 90 105 120 135 150 165 180'
+    alert_rule_test:
+      - eval_time: 15s
+        alertname: TruexQfKillSwitch
+        exp_alerts: []
+      - eval_time: 45s
+        alertname: TruexQfKillSwitch
+        exp_alerts:
+          - exp_labels: &kill_switch
+              severity: critical
+              rule: KILL_SWITCH
+              instance: a
+              job: truex-qf
+            exp_annotations: &kill_switch_text
+              summary: "The kill switch is engaged: orders cancelled, trading halted."
+              runbook_url: docs/runbook.md#kill_switch
+      - eval_time: 75s  # no longer active, but fired within 2 minutes: one alert still
+        alertname: TruexQfKillSwitch
+        exp_alerts:
+          - exp_labels: *kill_switch
+            exp_annotations: *kill_switch_text
+      - eval_time: 3m15s
+        alertname: TruexQfKillSwitch
+        exp_alerts: []
+      - eval_time: 2m
+        alertname: TruexQfDown
+        exp_alerts:
+          - exp_labels:
+              severity: critical
+              instance: a
+              job: truex-qf
+            exp_annotations:
+              summary: "Prometheus cannot scrape truex-qf at a."
+              runbook_url: docs/runbook.md#prometheus-truexqfdown
+      - eval_time: 30s
+        alertname: TruexQfBookStale
+        exp_alerts: []
+      - eval_time: 2m
+        alertname: TruexQfBookStale
+        exp_alerts:
+          - exp_labels:
+              severity: warning
+              instance: a
+              job: truex-qf
+              symbol: BTC-PYUSD
+            exp_annotations:
+              summary: "The BTC-PYUSD book has not changed for 3m 0s."
+              runbook_url: docs/runbook.md#market_data_stale
+"""
+
+
+def test_promtool_fires_the_rules_on_their_series(tmp_path):
+    tool = promtool()
+    spec = tmp_path / "tests.yml"
+    spec.write_text(PROMTOOL_TESTS.format(rules=RULES_FILE), encoding="utf-8")
+    checked = subprocess.run(
+        [tool, "test", "rules", str(spec)], capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
