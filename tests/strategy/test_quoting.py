@@ -19,8 +19,10 @@ from truex_qf.strategy.quoting import (
     BELOW_MIN_NOTIONAL,
     IN_FLIGHT,
     LEVEL_COLLISION,
+    NON_POSITIVE_PRICE,
     POSITION_LIMIT,
     SELF_CROSS,
+    WOULD_CROSS,
     ZERO_SIZE,
     HeldLevel,
     Proposal,
@@ -30,10 +32,19 @@ from truex_qf.strategy.quoting import (
     RequoteMode,
     Suppressed,
     WorkingQuote,
+    apply_min_edge,
+    apply_position_budget,
+    apply_skew,
+    base_proposal,
     build_proposal,
     diff_quotes,
+    enforce_level_order,
+    filter_sizes,
+    filter_takers,
     inventory_skew_bps,
+    level_distance_bps,
     propose,
+    round_to_grid,
 )
 
 GRID = PriceGrid()
@@ -359,3 +370,164 @@ def test_diff_holds_orders_that_would_cross_our_own_other_side() -> None:
     after = [w("b1", BUY, 1, "49950", "0.01"), w("s1", SELL, 1, "50060", "0.01")]
     actions = diff_quotes(moved, after, TOL_BPS, SIZE_TOL)
     assert actions.replace == (QuoteReplace(after[0], moved.quotes[0]),)
+
+
+# --------------------------------------------------------------------------- each step alone
+#
+# build_proposal is the chain of these steps; each is driven here on a hand-made proposal.
+
+FV = D(50000)
+
+
+def hand_made(*quotes: Quote, skew_bps: D = D(0)) -> Proposal:
+    return Proposal(tuple(quotes), FV, skew_bps)
+
+
+def test_level_distance_is_spread_plus_spacing_plus_widening() -> None:
+    assert level_distance_bps(TWO_LEVELS, 1) == D(10)
+    assert level_distance_bps(TWO_LEVELS, 2) == D(15)
+    assert level_distance_bps(TWO_LEVELS, 2, D(5)) == D(20)
+
+
+def test_base_proposal_lists_buys_then_sells_level_one_outward() -> None:
+    proposal = base_proposal(FV, TWO_LEVELS)
+    assert proposal.quotes == (
+        Quote(BUY, 1, D("49950.000"), D("0.01")),
+        Quote(BUY, 2, D("49925.000"), D("0.005")),
+        Quote(SELL, 1, D("50050.000"), D("0.01")),
+        Quote(SELL, 2, D("50075.000"), D("0.005")),
+    )
+    assert proposal.fair_value == FV and proposal.suppressed == ()
+
+
+def test_apply_skew_moves_both_sides_and_records_the_skew() -> None:
+    proposal = hand_made(Quote(BUY, 1, D(49950), D(1)), Quote(SELL, 1, D(50050), D(1)))
+    skewed = apply_skew(proposal, D(4))  # long: 4 bps of 50 000 = 20 down
+    assert [q.price for q in skewed.quotes] == [D(49930), D(50030)]
+    assert skewed.skew_bps == D(4)
+    assert apply_skew(proposal, D(0)) is proposal  # nothing to move: the same proposal
+
+
+def test_apply_min_edge_clamps_only_what_is_too_close() -> None:
+    params = QuoteParams(maker_fee_bps=D(2), min_edge_bps=D(3))  # 5 bps = 25
+    proposal = hand_made(
+        Quote(BUY, 1, D(49990), D(1)),  # 2 bps away: clamped to 49 975
+        Quote(BUY, 2, D(49950), D(1)),
+        Quote(SELL, 1, D(50100), D(1)),
+    )
+    clamped = apply_min_edge(proposal, params)
+    assert [q.price for q in clamped.quotes] == [D(49975), D(49950), D(50100)]
+    assert apply_min_edge(hand_made(Quote(SELL, 1, D(50100), D(1))), params).quotes == (
+        Quote(SELL, 1, D(50100), D(1)),
+    )
+
+
+def test_round_to_grid_rounds_away_from_the_market_and_drops_zero_sizes() -> None:
+    proposal = hand_made(
+        Quote(BUY, 1, D("49950.07"), D("0.01239")),
+        Quote(BUY, 2, D("-1"), D("0.01")),
+        Quote(SELL, 1, D("50050.01"), D("0.00001")),
+    )
+    rounded = round_to_grid(proposal, GRID)
+    assert rounded.quotes == (Quote(BUY, 1, D("49950.0"), D("0.0123")),)
+    assert rounded.suppressed == (
+        Suppressed(BUY, 2, NON_POSITIVE_PRICE),
+        Suppressed(SELL, 1, ZERO_SIZE),
+    )
+
+
+def test_filter_takers_pushes_back_behind_the_opposite_best() -> None:
+    proposal = hand_made(Quote(BUY, 1, D("50070.0"), D(1)), Quote(SELL, 1, D("49990.0"), D(1)))
+    pushed = filter_takers(proposal, book("50000", "50060"), GRID)
+    assert [q.price for q in pushed.quotes] == [D("50059.9"), D("50000.1")]
+    resting = hand_made(Quote(BUY, 1, D("49950.0"), D(1)))
+    assert filter_takers(resting, book("50000", "50060"), GRID) is resting
+    assert filter_takers(resting, None, GRID) is resting
+
+
+def test_filter_takers_drops_a_bid_that_cannot_go_below_the_lowest_tick() -> None:
+    # an offer at the grid's lowest tick (1E-10 below a price of 1): no bid fits below it
+    proposal = hand_made(Quote(BUY, 1, D("1E-9"), D(1000000)))
+    tiny_offer = OrderBook("BTC-PYUSD")
+    tiny_offer.apply_snapshot(
+        MarketDataSnapshot(
+            "MD-1", "BTC-PYUSD", (BookEntry(MDEntryType.OFFER, D("1E-10"), D("1")),)
+        ),
+        0.0,
+    )
+    assert filter_takers(proposal, tiny_offer, GRID).suppressed == (
+        Suppressed(BUY, 1, WOULD_CROSS),
+    )
+
+
+def test_enforce_level_order_drops_levels_not_worse_than_the_one_before() -> None:
+    proposal = hand_made(
+        Quote(BUY, 1, D(49950), D(1)),
+        Quote(BUY, 2, D(49950), D(1)),  # collides with level 1
+        Quote(BUY, 3, D(49940), D(1)),
+        Quote(SELL, 1, D(50050), D(1)),
+        Quote(SELL, 2, D(50040), D(1)),  # better than level 1
+    )
+    ordered = enforce_level_order(proposal)
+    assert [q.key for q in ordered.quotes] == [(BUY, 1), (BUY, 3), (SELL, 1)]
+    assert ordered.suppressed == (
+        Suppressed(BUY, 2, LEVEL_COLLISION),
+        Suppressed(SELL, 2, LEVEL_COLLISION),
+    )
+
+
+def test_apply_position_budget_fills_from_level_one_outward() -> None:
+    params = QuoteParams(max_position_base=D(1))
+    proposal = hand_made(
+        Quote(BUY, 1, D(49950), D("0.3")),
+        Quote(BUY, 2, D(49940), D("0.3")),
+        Quote(SELL, 1, D(50050), D("0.3")),
+    )
+    # long 0.5: bids may add 0.5 (0.3 then 0.2), offers 1.5
+    budgeted = apply_position_budget(proposal, D("0.5"), params)
+    assert [q.size for q in budgeted.quotes] == [D("0.3"), D("0.2"), D("0.3")]
+    # long 1: no bid fits
+    full = apply_position_budget(proposal, D(1), params)
+    assert [q.key for q in full.quotes] == [(SELL, 1)]
+    assert full.suppressed == (
+        Suppressed(BUY, 1, POSITION_LIMIT),
+        Suppressed(BUY, 2, POSITION_LIMIT),
+    )
+    assert apply_position_budget(proposal, D(0), params) is proposal
+
+
+def test_filter_sizes_rounds_again_and_drops_small_notionals() -> None:
+    proposal = hand_made(
+        Quote(BUY, 1, D("49950.0"), D("0.00123")),  # down to the lot: 0.0012
+        Quote(BUY, 2, D("49940.0"), D("0.00001")),  # rounds to 0
+        Quote(SELL, 1, D("50050.0"), D("0.0001")),  # 5.005 notional: kept
+    )
+    sized = filter_sizes(proposal, PriceGrid(min_notional=D(5)))
+    assert [q.size for q in sized.quotes] == [D("0.0012"), D("0.0001")]
+    assert sized.suppressed == (Suppressed(BUY, 2, ZERO_SIZE),)
+    small = filter_sizes(proposal, PriceGrid(min_notional=D(6)))
+    assert Suppressed(SELL, 1, BELOW_MIN_NOTIONAL) in small.suppressed
+
+
+def test_build_proposal_is_the_chain_of_steps() -> None:
+    params = QuoteParams(
+        levels_per_side=2,
+        spread_bps=D(10),
+        level_spacing_bps=D(5),
+        level_size_base=D("0.3"),
+        max_position_base=D(1),
+        inventory_skew_bps=D(10),
+        max_skew_bps=D(5),
+        min_edge_bps=D(8),
+    )
+    position, top = D("0.6"), book("49900", "49960")
+    chained = base_proposal(FV, params)
+    chained = apply_skew(chained, inventory_skew_bps(position, params))
+    chained = apply_min_edge(chained, params)
+    chained = round_to_grid(chained, GRID)
+    chained = filter_takers(chained, top, GRID)
+    chained = enforce_level_order(chained)
+    chained = apply_position_budget(chained, position, params)
+    chained = filter_sizes(chained, GRID)
+    assert build_proposal(FV, position, params, GRID, top) == chained
+    assert chained.skew_bps == D(5)  # 10 * 0.6 capped at 5

@@ -1,9 +1,11 @@
 """The quoting pipeline: small pure functions from a fair value to a proposal to order actions.
 
-:func:`build_proposal_stepwise` runs, in order (each step a function over a :class:`Proposal`):
+:func:`build_proposal`, which the market maker calls on every requote, runs these steps in
+order, each a function from a :class:`Proposal` to the next (Hummingbot's ``c_tick`` shape):
 
 1. :func:`base_proposal` — N levels per side around fair value: level ``l`` sits
-   ``spread_bps + extra_spread_bps + (l - 1) * level_spacing_bps`` from fair value, sized
+   :func:`level_distance_bps` = ``spread_bps + extra_spread_bps + (l - 1) *
+   level_spacing_bps`` from fair value (the settings' price-collar check reads it too), sized
    ``level_size_base * size_decay ** (l - 1)``.
 2. :func:`apply_skew` — shift *both* sides by :func:`inventory_skew_bps` against the
    inventory: long moves prices down (sell more readily, buy less), short moves them up.
@@ -22,10 +24,8 @@
 8. :func:`filter_sizes` — sizes rounded down to the lot again (a push-back may change bucket);
    zero sizes and orders below the grid's minimum notional are dropped.
 
-Every dropped level is recorded in :attr:`Proposal.suppressed` with a reason code.
-:func:`build_proposal`, which the market maker calls on every requote, runs the same steps
-fused into one pass per side (half the time of eight passes, each rebuilding the proposal);
-a test holds it equal to the stepwise pipeline on random inputs.
+Every dropped level is recorded in :attr:`Proposal.suppressed` with a reason code. To change
+the quotes, change the step: there is no other copy.
 
 :func:`diff_quotes` then compares the proposal with the working orders, keyed by
 (side, level), and computes keep / cancel / create / replace. It never creates or replaces at
@@ -33,7 +33,9 @@ a level whose previous order is in flight, and never sends an order that could c
 our own working orders on the other side.
 
 All arithmetic is Decimal: a proposal is a few levels, so float speed does not matter here,
-and Decimal keeps the rounding to the venue's grid exact.
+and Decimal keeps the rounding to the venue's grid exact. What keeps a requote cheap is that a
+step which changes nothing returns the proposal it was given, and that quotes, proposals and
+working orders are named tuples (cheap to build).
 """
 
 from __future__ import annotations
@@ -159,9 +161,14 @@ class Suppressed:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Proposal:
-    """The quotes we want, the fair value and skew they came from, and what was dropped."""
+class Proposal(NamedTuple):
+    """The quotes we want, the fair value and skew they came from, and what was dropped.
+
+    ``quotes`` run buys first, level 1 outward, then sells the same way. :func:`base_proposal`
+    builds them in that order and every step keeps it, so the steps that carry a side's state
+    from one level to the next (:func:`enforce_level_order`, :func:`apply_position_budget`)
+    read them in one pass. A named tuple, as :class:`Quote`: a requote may build several.
+    """
 
     quotes: tuple[Quote, ...]
     fair_value: Decimal | None
@@ -186,49 +193,63 @@ class Proposal:
 
 
 def _rebuild(
-    proposal: Proposal, quotes: Iterable[Quote], dropped: Sequence[tuple[Quote, str]] = ()
+    proposal: Proposal, quotes: Iterable[Quote], dropped: Sequence[Suppressed] = ()
 ) -> Proposal:
-    """``proposal`` with new quotes, the dropped ones added to its suppressed list."""
+    """``proposal`` with new quotes, the dropped levels added to its suppressed list."""
     suppressed = proposal.suppressed
     if dropped:
-        suppressed += tuple(Suppressed(q.side, q.level, reason) for q, reason in dropped)
-    # The constructor, not dataclasses.replace: this runs several times per requote.
+        suppressed += tuple(dropped)
     return Proposal(
         tuple(quotes), proposal.fair_value, proposal.skew_bps, suppressed, proposal.post_only
     )
 
 
 # --------------------------------------------------------------------------- pipeline steps
+#
+# Each step returns the proposal it was given when it changes nothing (the usual case for
+# all but the first four), so a requote builds few objects. Prices stay unrounded Decimals
+# until round_to_grid; the steps after it only move a price to another on-grid price.
+
+
+def level_distance_bps(
+    params: QuoteParams, level: int, extra_spread_bps: Decimal = _ZERO
+) -> Decimal:
+    """How far level ``level`` sits from fair value before skew, edge and rounding: the
+    spread formula, also what the settings check the price collar against."""
+    return params.spread_bps + extra_spread_bps + (level - 1) * params.level_spacing_bps
 
 
 def base_proposal(
     fair_value: Decimal, params: QuoteParams, extra_spread_bps: Decimal = _ZERO
 ) -> Proposal:
-    """Unrounded quotes on both sides at the configured spread, spacing and sizes."""
-    quotes: list[Quote] = []
+    """Unrounded quotes on both sides at :func:`level_distance_bps`, sized
+    ``level_size_base * size_decay ** (level - 1)``."""
+    bids: list[Quote] = []
+    offers: list[Quote] = []
     size = params.level_size_base
     for level in range(1, params.levels_per_side + 1):
-        distance_bps = params.spread_bps + extra_spread_bps + (level - 1) * params.level_spacing_bps
-        offset = fair_value * distance_bps / _BPS
-        quotes.append(Quote(Side.BUY, level, fair_value - offset, size))
-        quotes.append(Quote(Side.SELL, level, fair_value + offset, size))
+        offset = fair_value * level_distance_bps(params, level, extra_spread_bps) / _BPS
+        bids.append(Quote(Side.BUY, level, fair_value - offset, size))
+        offers.append(Quote(Side.SELL, level, fair_value + offset, size))
         size = size * params.size_decay
-    return Proposal(tuple(quotes), fair_value, post_only=params.post_only)
+    return Proposal(tuple(bids + offers), fair_value, post_only=params.post_only)
 
 
 def inventory_skew_bps(position: Decimal, params: QuoteParams) -> Decimal:
     """Skew in bps, positive when long: ``inventory_skew_bps * position / max_position``, capped."""
+    if not params.inventory_skew_bps:
+        return _ZERO
     raw = params.inventory_skew_bps * position / params.max_position_base
     return max(-params.max_skew_bps, min(params.max_skew_bps, raw))
 
 
 def apply_skew(proposal: Proposal, skew_bps: Decimal) -> Proposal:
-    """Move every price down by ``skew_bps`` of fair value (up when negative)."""
+    """Move every price down by ``skew_bps`` of fair value (up when negative); record it."""
     fair_value = proposal.fair_value
-    quotes = proposal.quotes
-    if skew_bps and fair_value is not None:
-        shift = fair_value * skew_bps / _BPS
-        quotes = tuple(Quote(q.side, q.level, q.price - shift, q.size) for q in quotes)
+    if not skew_bps or fair_value is None:
+        return proposal if skew_bps == proposal.skew_bps else proposal._replace(skew_bps=skew_bps)
+    shift = fair_value * skew_bps / _BPS
+    quotes = tuple(Quote(q.side, q.level, q.price - shift, q.size) for q in proposal.quotes)
     return Proposal(quotes, fair_value, skew_bps, proposal.suppressed, proposal.post_only)
 
 
@@ -241,27 +262,31 @@ def apply_min_edge(proposal: Proposal, params: QuoteParams) -> Proposal:
     highest_bid = fair_value - edge
     lowest_offer = fair_value + edge
     quotes = []
+    changed = False
     for q in proposal.quotes:
-        if q.side is Side.BUY and q.price > highest_bid:
-            q = Quote(q.side, q.level, highest_bid, q.size)
-        elif q.side is Side.SELL and q.price < lowest_offer:
+        if q.side is Side.BUY:
+            if q.price > highest_bid:
+                q = Quote(q.side, q.level, highest_bid, q.size)
+                changed = True
+        elif q.price < lowest_offer:
             q = Quote(q.side, q.level, lowest_offer, q.size)
+            changed = True
         quotes.append(q)
-    return _rebuild(proposal, quotes)
+    return _rebuild(proposal, quotes) if changed else proposal
 
 
 def round_to_grid(proposal: Proposal, grid: PriceGrid) -> Proposal:
     """Prices to the tick away from the market, sizes down to the lot; drop what rounds to 0."""
     quotes: list[Quote] = []
-    dropped: list[tuple[Quote, str]] = []
+    dropped: list[Suppressed] = []
     for q in proposal.quotes:
         price = grid.round_price(q.price, q.side is Side.BUY) if q.price > 0 else _ZERO
         if price <= 0:
-            dropped.append((q, NON_POSITIVE_PRICE))
+            dropped.append(Suppressed(q.side, q.level, NON_POSITIVE_PRICE))
             continue
         size = grid.round_quantity(price, q.size)
         if size <= 0:
-            dropped.append((q, ZERO_SIZE))
+            dropped.append(Suppressed(q.side, q.level, ZERO_SIZE))
             continue
         quotes.append(Quote(q.side, q.level, price, size))
     return _rebuild(proposal, quotes, dropped)
@@ -287,72 +312,87 @@ def filter_takers(proposal: Proposal, book: OrderBook | None, grid: PriceGrid) -
     best_bid = book.best_bid_price()
     best_offer = book.best_offer_price()
     quotes: list[Quote] = []
-    dropped: list[tuple[Quote, str]] = []
+    dropped: list[Suppressed] = []
+    changed = False
     for q in proposal.quotes:
-        if q.side is Side.BUY and best_offer is not None and q.price >= best_offer:
-            price = _price_below(grid, best_offer)
-            if price <= 0:
-                dropped.append((q, WOULD_CROSS))
-                continue
-            q = Quote(q.side, q.level, price, q.size)
-        elif q.side is Side.SELL and best_bid is not None and q.price <= best_bid:
+        if q.side is Side.BUY:
+            if best_offer is not None and q.price >= best_offer:
+                price = _price_below(grid, best_offer)
+                if price <= 0:
+                    dropped.append(Suppressed(q.side, q.level, WOULD_CROSS))
+                    continue
+                q = Quote(q.side, q.level, price, q.size)
+                changed = True
+        elif best_bid is not None and q.price <= best_bid:
             q = Quote(q.side, q.level, _price_above(grid, best_bid), q.size)
+            changed = True
         quotes.append(q)
-    return _rebuild(proposal, quotes, dropped)
+    return _rebuild(proposal, quotes, dropped) if changed or dropped else proposal
 
 
 def enforce_level_order(proposal: Proposal) -> Proposal:
     """Drop levels not strictly worse than the previous kept level of their side."""
     quotes: list[Quote] = []
-    dropped: list[tuple[Quote, str]] = []
-    for side in (Side.BUY, Side.SELL):
-        previous: Decimal | None = None
-        for q in proposal.side(side):
-            if previous is not None and (
-                q.price >= previous if side is Side.BUY else q.price <= previous
-            ):
-                dropped.append((q, LEVEL_COLLISION))
-                continue
-            quotes.append(q)
-            previous = q.price
-    return _rebuild(proposal, quotes, dropped)
+    dropped: list[Suppressed] = []
+    side: Side | None = None
+    previous = _ZERO
+    for q in proposal.quotes:  # buys level 1 outward, then sells
+        if q.side is not side:
+            side = q.side
+        elif q.price >= previous if side is Side.BUY else q.price <= previous:
+            dropped.append(Suppressed(q.side, q.level, LEVEL_COLLISION))
+            continue
+        quotes.append(q)
+        previous = q.price
+    return _rebuild(proposal, quotes, dropped) if dropped else proposal
 
 
 def apply_position_budget(proposal: Proposal, position: Decimal, params: QuoteParams) -> Proposal:
-    """Cut sizes so a full fill of one side cannot take |position| past ``max_position_base``."""
+    """Cut sizes so a full fill of one side cannot take |position| past ``max_position_base``:
+    bids add at most ``max_position_base - position``, offers at most ``max_position_base +
+    position``, from level 1 outward."""
     quotes: list[Quote] = []
-    dropped: list[tuple[Quote, str]] = []
-    for side, capacity in (
-        (Side.BUY, params.max_position_base - position),
-        (Side.SELL, params.max_position_base + position),
-    ):
-        remaining = max(_ZERO, capacity)
-        for q in proposal.side(side):
-            size = min(q.size, remaining)
-            if size <= 0:
-                dropped.append((q, POSITION_LIMIT))
+    dropped: list[Suppressed] = []
+    changed = False
+    side: Side | None = None
+    remaining = _ZERO
+    for q in proposal.quotes:  # buys level 1 outward, then sells
+        if q.side is not side:
+            side = q.side
+            capacity = params.max_position_base + (-position if side is Side.BUY else position)
+            remaining = max(_ZERO, capacity)
+        if q.size > remaining:
+            if remaining <= 0:
+                dropped.append(Suppressed(q.side, q.level, POSITION_LIMIT))
                 continue
-            remaining -= size
-            quotes.append(q if size == q.size else Quote(q.side, q.level, q.price, size))
-    return _rebuild(proposal, quotes, dropped)
+            q = Quote(q.side, q.level, q.price, remaining)
+            changed = True
+        remaining -= q.size
+        quotes.append(q)
+    return _rebuild(proposal, quotes, dropped) if changed or dropped else proposal
 
 
 def filter_sizes(proposal: Proposal, grid: PriceGrid) -> Proposal:
-    """Sizes down to the lot at their final price; drop zero sizes and tiny notionals."""
+    """Sizes down to the lot at their final price (a push-back may change bucket, the budget
+    may cut a size); drop zero sizes and orders below the grid's minimum notional."""
     quotes: list[Quote] = []
-    dropped: list[tuple[Quote, str]] = []
+    dropped: list[Suppressed] = []
+    changed = False
     for q in proposal.quotes:
         size = grid.round_quantity(q.price, q.size)
         if size <= 0:
-            dropped.append((q, ZERO_SIZE))
+            dropped.append(Suppressed(q.side, q.level, ZERO_SIZE))
         elif q.price * size < grid.min_notional:
-            dropped.append((q, BELOW_MIN_NOTIONAL))
+            dropped.append(Suppressed(q.side, q.level, BELOW_MIN_NOTIONAL))
+        elif size == q.size:
+            quotes.append(q)
         else:
-            quotes.append(q if size == q.size else Quote(q.side, q.level, q.price, size))
-    return _rebuild(proposal, quotes, dropped)
+            quotes.append(Quote(q.side, q.level, q.price, size))
+            changed = True
+    return _rebuild(proposal, quotes, dropped) if changed or dropped else proposal
 
 
-def build_proposal_stepwise(
+def build_proposal(
     fair_value: Decimal | FairValue,
     position: Decimal,
     params: QuoteParams,
@@ -360,7 +400,8 @@ def build_proposal_stepwise(
     book: OrderBook | None,
     extra_spread_bps: Decimal = _ZERO,
 ) -> Proposal:
-    """The pipeline one step at a time: the reference :func:`build_proposal` must equal."""
+    """The pipeline, step by step, as the market maker runs it; ``position`` is signed base
+    units."""
     fv = fair_value.price if isinstance(fair_value, FairValue) else fair_value
     if fv <= 0:
         return Proposal.empty(params.post_only)
@@ -372,129 +413,6 @@ def build_proposal_stepwise(
     proposal = enforce_level_order(proposal)
     proposal = apply_position_budget(proposal, position, params)
     return filter_sizes(proposal, grid)
-
-
-# Step numbers of the suppression reasons, to list them in the stepwise pipeline's order.
-_ROUND_STEP, _TAKER_STEP, _ORDER_STEP, _BUDGET_STEP, _SIZE_STEP = range(5)
-
-
-def build_proposal(
-    fair_value: Decimal | FairValue,
-    position: Decimal,
-    params: QuoteParams,
-    grid: PriceGrid,
-    book: OrderBook | None,
-    extra_spread_bps: Decimal = _ZERO,
-) -> Proposal:
-    """The whole pipeline fused into one pass per side; ``position`` is signed base units.
-
-    Every quote goes through the eight steps in turn, carrying each side's state (the last
-    kept price, the position budget left) from one level to the next, so a requote builds
-    one Quote per order instead of a Proposal and its quotes per step. The result, the
-    suppressed levels and their order included, equals :func:`build_proposal_stepwise`
-    (a test compares them over thousands of random inputs); that is the one to read.
-    """
-    fv = fair_value.price if isinstance(fair_value, FairValue) else fair_value
-    if fv <= 0:
-        return Proposal.empty(params.post_only)
-    skew_bps = inventory_skew_bps(position, params)
-    shift = fv * skew_bps / _BPS if skew_bps else None
-    edge = fv * params.min_distance_bps / _BPS
-    best_bid = book.best_bid_price() if book is not None else None
-    best_offer = book.best_offer_price() if book is not None else None
-    # the base sizes, multiplied level by level as base_proposal does
-    sizes = []
-    size = params.level_size_base
-    for _ in range(params.levels_per_side):
-        sizes.append(size)
-        size = size * params.size_decay
-    quotes: list[Quote] = []
-    dropped: list[tuple[int, int, Suppressed]] = []
-    for side_index, side in enumerate((Side.BUY, Side.SELL)):
-        is_buy = side is Side.BUY
-        if is_buy:
-            bound = fv - edge
-            opposite = best_offer
-            capacity = params.max_position_base - position
-        else:
-            bound = fv + edge
-            opposite = best_bid
-            capacity = params.max_position_base + position
-        remaining = max(_ZERO, capacity)
-        previous: Decimal | None = None
-        pushed: Decimal | None = None  # the taker filter's price, the same for every level
-        for level, base_size in enumerate(sizes, 1):
-            # base_proposal, apply_skew, apply_min_edge
-            offset = (
-                fv
-                * (params.spread_bps + extra_spread_bps + (level - 1) * params.level_spacing_bps)
-                / _BPS
-            )
-            price = fv - offset if is_buy else fv + offset
-            if shift is not None:
-                price = price - shift
-            if is_buy:
-                if price > bound:
-                    price = bound
-            elif price < bound:
-                price = bound
-            # round_to_grid (dropped levels are listed in the base order: B1, S1, B2, ...)
-            base_order = 2 * (level - 1) + side_index
-            price = grid.round_price(price, is_buy) if price > 0 else _ZERO
-            if price <= 0:
-                dropped.append(
-                    (_ROUND_STEP, base_order, Suppressed(side, level, NON_POSITIVE_PRICE))
-                )
-                continue
-            size = grid.round_quantity(price, base_size)
-            if size <= 0:
-                dropped.append((_ROUND_STEP, base_order, Suppressed(side, level, ZERO_SIZE)))
-                continue
-            # filter_takers
-            on_lot = True  # size is on the lot of price's bucket, until either moves
-            if opposite is not None and (price >= opposite if is_buy else price <= opposite):
-                if pushed is None:
-                    pushed = (
-                        _price_below(grid, opposite) if is_buy else _price_above(grid, opposite)
-                    )
-                price = pushed
-                on_lot = False
-                if is_buy and price <= 0:
-                    dropped.append((_TAKER_STEP, base_order, Suppressed(side, level, WOULD_CROSS)))
-                    continue
-            # enforce_level_order (later steps list their drops buys first, level by level)
-            side_order = side_index * (params.levels_per_side + 1) + level
-            if previous is not None and (price >= previous if is_buy else price <= previous):
-                dropped.append((_ORDER_STEP, side_order, Suppressed(side, level, LEVEL_COLLISION)))
-                continue
-            previous = price
-            # apply_position_budget
-            if size > remaining:
-                size = remaining
-                on_lot = False
-            if size <= 0:
-                dropped.append((_BUDGET_STEP, side_order, Suppressed(side, level, POSITION_LIMIT)))
-                continue
-            remaining -= size
-            # filter_sizes (rounding a size already on its price's lot again changes nothing)
-            if not on_lot:
-                size = grid.round_quantity(price, size)
-            if size <= 0:
-                dropped.append((_SIZE_STEP, side_order, Suppressed(side, level, ZERO_SIZE)))
-            elif price * size < grid.min_notional:
-                dropped.append(
-                    (_SIZE_STEP, side_order, Suppressed(side, level, BELOW_MIN_NOTIONAL))
-                )
-            else:
-                quotes.append(Quote(side, level, price, size))
-    dropped.sort(key=lambda drop: (drop[0], drop[1]))
-    return Proposal(
-        tuple(quotes),
-        fv,
-        skew_bps,
-        tuple(drop[2] for drop in dropped),
-        params.post_only,
-    )
 
 
 def propose(
@@ -534,16 +452,14 @@ class WorkingQuote(NamedTuple):
         return (self.side, self.level)
 
 
-@dataclass(frozen=True, slots=True)
-class QuoteReplace:
+class QuoteReplace(NamedTuple):
     """Move ``working`` to ``quote``'s price and size with one 35=G."""
 
     working: WorkingQuote
     quote: Quote
 
 
-@dataclass(frozen=True, slots=True)
-class HeldLevel:
+class HeldLevel(NamedTuple):
     """A level that differs from the proposal but must wait (in flight, cancel ack, self-cross)."""
 
     side: Side
@@ -551,8 +467,7 @@ class HeldLevel:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class QuoteActions:
+class QuoteActions(NamedTuple):
     """What to send now. Send cancels first, then replaces, then creates."""
 
     keep: tuple[WorkingQuote, ...] = ()
@@ -577,10 +492,6 @@ def within_tolerance(
     return abs(working.size - quote.size) <= size_tolerance * quote.size
 
 
-def _key_order(key: tuple[Side, int]) -> tuple[int, int]:
-    return (0 if key[0] is Side.BUY else 1, key[1])
-
-
 def _own_extremes(working: Sequence[WorkingQuote]) -> tuple[Decimal | None, Decimal | None]:
     """Our highest bid and lowest offer, resting or in flight: the self-cross guard's bounds."""
     highest_bid: Decimal | None = None
@@ -601,64 +512,6 @@ def _crosses_own(quote: Quote, highest_bid: Decimal | None, lowest_offer: Decima
     return highest_bid is not None and quote.price <= highest_bid
 
 
-def _one_per_level(
-    proposal: Proposal,
-    working: Sequence[WorkingQuote],
-    tolerance_bps: Decimal,
-    size_tolerance: Decimal,
-    mode: RequoteMode | str,
-) -> QuoteActions | None:
-    """:func:`diff_walk`'s actions when exactly one resting order sits at each proposed level
-    and at no other, none in flight; None otherwise.
-
-    That is the case of nearly every requote: at market-data rates each order is kept, on a
-    tick each is kept or moved. With nothing to create, cancel as extra or hold as in flight,
-    the walk reduces to one tolerance check per level (then the self-cross guard on what
-    moves). For one level a side, timed against the walk in one process: 3.5 us instead of
-    6.5 when it keeps both orders, 5.4 instead of 7.1 when it replaces both.
-    """
-    quotes = proposal.quotes
-    if len(working) != len(quotes):
-        return None
-    by_key = {}
-    for order in working:
-        if order.in_flight:
-            return None
-        by_key[(order.side, order.level)] = order
-    pairs = []
-    for quote in quotes:  # as many as the orders: two at one level leave a level without
-        order = by_key.get((quote.side, quote.level))
-        if order is None:
-            return None
-        pairs.append((order, quote))
-    if len(pairs) > 1:
-        pairs.sort(key=lambda pair: _key_order((pair[1].side, pair[1].level)))
-    keep = []
-    moving = []
-    for order, quote in pairs:
-        if within_tolerance(order, quote, tolerance_bps, size_tolerance):
-            keep.append(order)
-        else:
-            moving.append((order, quote))
-    if not moving:
-        return QuoteActions(keep=tuple(keep))
-    if RequoteMode(mode) is not RequoteMode.REPLACE:
-        return QuoteActions(
-            keep=tuple(keep),
-            cancel=tuple(order for order, _ in moving),
-            held=tuple(HeldLevel(q.side, q.level, AWAITING_CANCEL) for _, q in moving),
-        )
-    replace = []
-    held = []
-    extremes = _own_extremes(working)
-    for order, quote in moving:
-        if _crosses_own(quote, *extremes):
-            held.append(HeldLevel(quote.side, quote.level, SELF_CROSS))
-        else:
-            replace.append(QuoteReplace(order, quote))
-    return QuoteActions(keep=tuple(keep), replace=tuple(replace), held=tuple(held))
-
-
 def diff_quotes(
     proposal: Proposal,
     working: Sequence[WorkingQuote],
@@ -666,7 +519,8 @@ def diff_quotes(
     size_tolerance: Decimal,
     requote_mode: RequoteMode | str = RequoteMode.REPLACE,
 ) -> QuoteActions:
-    """Compare the proposal with our working orders, level by level.
+    """Compare the proposal with our working orders, level by level (buys level 1 outward,
+    then sells).
 
     Per (side, level): a resting order within tolerance is kept (extra resting orders at the
     same level are cancelled); with none within tolerance the first resting order is replaced
@@ -677,22 +531,7 @@ def diff_quotes(
     working orders on the other side (any state: it rests until the venue says otherwise) is
     held with reason SELF_CROSS.
     """
-    actions = _one_per_level(proposal, working, tolerance_bps, size_tolerance, requote_mode)
-    if actions is not None:
-        return actions
-    return diff_walk(proposal, working, tolerance_bps, size_tolerance, requote_mode)
-
-
-def diff_walk(
-    proposal: Proposal,
-    working: Sequence[WorkingQuote],
-    tolerance_bps: Decimal,
-    size_tolerance: Decimal,
-    requote_mode: RequoteMode | str = RequoteMode.REPLACE,
-) -> QuoteActions:
-    """:func:`diff_quotes` without its shortcut, level by level (the reference a test holds
-    the shortcut to)."""
-    mode = RequoteMode(requote_mode)
+    replace_mode = RequoteMode(requote_mode) is RequoteMode.REPLACE
     by_key: dict[tuple[Side, int], list[WorkingQuote]] = {}
     for order in working:
         key = (order.side, order.level)
@@ -709,16 +548,19 @@ def diff_walk(
     replaces: list[QuoteReplace] = []
     held: list[HeldLevel] = []
 
-    for key in sorted(proposed.keys() | by_key.keys(), key=_key_order):
-        side, level = key
+    # (side, level) keys sort buys first (Side is a str enum: "1" < "2"), level 1 outward
+    for key in sorted(proposed.keys() | by_key.keys()):
         quote = proposed.get(key)
-        orders = by_key.get(key, [])
+        orders = by_key.get(key)
+        if orders is None:  # an empty level
+            create.append(quote)  # type: ignore[arg-type]  # a key is proposed or worked
+            continue
         resting = [o for o in orders if not o.in_flight]
         busy = len(resting) < len(orders)
         if quote is None:
             cancel.extend(resting)
             if busy:
-                held.append(HeldLevel(side, level, IN_FLIGHT))
+                held.append(HeldLevel(key[0], key[1], IN_FLIGHT))
             continue
         match = None
         for order in resting:
@@ -727,40 +569,33 @@ def diff_walk(
                 break
         if match is not None:
             keep.append(match)
-            cancel.extend(o for o in resting if o is not match)
-            continue
-        if busy:
+            if len(resting) > 1:
+                cancel.extend(o for o in resting if o is not match)
+        elif busy:
             cancel.extend(resting)
-            held.append(HeldLevel(side, level, IN_FLIGHT))
-            continue
-        if not resting:
-            create.append(quote)
-        elif mode is RequoteMode.REPLACE:
+            held.append(HeldLevel(key[0], key[1], IN_FLIGHT))
+        elif replace_mode:
             replaces.append(QuoteReplace(resting[0], quote))
             cancel.extend(resting[1:])
         else:
             cancel.extend(resting)
-            held.append(HeldLevel(side, level, AWAITING_CANCEL))
+            held.append(HeldLevel(key[0], key[1], AWAITING_CANCEL))
 
-    # Self-cross guard against our own resting (or in-flight) orders on the other side.
-    extremes = _own_extremes(working)
-    safe_create = []
-    for quote in create:
-        if _crosses_own(quote, *extremes):
-            held.append(HeldLevel(quote.side, quote.level, SELF_CROSS))
-        else:
-            safe_create.append(quote)
-    safe_replace = []
-    for move in replaces:
-        if _crosses_own(move.quote, *extremes):
-            held.append(HeldLevel(move.quote.side, move.quote.level, SELF_CROSS))
-        else:
-            safe_replace.append(move)
+    if create or replaces:
+        # Self-cross guard against our own resting (or in-flight) orders on the other side.
+        extremes = _own_extremes(working)
+        safe_create = []
+        for quote in create:
+            if _crosses_own(quote, *extremes):
+                held.append(HeldLevel(quote.side, quote.level, SELF_CROSS))
+            else:
+                safe_create.append(quote)
+        safe_replace = []
+        for move in replaces:
+            if _crosses_own(move.quote, *extremes):
+                held.append(HeldLevel(move.quote.side, move.quote.level, SELF_CROSS))
+            else:
+                safe_replace.append(move)
+        create, replaces = safe_create, safe_replace
 
-    return QuoteActions(
-        keep=tuple(keep),
-        cancel=tuple(cancel),
-        create=tuple(safe_create),
-        replace=tuple(safe_replace),
-        held=tuple(held),
-    )
+    return QuoteActions(tuple(keep), tuple(cancel), tuple(create), tuple(replaces), tuple(held))

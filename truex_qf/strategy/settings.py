@@ -39,7 +39,7 @@ from truex_qf.domain.limits import RiskLimits
 from truex_qf.strategy.coinbase import DEFAULT_BASE_URL
 from truex_qf.strategy.coinbase import SOURCE_NAME as COINBASE
 from truex_qf.strategy.fair_value import FairValueConfig
-from truex_qf.strategy.quoting import QuoteParams, RequoteMode
+from truex_qf.strategy.quoting import QuoteParams, RequoteMode, level_distance_bps
 
 __all__ = [
     "DEFAULT_SYMBOL",
@@ -598,11 +598,13 @@ class _Loader:
 
 
 def _farthest_quote_bps(strategy: SymbolStrategy) -> Decimal:
-    """How far from fair value the symbol's outermost quote can sit, before tick rounding."""
+    """How far from fair value the symbol's outermost quote can sit, before tick rounding:
+    the quoting pipeline's own distance of its last level, widened, plus the largest skew (or
+    the minimum edge, when that is farther)."""
     q = strategy.quoting
     widen = strategy.fair_value.widen_bps if strategy.reference is not None else Decimal(0)
-    spread = q.spread_bps + (q.levels_per_side - 1) * q.level_spacing_bps + widen
-    return max(spread + q.max_skew_bps, q.min_distance_bps)
+    outermost = level_distance_bps(q, q.levels_per_side, widen)
+    return max(outermost + q.max_skew_bps, q.min_distance_bps)
 
 
 def _construct(loader: _Loader, prefix: str, factory: Callable[..., _T], **kwargs: Any) -> _T:
