@@ -40,8 +40,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import compare as bench
+from bench.common import DEFAULT_SEED, MD_SYMBOL
 from bench.instant_venue import InstantVenue
+from bench.receivers import bench_strategy
+from bench.report import machine_facts
+from bench.stream import BookStream, IncrementFactory, build_snapshot
 from truex_qf.domain.model import SessionLoggedOn, SessionRole
 from truex_qf.fix.readers import READERS, read_increment
 from truex_qf.strategy.settings import StrategySettings, default_strategy
@@ -52,18 +55,18 @@ from truex_qf.trading.orders import OrderState
 MD_REQ_ID = "MD1"
 
 
-def quoting(strategy: StrategySettings) -> tuple[MarketMaker, InstantVenue, bench.BookStream]:
+def quoting(strategy: StrategySettings) -> tuple[MarketMaker, InstantVenue, BookStream]:
     """A market maker with the bench's book and its two quotes resting, acknowledged."""
     venue = InstantVenue()
     mm = MarketMaker(strategy, venue.send)
     for role in SessionRole:
         mm.handle(SessionLoggedOn(role, role.value))
-    mm.books.register_subscription(MD_REQ_ID, (bench.MD_SYMBOL,))
-    stream = bench.BookStream(seed=bench.DEFAULT_SEED)
-    mm.handle(READERS["W"](bench.build_snapshot(stream, MD_REQ_ID).toString(), 0))
+    mm.books.register_subscription(MD_REQ_ID, (MD_SYMBOL,))
+    stream = BookStream(seed=DEFAULT_SEED)
+    mm.handle(READERS["W"](build_snapshot(stream, MD_REQ_ID).toString(), 0))
     mm.requote_dirty()
     venue.answer(mm)
-    working = mm.orders.working_orders(bench.MD_SYMBOL)
+    working = mm.orders.working_orders(MD_SYMBOL)
     if len(working) != 2 or any(order.state is not OrderState.NEW for order in working):
         raise SystemExit(f"the quotes did not settle: {working}")
     venue.sent.clear()
@@ -92,11 +95,11 @@ def _median_us(samples: list[int]) -> float | None:
 
 def market_data(n: int) -> dict[str, Any]:
     strategy = dataclasses.replace(
-        bench.bench_strategy(),
+        bench_strategy(),
         requote_tolerance_bps=default_strategy().requote_tolerance_bps,
     )
     mm, venue, stream = quoting(strategy)
-    messages = bench.IncrementFactory().build(stream, MD_REQ_ID, n, move_mid=False)
+    messages = IncrementFactory().build(stream, MD_REQ_ID, n, move_mid=False)
     full = {"count": 0, "ns": 0}
     requote = mm.requote
 
@@ -145,8 +148,8 @@ def _time_calls(
 
 
 def tick(n: int, stages: bool) -> dict[str, Any]:
-    mm, venue, stream = quoting(bench.bench_strategy())
-    raws = [m.toString() for m in bench.IncrementFactory().build(stream, MD_REQ_ID, n, True)]
+    mm, venue, stream = quoting(bench_strategy())
+    raws = [m.toString() for m in IncrementFactory().build(stream, MD_REQ_ID, n, True)]
     steps: dict[str, list[int]] = collections.defaultdict(list)
     if stages:
         for obj, name, label in (
@@ -196,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()  # as the Runner does once trading starts
     figures = {
-        "machine": bench.machine_facts(),
+        "machine": machine_facts(),
         "market_data": market_data(args.messages),
         "tick": tick(args.messages, args.stages),
     }
