@@ -26,11 +26,10 @@ from truex_qf.domain.model import (
     SessionRole,
 )
 from truex_qf.strategy.fair_value import FairValueModel
-from truex_qf.trading.market_maker import MarketMaker, _reaches_top
+from truex_qf.trading.market_maker import MarketMaker
 from truex_qf.trading.risk import TradingState
 
 SYMBOL = "BTC-PYUSD"
-D = Decimal
 BID, OFFER = MDEntryType.BID, MDEntryType.OFFER
 
 
@@ -193,24 +192,5 @@ def test_a_fill_requotes_in_full(mm):
 
 def test_a_change_behind_the_top_still_sees_the_trading_state_move(mm):
     mm.risk.set_state(TradingState.REDUCING, "test")  # nothing marks the symbol dirty
-    increment(mm, change(BID, "99980", "5"))  # behind the top: only the context is read
+    increment(mm, change(BID, "99980", "5"))  # the book's inputs did not move, the state did
     assert mm.calls == [SYMBOL]
-
-
-@pytest.mark.parametrize(
-    ("frontier", "entry", "expected"),
-    [
-        (None, change(BID, "1", "1"), True),  # unknown frontier: everything counts
-        ((D("99990"), D("100010")), change(BID, "99980", "5"), False),
-        ((D("99990"), D("100010")), change(BID, "99990", "5"), True),  # others' size at best
-        ((D("99990"), D("100010")), change(BID, "99995", "1"), True),  # a new best
-        ((D("99990"), D("100010")), change(OFFER, "100020", "5"), False),
-        ((D("99990"), D("100010")), change(OFFER, "100005", "1"), True),
-        ((None, D("100010")), change(BID, "1", "1"), True),  # no bid of others: any counts
-        ((D("99990"), D("100010")), change(BID, "99995", "1", symbol="ETH-PYUSD"), False),
-        ((D("99990"), D("100010")), change(BID, "99995", "1", symbol=None), True),
-        ((D("99990"), D("100010")), change(MDEntryType.TRADE, "100000", "1"), False),
-    ],
-)
-def test_which_changes_reach_the_top(frontier, entry, expected):
-    assert _reaches_top(frontier, SYMBOL, (entry,)) is expected

@@ -30,14 +30,12 @@ from decimal import Decimal
 from truex_qf.domain.clordid import ClOrdIdGenerator
 from truex_qf.domain.increments import PriceGrid
 from truex_qf.domain.model import (
-    BookChange,
     BusinessMessageReject,
     ExecutionReport,
     LogonRefused,
     MarketDataIncrement,
     MarketDataReject,
     MarketDataSnapshot,
-    MDEntryType,
     NewOrder,
     OrderCancelReject,
     RequestSecurityList,
@@ -145,11 +143,6 @@ class _SymbolState:
     made of (:meth:`MarketMaker._quote_inputs`)."""
     inputs: tuple[object, ...] | None = None
     """What the last full requote priced from (see :meth:`MarketMaker._quote_inputs`)."""
-    frontier: tuple[Decimal | None, Decimal | None] | None = None
-    """Others' best bid and offer prices when ``inputs`` were read: a book change strictly
-    behind both cannot move a book input (None: unknown, every change counts)."""
-    context_due: bool = False
-    """Market data arrived behind the frontier: only the non-book inputs need a look."""
 
 
 class MarketMaker:
@@ -353,12 +346,8 @@ class MarketMaker:
         symbols = self.symbols
         for symbol in self.books.last_touched:
             state = symbols.get(symbol)
-            if state is None or state.inputs_moved:
-                continue
-            if symbol in inconsistent or _reaches_top(state.frontier, symbol, increment.changes):
+            if state is not None:
                 state.inputs_moved = True
-            else:
-                state.context_due = True
 
     def _resubscribe(self, symbols: frozenset[str]) -> None:
         if symbols and self._market_data_up:
@@ -482,24 +471,27 @@ class MarketMaker:
     def requote_dirty(self) -> None:
         """Quote every symbol something happened to since its last quote.
 
-        Most increments change levels below the top of book, and most order reports only move
-        an order from one pending state to the next; neither can change the quotes, so a
-        symbol that only saw those is requoted only when :meth:`_quote_inputs` differ from
-        the last full requote's.
+        The one requote skip, and why: most increments change levels below the top of book,
+        and most order reports only move an order from one pending state to the next; neither
+        can change the quotes. So a symbol that only saw market data or order reports
+        (``inputs_moved``) is requoted only when :meth:`_quote_inputs`, everything a quote is
+        made of, differs from what the last requote read; anything else (``dirty``: a fill, a
+        session or security-list event, a reject, the periodic tick, which also catches
+        time-driven staleness) requotes in full. A requote of unchanged inputs would send
+        nothing (the diff keeps every order), so the skip saves only time; it is exact
+        because the inputs are the quotes' whole input. And while one of our new orders
+        awaits its New report, market data does not requote at all (see
+        :meth:`_awaiting_new_ack`): that one is behaviour, not speed.
         """
         for symbol, state in self.symbols.items():
             if state.dirty:
-                state.dirty = state.inputs_moved = state.context_due = False
+                state.dirty = state.inputs_moved = False
                 self.requote(symbol)
-            elif state.inputs_moved or state.context_due:
-                seen: _QuoteInputs | None = None
-                if state.inputs_moved:
-                    seen = self._quote_inputs(symbol, state)
-                    moved = state.inputs is None or seen[0] != state.inputs
-                else:  # behind the top: only the inputs that are not the book's
-                    moved = state.inputs is None or self._context(symbol, state) != state.inputs[-1]
-                state.inputs_moved = state.context_due = False
+            elif state.inputs_moved:
+                state.inputs_moved = False
+                seen = self._quote_inputs(symbol, state)
                 # the cheap comparison first: most messages stop there
+                moved = state.inputs is None or seen[0] != state.inputs
                 if moved and not self._awaiting_new_ack(symbol):
                     self.requote(symbol, seen)
         self._emit_state_change()
@@ -529,16 +521,10 @@ class MarketMaker:
         """
         book = self.books.book(symbol)
         if book is None:
-            state.frontier = None
             return None, None, None
         own, orders = self._own_orders(symbol)
         priced = BookWithoutOwnOrders(book, own, live=self._market_data_up)
         others_bid, others_offer = priced.best_bid(), priced.best_offer()
-        frontier = (
-            others_bid.price if others_bid is not None else None,
-            others_offer.price if others_offer is not None else None,
-        )
-        state.frontier = frontier
         inputs = (
             orders,
             book.has_snapshot,
@@ -546,14 +532,12 @@ class MarketMaker:
             book.best_bid_price(),
             book.best_offer_price(),
             # others' sizes there only where fair value reads them (the micro-price)
-            (others_bid, others_offer) if state.fair_value.reads_top_size else frontier,
-            self._context(symbol, state),
-        )
-        return inputs, book, priced
-
-    def _context(self, symbol: str, state: _SymbolState) -> tuple[object, ...]:
-        """The quote inputs that are not the book's: the last element of the inputs."""
-        return (
+            (others_bid, others_offer)
+            if state.fair_value.reads_top_size
+            else (
+                others_bid.price if others_bid is not None else None,
+                others_offer.price if others_offer is not None else None,
+            ),
             state.fair_value.reference_seen(),
             self.positions.position_base(symbol),
             self.risk.state,
@@ -561,6 +545,7 @@ class MarketMaker:
             self._market_data_up,
             self.reconciling,
         )
+        return inputs, book, priced
 
     def requote(self, symbol: str, seen: _QuoteInputs | None = None) -> None:
         """Decide, propose, diff and send for one symbol (``seen``: its quote inputs, when
@@ -941,31 +926,3 @@ class MarketMaker:
     def sessions_up(self) -> tuple[bool, bool]:
         """(order entry, market data)."""
         return self._order_entry_up, self._market_data_up
-
-
-def _reaches_top(
-    frontier: tuple[Decimal | None, Decimal | None] | None,
-    symbol: str,
-    changes: tuple[BookChange, ...],
-) -> bool:
-    """Whether a change of ``symbol``'s bids or offers is at or ahead of ``frontier``.
-
-    The raw best price is at or ahead of others' best (ours only add to the top), so a change
-    strictly behind others' best on its side moves neither, nor others' size there. An
-    entry without a symbol may be this symbol's (routed by its subscription): it counts.
-    """
-    if frontier is None:
-        return True
-    bid_floor, offer_ceiling = frontier
-    for change in changes:
-        if change.symbol is not None and change.symbol != symbol:
-            continue
-        entry_type = change.entry_type
-        if entry_type is MDEntryType.BID:
-            if bid_floor is None or change.price >= bid_floor:
-                return True
-        elif entry_type is MDEntryType.OFFER and (
-            offer_ceiling is None or change.price <= offer_ceiling
-        ):
-            return True
-    return False
