@@ -39,7 +39,7 @@ from truex_qf.strategy.quoting import (
     build_proposal,
     diff_quotes,
     enforce_level_order,
-    filter_sizes,
+    filter_min_notional,
     filter_takers,
     inventory_skew_bps,
     level_distance_bps,
@@ -442,6 +442,11 @@ def test_filter_takers_pushes_back_behind_the_opposite_best() -> None:
     assert [q.price for q in pushed.quotes] == [D("50059.9"), D("50000.1")]
     resting = hand_made(Quote(BUY, 1, D("49950.0"), D(1)))
     assert filter_takers(resting, book("50000", "50060"), GRID) is resting
+    # pushed below 10 000, where the lot is 0.001 (0.0001 above): the size follows
+    across = hand_made(Quote(BUY, 1, D("10000.0"), D("0.1234")))
+    (moved,) = filter_takers(across, book("9990", "10000"), GRID).quotes
+    assert moved.price == D("9999.99")
+    assert moved.size == D("0.123")  # on the 0.001 lot there
     assert filter_takers(resting, None, GRID) is resting
 
 
@@ -484,29 +489,33 @@ def test_apply_position_budget_fills_from_level_one_outward() -> None:
         Quote(SELL, 1, D(50050), D("0.3")),
     )
     # long 0.5: bids may add 0.5 (0.3 then 0.2), offers 1.5
-    budgeted = apply_position_budget(proposal, D("0.5"), params)
+    budgeted = apply_position_budget(proposal, D("0.5"), params, GRID)
     assert [q.size for q in budgeted.quotes] == [D("0.3"), D("0.2"), D("0.3")]
     # long 1: no bid fits
-    full = apply_position_budget(proposal, D(1), params)
+    full = apply_position_budget(proposal, D(1), params, GRID)
     assert [q.key for q in full.quotes] == [(SELL, 1)]
     assert full.suppressed == (
         Suppressed(BUY, 1, POSITION_LIMIT),
         Suppressed(BUY, 2, POSITION_LIMIT),
     )
-    assert apply_position_budget(proposal, D(0), params) is proposal
+    assert apply_position_budget(proposal, D(0), params, GRID) is proposal
+    # long 0.99995: 0.00005 left for bids, down to the 0.0001 lot: 0, dropped
+    cut = apply_position_budget(proposal, D("0.99995"), params, GRID)
+    assert [q.key for q in cut.quotes] == [(SELL, 1)]
+    assert cut.suppressed == (Suppressed(BUY, 1, ZERO_SIZE), Suppressed(BUY, 2, POSITION_LIMIT))
+    # long 0.99987: 0.00013 left for bids -> 0.0001
+    assert apply_position_budget(proposal, D("0.99987"), params, GRID).quotes[0].size == D("0.0001")
 
 
-def test_filter_sizes_rounds_again_and_drops_small_notionals() -> None:
+def test_filter_min_notional_drops_small_orders() -> None:
     proposal = hand_made(
-        Quote(BUY, 1, D("49950.0"), D("0.00123")),  # down to the lot: 0.0012
-        Quote(BUY, 2, D("49940.0"), D("0.00001")),  # rounds to 0
-        Quote(SELL, 1, D("50050.0"), D("0.0001")),  # 5.005 notional: kept
+        Quote(BUY, 1, D("49950.0"), D("0.0002")),  # 9.99 notional: kept
+        Quote(SELL, 1, D("50050.0"), D("0.0001")),  # 5.005 notional
     )
-    sized = filter_sizes(proposal, PriceGrid(min_notional=D(5)))
-    assert [q.size for q in sized.quotes] == [D("0.0012"), D("0.0001")]
-    assert sized.suppressed == (Suppressed(BUY, 2, ZERO_SIZE),)
-    small = filter_sizes(proposal, PriceGrid(min_notional=D(6)))
-    assert Suppressed(SELL, 1, BELOW_MIN_NOTIONAL) in small.suppressed
+    assert filter_min_notional(proposal, PriceGrid(min_notional=D(5))) is proposal
+    small = filter_min_notional(proposal, PriceGrid(min_notional=D(6)))
+    assert small.quotes == proposal.quotes[:1]
+    assert small.suppressed == (Suppressed(SELL, 1, BELOW_MIN_NOTIONAL),)
 
 
 def test_build_proposal_is_the_chain_of_steps() -> None:
@@ -527,7 +536,7 @@ def test_build_proposal_is_the_chain_of_steps() -> None:
     chained = round_to_grid(chained, GRID)
     chained = filter_takers(chained, top, GRID)
     chained = enforce_level_order(chained)
-    chained = apply_position_budget(chained, position, params)
-    chained = filter_sizes(chained, GRID)
+    chained = apply_position_budget(chained, position, params, GRID)
+    chained = filter_min_notional(chained, GRID)
     assert build_proposal(FV, position, params, GRID, top) == chained
     assert chained.skew_bps == D(5)  # 10 * 0.6 capped at 5

@@ -12,7 +12,8 @@ order, each a function from a :class:`Proposal` to the next (Hummingbot's ``c_ti
 3. :func:`apply_min_edge` — no quote closer to fair value than ``maker_fee_bps +
    min_edge_bps`` (never below 0), whatever the skew did.
 4. :func:`round_to_grid` — prices to the tick away from the market (bids down, offers up),
-   sizes down to the lot of the rounded price's bucket.
+   sizes down to the lot of the rounded price's bucket. From here on every price is on the
+   tick and every size on its price's lot: a step that moves either rounds what it moved.
 5. :func:`filter_takers` — never cross the TrueX book: a bid at or above the best offer is
    pushed back to one tick below it, an offer at or below the best bid to one tick above it
    (what the JS reference learned: a post-only quote that would take is cancelled by the
@@ -21,8 +22,7 @@ order, each a function from a :class:`Proposal` to the next (Hummingbot's ``c_ti
    must be strictly worse than the one before it on its side, else it is dropped.
 7. :func:`apply_position_budget` — bids may add at most ``max_position_base - position``,
    offers at most ``max_position_base + position``, filled from level 1 outward.
-8. :func:`filter_sizes` — sizes rounded down to the lot again (a push-back may change bucket);
-   zero sizes and orders below the grid's minimum notional are dropped.
+8. :func:`filter_min_notional` — orders below the grid's minimum notional are dropped.
 
 Every dropped level is recorded in :attr:`Proposal.suppressed` with a reason code. To change
 the quotes, change the step: there is no other copy.
@@ -306,7 +306,8 @@ def _price_above(grid: PriceGrid, price: Decimal) -> Decimal:
 
 
 def filter_takers(proposal: Proposal, book: OrderBook | None, grid: PriceGrid) -> Proposal:
-    """Push quotes that would take liquidity back to one tick inside the opposite best price."""
+    """Push quotes that would take liquidity back to one tick inside the opposite best price
+    (the size down to the lot there: the new price may open another bucket)."""
     if book is None:
         return proposal
     best_bid = book.best_bid_price()
@@ -316,17 +317,24 @@ def filter_takers(proposal: Proposal, book: OrderBook | None, grid: PriceGrid) -
     changed = False
     for q in proposal.quotes:
         if q.side is Side.BUY:
-            if best_offer is not None and q.price >= best_offer:
-                price = _price_below(grid, best_offer)
-                if price <= 0:
-                    dropped.append(Suppressed(q.side, q.level, WOULD_CROSS))
-                    continue
-                q = Quote(q.side, q.level, price, q.size)
-                changed = True
-        elif best_bid is not None and q.price <= best_bid:
-            q = Quote(q.side, q.level, _price_above(grid, best_bid), q.size)
-            changed = True
-        quotes.append(q)
+            if best_offer is None or q.price < best_offer:
+                quotes.append(q)
+                continue
+            price = _price_below(grid, best_offer)
+            if price <= 0:
+                dropped.append(Suppressed(q.side, q.level, WOULD_CROSS))
+                continue
+        elif best_bid is None or q.price > best_bid:
+            quotes.append(q)
+            continue
+        else:
+            price = _price_above(grid, best_bid)
+        size = grid.round_quantity(price, q.size)
+        if size <= 0:
+            dropped.append(Suppressed(q.side, q.level, ZERO_SIZE))
+            continue
+        quotes.append(Quote(q.side, q.level, price, size))
+        changed = True
     return _rebuild(proposal, quotes, dropped) if changed or dropped else proposal
 
 
@@ -347,10 +355,13 @@ def enforce_level_order(proposal: Proposal) -> Proposal:
     return _rebuild(proposal, quotes, dropped) if dropped else proposal
 
 
-def apply_position_budget(proposal: Proposal, position: Decimal, params: QuoteParams) -> Proposal:
+def apply_position_budget(
+    proposal: Proposal, position: Decimal, params: QuoteParams, grid: PriceGrid
+) -> Proposal:
     """Cut sizes so a full fill of one side cannot take |position| past ``max_position_base``:
     bids add at most ``max_position_base - position``, offers at most ``max_position_base +
-    position``, from level 1 outward."""
+    position``, from level 1 outward. A cut size goes down to the lot (what is left of the
+    budget is spent either way); one that rounds to 0 is dropped as ZERO_SIZE."""
     quotes: list[Quote] = []
     dropped: list[Suppressed] = []
     changed = False
@@ -361,35 +372,34 @@ def apply_position_budget(proposal: Proposal, position: Decimal, params: QuotePa
             side = q.side
             capacity = params.max_position_base + (-position if side is Side.BUY else position)
             remaining = max(_ZERO, capacity)
-        if q.size > remaining:
-            if remaining <= 0:
-                dropped.append(Suppressed(q.side, q.level, POSITION_LIMIT))
-                continue
-            q = Quote(q.side, q.level, q.price, remaining)
-            changed = True
-        remaining -= q.size
-        quotes.append(q)
-    return _rebuild(proposal, quotes, dropped) if changed or dropped else proposal
-
-
-def filter_sizes(proposal: Proposal, grid: PriceGrid) -> Proposal:
-    """Sizes down to the lot at their final price (a push-back may change bucket, the budget
-    may cut a size); drop zero sizes and orders below the grid's minimum notional."""
-    quotes: list[Quote] = []
-    dropped: list[Suppressed] = []
-    changed = False
-    for q in proposal.quotes:
-        size = grid.round_quantity(q.price, q.size)
+        if q.size <= remaining:
+            remaining -= q.size
+            quotes.append(q)
+            continue
+        if remaining <= 0:
+            dropped.append(Suppressed(q.side, q.level, POSITION_LIMIT))
+            continue
+        size = grid.round_quantity(q.price, remaining)
+        remaining = _ZERO
         if size <= 0:
             dropped.append(Suppressed(q.side, q.level, ZERO_SIZE))
-        elif q.price * size < grid.min_notional:
-            dropped.append(Suppressed(q.side, q.level, BELOW_MIN_NOTIONAL))
-        elif size == q.size:
-            quotes.append(q)
-        else:
-            quotes.append(Quote(q.side, q.level, q.price, size))
-            changed = True
+            continue
+        quotes.append(Quote(q.side, q.level, q.price, size))
+        changed = True
     return _rebuild(proposal, quotes, dropped) if changed or dropped else proposal
+
+
+def filter_min_notional(proposal: Proposal, grid: PriceGrid) -> Proposal:
+    """Drop orders below the grid's minimum notional (price x size, both final by now)."""
+    quotes: list[Quote] = []
+    dropped: list[Suppressed] = []
+    min_notional = grid.min_notional
+    for q in proposal.quotes:
+        if q.price * q.size < min_notional:
+            dropped.append(Suppressed(q.side, q.level, BELOW_MIN_NOTIONAL))
+        else:
+            quotes.append(q)
+    return _rebuild(proposal, quotes, dropped) if dropped else proposal
 
 
 def build_proposal(
@@ -411,8 +421,8 @@ def build_proposal(
     proposal = round_to_grid(proposal, grid)
     proposal = filter_takers(proposal, book, grid)
     proposal = enforce_level_order(proposal)
-    proposal = apply_position_budget(proposal, position, params)
-    return filter_sizes(proposal, grid)
+    proposal = apply_position_budget(proposal, position, params, grid)
+    return filter_min_notional(proposal, grid)
 
 
 def propose(
