@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from truex_qf.app.live_view import LiveView
 from truex_qf.app.pipeline import Pipeline, pipeline_settings
-from truex_qf.app.runner import LiveView, Runner, RunSummary
+from truex_qf.app.runner import Runner, RunSummary
 from truex_qf.config import Credentials, FixSettings
 from truex_qf.domain.netutil import free_port
 from truex_qf.rest.client import TruexRestClient

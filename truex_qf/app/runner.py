@@ -26,16 +26,14 @@ import gc
 import logging
 import os
 import queue
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TextIO
 
+from truex_qf.app.live_view import LiveView, shown
 from truex_qf.app.pipeline import Pipeline, describe_venue
 from truex_qf.config import FixSettings
-from truex_qf.domain.decimals import plain_decimal
 from truex_qf.domain.errors import ConfigError, LogonRejectedError, TruexError
 from truex_qf.domain.model import (
     InboundEvent,
@@ -46,7 +44,6 @@ from truex_qf.domain.model import (
 )
 from truex_qf.fix.client import FixClient
 from truex_qf.fix.reconnect import Action, BackoffPolicy, SessionReconnector
-from truex_qf.observe.live_state import state_detail
 from truex_qf.rest.client import TruexRestClient
 from truex_qf.rest.worker import RestWorker
 from truex_qf.strategy.fair_value import PriceSource
@@ -58,7 +55,6 @@ from truex_qf.trading.market_maker import (
     WAITING_FOR_RECONCILIATION,
     MarketMaker,
 )
-from truex_qf.trading.risk import TradingState
 
 log = logging.getLogger("truex_qf.app.runner")
 
@@ -67,7 +63,6 @@ LOGON_TIMEOUT_S = 30.0
 STOP_POLL_S = 0.1  # how often the loop looks at a stop request (Ctrl-C, end of --duration)
 QUEUE_POLL_S = 0.05  # how often shutdown looks at the queue of session events
 CANCEL_RETRY_S = 0.2  # shutdown: cancel again after this long without a report
-DISPLAY_QUANTUM = Decimal("0.00000001")
 GIVE_UP_ENV = "TRUEX_GIVE_UP_AFTER_S"
 VENUE_TRADE_HISTORY_S = 27 * 86400.0  # TrueX lists 28 days of trades; a day's margin
 NO_REST_REASON = "no REST client (TRUEX_REST_URL=off)"
@@ -112,7 +107,7 @@ class RunSummary:
 
     def lines(self) -> list[str]:
         def per_symbol(values: dict) -> str:
-            return ", ".join(f"{s} {_shown(v)}" for s, v in sorted(values.items())) or "none"
+            return ", ".join(f"{s} {shown(v)}" for s, v in sorted(values.items())) or "none"
 
         denials = ", ".join(f"{k} {v}" for k, v in sorted(self.risk_denials.items()))
         return [
@@ -128,13 +123,6 @@ class RunSummary:
             f"trading state: {self.trading_state}",
             f"working orders after shutdown: {self.working_orders_after_shutdown}",
         ]
-
-
-def _shown(value: Decimal | None) -> str:
-    """Money and quantities for people: at most 8 decimals (the books keep full precision)."""
-    if value is None:
-        return "n/a"
-    return plain_decimal(value.quantize(DISPLAY_QUANTUM))
 
 
 def summarize(mm: MarketMaker) -> RunSummary:
@@ -155,77 +143,6 @@ def summarize(mm: MarketMaker) -> RunSummary:
         trading_state=f"{mm.risk.state.value} ({mm.risk.state_reason})",
         working_orders_after_shutdown=mm.working_order_count(),
     )
-
-
-class LiveView:
-    """A compact status that refreshes in place on a terminal, or log lines every 10 s."""
-
-    def __init__(self, stream: TextIO = sys.stderr, interval_s: float = 1.0) -> None:
-        self.stream = stream
-        self.in_place = stream.isatty()
-        self.interval_s = interval_s if self.in_place else 10.0
-        self._last = 0.0
-        self._last_state: tuple[object, str] | None = None
-        self._lines_drawn = 0
-
-    def maybe_render(self, mm: MarketMaker, now: float) -> None:
-        """Every ``interval_s``, and at once when the trading state changes (so a log shows
-        each WAITING, HALTED or return to ACTIVE when it happens)."""
-        state = (mm.risk.state, mm.risk.state_reason)
-        if now - self._last < self.interval_s and state == self._last_state:
-            return
-        self._last = now
-        self._last_state = state
-        lines = status_lines(mm)
-        if self.in_place:
-            up = f"\x1b[{self._lines_drawn}F" if self._lines_drawn else ""
-            self.stream.write(up + "".join(f"\x1b[2K{line}\n" for line in lines))
-            self.stream.flush()
-            self._lines_drawn = len(lines)
-        else:
-            log.info(" | ".join(lines))
-
-
-def status_lines(mm: MarketMaker) -> list[str]:
-    """The live view's content: sessions, state, and per symbol book, quotes, position, PnL."""
-    oe, md = mm.sessions_up
-    lines = [
-        f"sessions OE {'up' if oe else 'DOWN'} MD {'up' if md else 'DOWN'} | state "
-        f"{state_text(mm)} | orders {mm.stats.orders_sent} repl {mm.stats.replaces_sent} "
-        f"cxl {mm.stats.cancels_sent} | fills {mm.stats.fills} | denials "
-        f"{sum(mm.risk.denial_counts().values())}"
-    ]
-    fair_values = mm.fair_values()
-    for symbol in mm.symbols:
-        book = mm.books.book(symbol)
-        bid = book.best_bid_price() if book else None
-        ask = book.best_offer_price() if book else None
-        working = mm.orders.working_orders(symbol)
-        bids = sorted((o.price for o in working if o.side.name == "BUY" and o.price), reverse=True)
-        asks = sorted(o.price for o in working if o.side.name == "SELL" and o.price)
-        position = mm.positions.position_base(symbol)
-        fair = fair_values.get(symbol)
-        pnl = mm.positions.unrealized_pnl(symbol, fair) if fair is not None else None
-        realized = mm.positions.get(symbol)
-        ours = f"{_shown(bids[0] if bids else None)}/{_shown(asks[0] if asks else None)}"
-        lines.append(
-            f"{symbol} book {bid}/{ask} fv {_shown(fair)} | ours {ours} "
-            f"({len(working)} working) | pos {position} | "
-            f"rpnl {_shown(realized.realized_pnl_quote if realized else Decimal(0))} "
-            f"upnl {_shown(pnl)}"
-        )
-    return lines
-
-
-def state_text(mm: MarketMaker) -> str:
-    """The trading state as the status line shows it, with what it waits for (see
-    :func:`~truex_qf.observe.live_state.state_detail`) or why it halted."""
-    detail = state_detail(mm)
-    if detail:
-        return f"{mm.risk.state.value} ({detail})"
-    if mm.risk.state is TradingState.HALTED:
-        return f"HALTED ({mm.risk.state_reason})"
-    return mm.risk.state.value
 
 
 def _freeze_startup_heap() -> None:
@@ -456,6 +373,8 @@ class Runner:
         if self.pipeline is not None and not self._pipeline_finished:
             self._pipeline_finished = True
             self.pipeline.finish()
+        if self.view is not None:
+            self.view.close()  # the footer's last state stays on screen, above the summary
         gc.unfreeze()  # what the run left behind is collectable again (tests run many)
 
     def _wait_logged_on(self) -> None:

@@ -228,7 +228,7 @@ def _sessions_line(sessions: Mapping[str, Any] | None, now: float) -> str:
         text = f"{label} {'UP' if health.get('up') else 'DOWN'}"
         changed_at = _number(health.get("changed_at"))
         if changed_at is not None:
-            text += f" since {_clock(changed_at, now)} ({_duration(now - changed_at)})"
+            text += f" since {_clock(changed_at, now)} ({duration_text(now - changed_at)})"
         parts.append(text)
     return "sessions  " + "   ".join(parts)
 
@@ -246,7 +246,7 @@ def _state_line(state: Mapping[str, Any] | None, now: float) -> str:
     taken_at = _number(state.get("taken_at", state.get("published_at")))
     if taken_at is not None:
         age = now - taken_at
-        text += f"  (as of {_clock(taken_at, now)}, {_duration(age)} ago"
+        text += f"  (as of {_clock(taken_at, now)}, {duration_text(age)} ago"
         text += ", STALE)" if age > STALE_AFTER_S else ")"
     return text
 
@@ -340,7 +340,7 @@ def _clock(epoch_s: float, now: float) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     """``4s``, ``2m05s``, ``3h02m``, ``2d03h``; a negative age (clock skew) reads as ``0s``."""
     total = max(0, int(seconds))
     if total < 60:
