@@ -191,7 +191,7 @@ class TruexApplication(fix.Application):
         except (MalformedMessage, ValueError) as exc:
             log.error("cannot read %s: %s", exc, printable(raw))
             return
-        self._app_sink(event)  # type: ignore[arg-type]
+        self._app_sink(event)
         if isinstance(event, BusinessMessageReject | SecurityListUpdate):
             explain(event, session_id.toString())
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import quickfix as fix
 
@@ -50,6 +50,7 @@ def guarded(allowed: tuple[type[BaseException], ...] = NOTHING) -> Callable[[F],
                 log.exception("error in engine callback %s; the session carries on", callback)
                 return None
 
-        return wrapper  # type: ignore[return-value]
+        # wraps() types the wrapper as _Wrapped; it takes and returns what the callback does.
+        return cast(F, wrapper)
 
     return decorate

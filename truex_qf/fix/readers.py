@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from truex_qf.domain.model import (
     BookChange,
@@ -21,6 +22,7 @@ from truex_qf.domain.model import (
     ExecType,
     ExecutionReport,
     Fee,
+    InboundEvent,
     ListUpdateAction,
     MarketDataIncrement,
     MarketDataReject,
@@ -38,6 +40,8 @@ from truex_qf.domain.model import (
 )
 
 SOH = "\x01"
+
+E = TypeVar("E", bound=Enum)
 Fields = list[tuple[int, str]]
 
 
@@ -93,7 +97,7 @@ class _Body:
         value = self.optional(tag)
         return None if value is None else _to_decimal(self.msg_type, tag, value)
 
-    def enum(self, tag: int, kind: type):  # type: ignore[no-untyped-def]
+    def enum(self, tag: int, kind: type[E]) -> E:
         value = self.text(tag)
         try:
             return kind(value)
@@ -128,7 +132,8 @@ def _fees(pairs: Fields) -> tuple[Fee, ...]:
 _EXEC_TYPES = {member.value: member for member in ExecType}
 _ORD_STATUSES = {member.value: member for member in OrdStatus}
 _SIDES = {member.value: member for member in Side}
-_TIME_IN_FORCE = {"1": TimeInForce.GTC, "3": TimeInForce.IOC}  # the two TrueX knows
+# Keyed by str | None so an absent 59 looks up (and misses) like an unknown one.
+_TIME_IN_FORCE: dict[str | None, TimeInForce] = {"1": TimeInForce.GTC, "3": TimeInForce.IOC}
 
 
 def read_execution_report(raw: str, received_ns: int = 0) -> ExecutionReport:
@@ -173,7 +178,7 @@ def read_execution_report(raw: str, received_ns: int = 0) -> ExecutionReport:
         last_qty=optional_decimal("32"),
         last_px=optional_decimal("31"),
         avg_px=optional_decimal("6"),
-        time_in_force=_TIME_IN_FORCE.get(get("59")),  # type: ignore[arg-type]
+        time_in_force=_TIME_IN_FORCE.get(get("59")),
         text=get("58") or None,
         transact_time=get("60") or None,
         trade_match_id=get("880") or None,
@@ -246,7 +251,8 @@ def _book_entry(fields: dict[int, str]) -> BookEntry:
     )
 
 
-_ACTIONS = {action.value: action for action in MDUpdateAction}
+# Keyed by str | None so an entry without 279 misses like an unknown action.
+_ACTIONS: dict[str | None, MDUpdateAction] = {action.value: action for action in MDUpdateAction}
 _ENTRY_TYPES = {entry_type.value: entry_type for entry_type in MDEntryType}
 
 
@@ -307,7 +313,7 @@ def _book_change(entry: list[str | None]) -> BookChange:
     action_text, type_text, price, size, symbol, level = entry
     if type_text is None:
         raise MalformedMessage("X", 269, "is missing from an entry")
-    action = _ACTIONS.get(action_text)  # type: ignore[arg-type]
+    action = _ACTIONS.get(action_text)
     if action is None:
         raise MalformedMessage("X", 279, f"has unknown value {action_text!r}")
     entry_type = _ENTRY_TYPES.get(type_text)
@@ -425,7 +431,7 @@ def _statistic(text: str | None) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-Reader = Callable[[str, int], object]
+Reader = Callable[[str, int], InboundEvent]
 
 # One reader per application message type: Python's stand-in for a MessageCracker.
 READERS: dict[str, Reader] = {
