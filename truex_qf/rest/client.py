@@ -318,10 +318,10 @@ class TruexRestClient:
                 already_done.append(ref_id)
             else:
                 unknown.append(ref_id)
-        result = CancelAllResult(
+        outcome = CancelAllResult(
             tuple(canceled), tuple(already_done), tuple(unknown), tuple(failed), listing_error
         )
-        level = logging.INFO if result.complete else logging.ERROR
+        level = logging.INFO if outcome.complete else logging.ERROR
         log.log(
             level,
             "REST cancel-all: %d canceled, %d already done, %d unknown, %d failed%s",
@@ -331,7 +331,7 @@ class TruexRestClient:
             len(failed),
             f"; listing failed: {listing_error}" if listing_error else "",
         )
-        return result
+        return outcome
 
     # ------------------------------------------------------------------ account
 
@@ -512,7 +512,7 @@ class TruexRestClient:
         """One trade object: ``exec_id`` (else ``id``), ``trade_id``/``trade_match_id``,
         ``order_id``, ``external_id``, ``symbol`` (else the ``instrument_id`` map), ``side``,
         ``price``, ``qty``, ``fee``, ``liquidity``, ``timestamp`` (epoch ms) or ``created_at``."""
-        info = item.get("order_info") if isinstance(item.get("order_info"), Mapping) else {}
+        info = _mapping(item.get("order_info"))
         exec_id = _text(item.get("exec_id")) or _text(item.get("id"))
         instrument_id = _text(item.get("instrument_id")) or _text(info.get("instrument_id"))
         symbol = (
@@ -578,7 +578,8 @@ def _error_from(response: httpx.Response, method: str, path: str) -> RestError:
     except ValueError:
         body = None
     if isinstance(body, dict):
-        problem = body.get("error") if isinstance(body.get("error"), dict) else body
+        error = body.get("error")
+        problem = error if isinstance(error, dict) else body
         for key in ("detail", "title", "message", "error"):
             value = problem.get(key)
             if isinstance(value, str) and value.strip():
@@ -621,6 +622,11 @@ def _as_object(item: Any, path: str) -> dict[str, Any]:
     return item
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """A nested JSON object, or an empty one when the field is absent or not an object."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _text(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 
@@ -654,7 +660,7 @@ def _balance(row: Mapping[str, Any], path: str) -> Balance:
 
 
 def _client(item: Mapping[str, Any], path: str) -> ClientInfo:
-    info = item.get("info") if isinstance(item.get("info"), Mapping) else {}
+    info = _mapping(item.get("info"))
     client_id = _text(item.get("id"))
     if client_id is None:
         raise RestError(None, "client without an id in the response", "GET", path)
