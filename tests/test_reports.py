@@ -312,7 +312,7 @@ def test_fills_report_rows_and_notional(engine):
     assert e1["notional_quote"] == "120.6"  # 1.2 * 100.5
     assert (e3["side"], e3["fee"], e3["notional_quote"]) == ("SELL", "-0.01", "101.25")
     assert e4["notional_quote"] == "1000.05"  # 0.5 * 2000.1
-    assert (e1["liquidity"], e1["trade_match_id"], e1["order_id"]) == ("M", "T-E1", "V-B1")
+    assert (e1["liquidity"], e1["trade_match_id"], e1["order_id"]) == ("maker", "T-E1", "V-B1")
 
 
 def test_fills_report_filters(engine):

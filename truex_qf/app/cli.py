@@ -1,8 +1,13 @@
 """``truex-qf``: one entry point, a subcommand per job, exit codes that mean something.
 
-Exit codes: 0 success, 1 an operational failure, 2 bad configuration or input, 3 logon
-refused, 4 timeout, 5 order rejected, 130 interrupted. A user mistake is one line on stderr,
-never a traceback.
+Exit codes: 0 success (a run or demo that completed its --duration), 1 an operational
+failure, 2 bad configuration or input (an unknown run id included), 3 logon refused, 4 timeout,
+5 order rejected, 128 + the signal for a command stopped by a signal: 130 after Ctrl-C (SIGINT),
+143 after SIGTERM. A first Ctrl-C stops ``run`` and ``demo`` cleanly (orders cancelled, logout,
+summary) and still exits 130, so that a script tells a stopped run from a completed one; a
+second Ctrl-C abandons the shutdown, also 130. ``simulate`` and ``proxy`` run until stopped:
+a signal is their normal end, exit 0. Every error is one line ``error: ...`` on
+stderr, never a traceback; ``-h`` and ``--help`` both show help, ``--version`` the version.
 
 ``run`` holds a lock on its state folder and on its account (``truex_qf.app.instance_lock``) for
 its whole life; a second ``run`` on either exits 1 at once, naming the holder's PID. Exit 1,
@@ -28,6 +33,7 @@ import click
 # quickfix resets SIGINT to SIG_DFL when imported: import it here, before main() installs
 # our handlers, never lazily inside a command (which would silently undo them).
 import truex_qf.fix.client  # noqa: F401
+from truex_qf import __version__
 from truex_qf.app.logsetup import configure_logging
 from truex_qf.config import (
     UAT_MARKET_DATA_PORT,
@@ -45,12 +51,16 @@ from truex_qf.domain.model import Side
 from truex_qf.sim.service import DEFAULT_REST_PORT
 
 stop_requested = threading.Event()
+_stop_signal: int | None = None  # the signal that set stop_requested, for the exit code
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def _on_signal(signum: int, frame: object) -> None:
     """First signal: ask the running command to stop cleanly. A second one interrupts."""
+    global _stop_signal
     if stop_requested.is_set():
         raise KeyboardInterrupt
+    _stop_signal = signum
     stop_requested.set()
     if threading.current_thread() is threading.main_thread() and not _waits_for_stop:
         raise KeyboardInterrupt
@@ -69,9 +79,40 @@ def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            sys.exit(130)
+            sys.exit(_signal_exit_code())
 
     return wrapper
+
+
+def _signal_exit_code() -> int:
+    """128 + the signal that stopped the command (130 for Ctrl-C, 143 for SIGTERM)."""
+    return 128 + (_stop_signal or signal.SIGINT)
+
+
+def _exit_if_stopped_by_signal() -> None:
+    """After a clean stop on a signal: say so and exit 128 + signal (module docstring)."""
+    if _stop_signal is not None and stop_requested.is_set():
+        name = signal.Signals(_stop_signal).name
+        click.echo(f"stopped by {name} (exit {_signal_exit_code()})", err=True)
+        sys.exit(_signal_exit_code())
+
+
+class _Group(click.Group):
+    """A group whose command list shows each command's whole first paragraph, wrapped.
+
+    click cuts the summaries to fit one line ("...") by default; a summary is the command's
+    one-sentence explanation and should be read whole.
+    """
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 def _decimal(name: str, value: str | None) -> Decimal | None:
@@ -88,7 +129,10 @@ def _decimal(name: str, value: str | None) -> Decimal | None:
     return number
 
 
-@click.group()
+@click.group(cls=_Group, context_settings=CONTEXT)
+@click.version_option(
+    __version__, "--version", prog_name="truex-qf", message="%(prog)s %(version)s"
+)
 @click.option(
     "--env-file",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -98,7 +142,15 @@ def _decimal(name: str, value: str | None) -> Decimal | None:
 @click.option("-v", "--verbose", is_flag=True, help="Also print every FIX message (redacted).")
 @click.pass_context
 def cli(ctx: click.Context, env_file: Path | None, verbose: bool) -> None:
-    """truex-qf: market making on TrueX over FIX 5.0 SP2, built on QuickFIX."""
+    """truex-qf: market making on TrueX over FIX 5.0 SP2, built on QuickFIX.
+
+    \b
+    Settings come from the environment (see README "Configuration"); each command's help
+    names the variables it reads. TRUEX_STATE_DIR (default ./state) holds logs, the SQLite
+    store and the FIX sequence files; the demo keeps its own in TRUEX_STATE_DIR/demo.
+    Exit codes: 0 done, 1 failure, 2 bad input, 3 logon refused, 4 timeout, 5 order
+    rejected, 130 stopped by Ctrl-C (143 by SIGTERM).
+    """
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
     if env_file is not None:
@@ -125,7 +177,13 @@ def _state_dir_to_read() -> Path:
 
 @cli.command("test-order")
 @click.option("--symbol", default="BTC-PYUSD", show_default=True, help="Instrument, BASE-QUOTE.")
-@click.option("--side", type=click.Choice(["buy", "sell"]), default="buy", show_default=True)
+@click.option(
+    "--side",
+    type=click.Choice(["buy", "sell"]),
+    default="buy",
+    show_default=True,
+    help="Order side.",
+)
 @click.option(
     "--quantity", default="0.001", show_default=True, help="Base quantity, on the lot grid."
 )
@@ -149,7 +207,14 @@ def test_order(
     distance_bps: str,
     timeout_s: float,
 ) -> None:
-    """Log on, place one limit order far from the market, cancel it, log out."""
+    """Log on, place one limit order far from the market, cancel it, log out.
+
+    \b
+    Reads TRUEX_API_KEY, TRUEX_SECRET_KEY, TRUEX_SENDER_COMP_ID, TRUEX_CLIENT_ID, TRUEX_FIX_HOST,
+    TRUEX_ORDER_ENTRY_PORT, TRUEX_MARKET_DATA_PORT, TRUEX_OE_TARGET_COMP_ID,
+    TRUEX_MD_TARGET_COMP_ID, TRUEX_STATE_DIR.
+    Exit 0 only when the order was acknowledged and cancelled.
+    """
     from truex_qf.ops.testorder import TestOrderRequest, run_test_order
 
     config = load_fix_settings()
@@ -290,16 +355,31 @@ def _parse_seed(text: str, symbols: dict[str, str]) -> tuple[str, Decimal]:
 
 
 @cli.command()
-@click.option("--duration", "duration_s", default=20.0, show_default=True, help="Seconds to trade.")
+@click.option(
+    "--duration",
+    "duration_s",
+    type=float,
+    default=20.0,
+    show_default=True,
+    help="Seconds to trade.",
+)
 @click.pass_context
 @_one_line_errors
 def demo(ctx: click.Context, duration_s: float) -> None:
-    """Simulated TrueX with simulated traders, and the market maker against it. No setup."""
+    """Simulated TrueX with simulated traders, and the market maker against it. No setup.
+
+    \b
+    Reads TRUEX_STATE_DIR (default ./state): the demo logs and stores its run in
+    TRUEX_STATE_DIR/demo (or in DATABASE_URL when set), where `truex-qf runs`,
+    `truex-qf summary` and the other reports find it. Its live namespace is DEMO_MM.
+    Ctrl-C stops it cleanly (exit 130).
+    """
     from truex_qf.app.demo import run_demo
     from truex_qf.app.runner import LiveView
+    from truex_qf.ops.runs import demo_state_dir
 
     _positive_duration(duration_s)
-    state_dir = _state_dir() / "demo"
+    state_dir = demo_state_dir(_state_dir())
     configure_logging(state_dir, ctx.obj["verbose"])
     _stop_on_signals()
     click.echo(f"demo: simulated TrueX with simulated traders; market making for {duration_s:g} s")
@@ -307,7 +387,8 @@ def demo(ctx: click.Context, duration_s: float) -> None:
     for line in result.summary.lines():
         click.echo(line)
     click.echo(f"simulator's record of our fills: {result.venue_fills}")
-    click.echo(f"run id: {result.run_id} (stored in {state_dir}; see truex-qf pnl --help)")
+    click.echo(f"run id: {result.run_id}; see it with: truex-qf summary {result.run_id[:8]}")
+    _exit_if_stopped_by_signal()
 
 
 @cli.command()
@@ -345,6 +426,14 @@ def run(
 
     SIGINT/SIGTERM (or the end of --duration) cancels every working order, waits for the
     acknowledgements, logs out and prints a summary. `truex-qf kill` halts it and cancels all.
+    Exit 0 when --duration ran out, 130 (143) when stopped by Ctrl-C (SIGTERM).
+
+    \b
+    Reads TRUEX_API_KEY, TRUEX_SECRET_KEY, TRUEX_SENDER_COMP_ID, TRUEX_CLIENT_ID, TRUEX_FIX_HOST,
+    TRUEX_ORDER_ENTRY_PORT, TRUEX_MARKET_DATA_PORT, TRUEX_OE_TARGET_COMP_ID,
+    TRUEX_MD_TARGET_COMP_ID, TRUEX_STATE_DIR,
+    TRUEX_REST_URL, TRUEX_UNKNOWN_ORDERS, TRUEX_GIVE_UP_AFTER_S, DATABASE_URL, REDIS_URL,
+    TRUEX_LIVE_NAMESPACE, TRUEX_METRICS_PORT, TRUEX_METRICS_HOST, TRUEX_ALERT_WEBHOOK_URL.
     """
     from truex_qf.app.cpu_wake import cpu_wake_latency, parse_wake_latency
     from truex_qf.app.instance_lock import InstanceLock, account_key
@@ -383,7 +472,7 @@ def run(
         runner = Runner(
             config,
             strategy,
-            references=references,  # type: ignore[arg-type]
+            references=references,
             view=LiveView(),
             pipeline=pipeline,
             rest=rest,
@@ -398,11 +487,12 @@ def run(
                 ticker.stop()
     for line in summary.lines():
         click.echo(line)
-    click.echo(f"run id: {pipeline.run_id} (truex-qf orders / fills / pnl / audit verify)")
+    click.echo(f"run id: {pipeline.run_id}; see it with: truex-qf summary {pipeline.run_id[:8]}")
     if summary.working_orders_after_shutdown:
         raise TruexError(
             f"{summary.working_orders_after_shutdown} orders still working; check the venue"
         )
+    _exit_if_stopped_by_signal()
 
 
 @cli.command()
@@ -411,7 +501,7 @@ def kill() -> None:
     """Engage the kill switch of the running instance: cancel every order and halt.
 
     The instance is the process holding the state folder's lock (TRUEX_STATE_DIR), whatever
-    any PID file says.
+    any PID file says. Reads TRUEX_STATE_DIR.
     """
     from truex_qf.app.instance_lock import LOCK_FILE, find_holder, last_holder
 
@@ -430,7 +520,7 @@ def kill() -> None:
     click.echo(f"kill switch sent to process {holder.pid}")
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine():
     """The store's engine for the report commands, after checking its schema."""
     from truex_qf.storage.database import check_schema, database_url, make_engine
 
@@ -439,15 +529,21 @@ def _engine():  # type: ignore[no-untyped-def]
     return make_engine(url)
 
 
-@cli.group()
+@cli.group(cls=_Group)
 def db() -> None:
-    """The SQL store (SQLite under the state folder, or DATABASE_URL)."""
+    """The SQL store (SQLite under the state folder, or DATABASE_URL).
+
+    Reads DATABASE_URL and TRUEX_STATE_DIR.
+    """
 
 
 @db.command("upgrade")
 @_one_line_errors
 def db_upgrade() -> None:
-    """Create or migrate the schema to what this version of truex-qf needs."""
+    """Create or migrate the schema to what this version of truex-qf needs.
+
+    Reads DATABASE_URL (else the SQLite file in TRUEX_STATE_DIR).
+    """
     from truex_qf.storage.database import database_url, mask_url, upgrade
 
     url = database_url(_state_dir())
@@ -455,15 +551,21 @@ def db_upgrade() -> None:
     click.echo(f"{mask_url(url)}: schema at revision {revision}")
 
 
-@cli.group()
+@cli.group(cls=_Group)
 def audit() -> None:
-    """The hash-chained journal of every FIX message."""
+    """The hash-chained journal of every FIX message.
+
+    Reads DATABASE_URL and TRUEX_STATE_DIR.
+    """
 
 
 @audit.command("verify")
 @_one_line_errors
 def audit_verify() -> None:
-    """Check the whole chain; exit 1 at the first edited, missing or reordered row."""
+    """Check the whole chain; exit 1 at the first edited, missing or reordered row.
+
+    Reads DATABASE_URL (else the SQLite file in TRUEX_STATE_DIR).
+    """
     from truex_qf.storage.journal import verify_database
 
     report = verify_database(_engine())
@@ -472,13 +574,89 @@ def audit_verify() -> None:
         sys.exit(1)
 
 
+_STORE_ENV = "Reads TRUEX_STATE_DIR and DATABASE_URL (the store; the demo's too, see `runs`)."
+
+
+def _find_run(run_ref: str | None):  # type: ignore[no-untyped-def]
+    """The run ``run_ref`` names (a unique prefix), else the latest of the state folder's
+    stores, the demo's included (truex_qf.ops.runs); an unknown id is one line, exit 2."""
+    from truex_qf.ops.runs import resolve_run, store_urls
+
+    return resolve_run(store_urls(_state_dir_to_read()), run_ref)
+
+
+@contextlib.contextmanager
+def _run_store(run_ref: str | None):  # type: ignore[no-untyped-def]
+    """(engine, run) for a report command: the run found and an engine on its store."""
+    from truex_qf.ops.runs import open_store
+
+    run = _find_run(run_ref)
+    with open_store(run.url) as engine:
+        yield engine, run
+
+
+_MSG_TYPES = {
+    "heartbeat": "0",
+    "testrequest": "1",
+    "resendrequest": "2",
+    "reject": "3",
+    "sequencereset": "4",
+    "logout": "5",
+    "executionreport": "8",
+    "ordercancelreject": "9",
+    "logon": "A",
+    "newordersingle": "D",
+    "ordercancelrequest": "F",
+    "ordercancelreplacerequest": "G",
+    "orderstatusrequest": "H",
+    "marketdatarequest": "V",
+    "marketdatasnapshotfullrefresh": "W",
+    "marketdataincrementalrefresh": "X",
+    "marketdatarequestreject": "Y",
+    "securitylistrequest": "x",
+    "securitylist": "y",
+    "businessmessagereject": "j",
+    "ordermasscancelrequest": "q",
+    "ordermasscancelreport": "r",
+}
+"""MsgType(35) by name, for ``audit show --type``; codes are accepted as they are."""
+
+
+def _msg_type(text: str | None) -> str | None:
+    if text is None:
+        return None
+    value = text.strip()
+    key = value.replace("_", "").replace("-", "").replace(" ", "").lower()
+    if key in _MSG_TYPES:
+        return _MSG_TYPES[key]
+    if value in _MSG_TYPES.values() or (0 < len(value) <= 3 and value.isalnum()):
+        return value
+    names = ", ".join(sorted({"ExecutionReport", "NewOrderSingle", "OrderCancelRequest", "Logon"}))
+    raise ConfigError("--type", f"{text!r}: a MsgType code (8, D, A ...) or a name ({names} ...)")
+
+
 @audit.command("show")
 @click.option("--session", default=None, help="Session ID, or part of it (e.g. TRUEX_UAT_OE).")
-@click.option("--type", "msg_type", default=None, help="MsgType, e.g. D, 8, A.")
+@click.option(
+    "--type",
+    "msg_type",
+    default=None,
+    metavar="MSGTYPE",
+    help="MsgType code or name: 8 or ExecutionReport, D or NewOrderSingle, A or Logon ...",
+)
 @click.option("--cl-ord-id", default=None, help="ClOrdID (also finds cancels/replaces of it).")
 @click.option("--since", default=None, help="ISO time (UTC unless a zone is given).")
 @click.option("--until", default=None, help="ISO time, exclusive.")
-@click.option("--limit", default=200, show_default=True)
+@click.option(
+    "--run-id", default=None, help="Only this run (a unique prefix will do); default: every run."
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="At most this many messages.",
+)
 @_one_line_errors
 def audit_show(
     session: str | None,
@@ -486,41 +664,55 @@ def audit_show(
     cl_ord_id: str | None,
     since: str | None,
     until: str | None,
+    run_id: str | None,
     limit: int,
 ) -> None:
-    """Messages from the journal, oldest first, one per line (secrets were never stored)."""
+    """Messages from the journal, oldest first, one per line (secrets were never stored).
+
+    Without --run-id: the program's store (DATABASE_URL, else TRUEX_STATE_DIR); with it,
+    the store that holds that run, the demo's included.
+    """
     from truex_qf.storage.journal import format_entry, show
 
     window = {"since": _iso_time("--since", since), "until": _iso_time("--until", until)}
-    entries = show(
-        _engine(),  # after the arguments: a bad --since is one line even with no database
-        session=session,
-        msg_type=msg_type,
-        cl_ord_id=cl_ord_id,
-        limit=limit,
-        **window,
-    )
+    code = _msg_type(msg_type)
+    with contextlib.ExitStack() as stack:
+        if run_id is not None:
+            engine, run = stack.enter_context(_run_store(run_id))
+            run_id = run.run_id
+        else:
+            engine = _engine()  # after the arguments: a bad --since is one line with no database
+        entries = show(
+            engine,
+            session=session,
+            msg_type=code,
+            cl_ord_id=cl_ord_id,
+            run_id=run_id,
+            limit=limit,
+            **window,
+        )
     for entry in entries:
         click.echo(format_entry(entry))
 
 
 @cli.command()
-@click.option("--run-id", default=None, help="Which run; default: the latest.")
+@click.option(
+    "--run-id", default=None, help="Which run (a unique prefix will do); default: latest."
+)
 @_one_line_errors
 def replay(run_id: str | None) -> None:
-    """Rebuild orders, positions and PnL from the journal alone; compare with the tables."""
-    from truex_qf.ops.reports import latest_run_id
+    """Rebuild orders, positions and PnL from the journal alone; compare with the tables.
+
+    Reads TRUEX_STATE_DIR and DATABASE_URL (the store; the demo's too, see `runs`).
+    """
     from truex_qf.storage.replay import compare_with_tables, rebuild_from_journal
 
-    engine = _engine()
-    run_id = run_id or latest_run_id(engine)
-    if run_id is None:
-        raise TruexError("no run in the store yet")
-    state = rebuild_from_journal(engine, run_id)
-    differences = compare_with_tables(engine, run_id, state)
+    with _run_store(run_id) as (engine, run):
+        state = rebuild_from_journal(engine, run.run_id)
+        differences = compare_with_tables(engine, run.run_id, state)
     replayed_orders = len(list(state.all_orders()))
     click.echo(
-        f"run {run_id}: {state.rows_replayed} journal rows, {replayed_orders} orders, "
+        f"run {run.run_id}: {state.rows_replayed} journal rows, {replayed_orders} orders, "
         f"{len(state.fills)} fills replayed"
     )
     for difference in differences:
@@ -531,10 +723,12 @@ def replay(run_id: str | None) -> None:
 
 
 def _report_options(command):  # type: ignore[no-untyped-def]
-    command = click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a table.")(command)
-    command = click.option("--run-id", default=None, help="Which run; default: the latest.")(
-        command
-    )
+    command = click.option(
+        "--csv", "as_csv", is_flag=True, help="CSV (every column, exact) instead of a table."
+    )(command)
+    command = click.option(
+        "--run-id", default=None, help="Which run (a unique prefix will do); default: the latest."
+    )(command)
     return command
 
 
@@ -543,32 +737,84 @@ def _print_report(report, as_csv: bool) -> None:  # type: ignore[no-untyped-def]
 
 
 @cli.command()
-@_report_options
-@click.option("--symbol", default=None)
-@click.option("--state", default=None, help="e.g. FILLED, CANCELED, NEW.")
-@click.option("--limit", type=int, default=None, help="The newest N orders.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="The newest N runs.")
 @_one_line_errors
-def orders(run_id, as_csv, symbol, state, limit) -> None:  # type: ignore[no-untyped-def]
-    """Orders of a run with their latest state."""
-    from truex_qf.ops.reports import orders_report
+def runs(limit: int | None) -> None:
+    """The stored runs, newest first: id, start, duration, mode, fills, volume, PnL.
 
-    _print_report(
-        orders_report(_engine(), run_id=run_id, symbol=symbol, state=state, limit=limit), as_csv
-    )
+    Lists the program's store and the demo's (TRUEX_STATE_DIR/demo). Every report takes
+    the id, or any unique prefix of it. Reads TRUEX_STATE_DIR and DATABASE_URL.
+    """
+    from truex_qf.ops.runs import run_lines, runs_report, store_urls
+
+    click.echo(runs_report(run_lines(store_urls(_state_dir_to_read()), limit)).to_table(), nl=False)
+
+
+@cli.command(short_help="What a run did: volume, fills, maker share, spread, PnL, drawdown.")
+@click.argument("run_ref", metavar="[RUN]", required=False)
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV (symbol, figure, value) instead of text.")
+@_one_line_errors
+def summary(run_ref: str | None, as_json: bool, as_csv: bool) -> None:
+    """What a run did: volume, fills, maker share, spread, PnL, drawdown.
+
+    Volume and notional, fills and the maker share, the spread captured in bps, realized and
+    unrealized PnL and fees in the quote currency, max inventory, max drawdown, quoting
+    uptime, rejects and denials by reason (definitions: truex_qf.ops.summary). RUN is a run
+    id or a unique prefix of it (`truex-qf runs` lists them); default: the latest run, the
+    demo's included. Reads TRUEX_STATE_DIR and DATABASE_URL.
+    """
+    from truex_qf.ops.summary import summarize_run
+
+    if as_json and as_csv:
+        raise ConfigError("--json/--csv", "choose one")
+    with _run_store(run_ref) as (engine, run):
+        report = summarize_run(engine, run)
+    if as_json:
+        click.echo(report.to_json(), nl=False)
+    elif as_csv:
+        click.echo(report.to_csv(), nl=False)
+    else:
+        for line in report.lines():
+            click.echo(line)
 
 
 @cli.command()
 @_report_options
-@click.option("--symbol", default=None)
+@click.option("--symbol", default=None, help="Only this instrument, e.g. BTC-PYUSD.")
+@click.option("--state", default=None, help="Only orders in this state: FILLED, CANCELED, NEW ...")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="The newest N orders.")
+@_one_line_errors
+def orders(run_id, as_csv, symbol, state, limit) -> None:  # type: ignore[no-untyped-def]
+    """Orders of a run with their latest state.
+
+    Reads TRUEX_STATE_DIR and DATABASE_URL (the store; the demo's too, see `runs`).
+    """
+    from truex_qf.ops.reports import orders_report
+
+    with _run_store(run_id) as (engine, run):
+        report = orders_report(engine, run_id=run.run_id, symbol=symbol, state=state, limit=limit)
+    _print_report(report, as_csv)
+
+
+@cli.command()
+@_report_options
+@click.option("--symbol", default=None, help="Only this instrument, e.g. BTC-PYUSD.")
 @click.option("--since", default=None, help="ISO time (UTC unless a zone is given).")
-@click.option("--limit", type=int, default=None, help="The newest N fills.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="The newest N fills.")
 @_one_line_errors
 def fills(run_id, as_csv, symbol, since, limit) -> None:  # type: ignore[no-untyped-def]
-    """Executions of a run."""
+    """Executions of a run.
+
+    Reads TRUEX_STATE_DIR and DATABASE_URL (the store; the demo's too, see `runs`).
+    """
     from truex_qf.ops.reports import fills_report
 
     since_time = _iso_time("--since", since)
-    report = fills_report(_engine(), run_id=run_id, symbol=symbol, since=since_time, limit=limit)
+    with _run_store(run_id) as (engine, run):
+        report = fills_report(
+            engine, run_id=run.run_id, symbol=symbol, since=since_time, limit=limit
+        )
     _print_report(report, as_csv)
 
 
@@ -576,37 +822,73 @@ def fills(run_id, as_csv, symbol, since, limit) -> None:  # type: ignore[no-unty
 @_report_options
 @_one_line_errors
 def pnl(run_id, as_csv) -> None:  # type: ignore[no-untyped-def]
-    """Position and PnL per symbol, checked against the executions."""
-    from truex_qf.ops.reports import pnl_report
+    """Position and PnL per symbol, checked against the executions.
 
-    _print_report(pnl_report(_engine(), run_id=run_id), as_csv)
+    The table shows amounts at the instrument's precision; --csv every column, exact.
+    Reads TRUEX_STATE_DIR and DATABASE_URL (the store; the demo's too, see `runs`).
+    """
+    from truex_qf.ops.reports import pnl_report, pnl_table
+
+    with _run_store(run_id) as (engine, run):
+        report = pnl_report(engine, run_id=run.run_id)
+    click.echo(report.to_csv() if as_csv else pnl_table(report).to_table(), nl=not as_csv)
 
 
 @cli.command()
-@click.option("--interval", "interval_s", default=1.0, show_default=True, help="Seconds.")
+@click.option(
+    "--interval",
+    "interval_s",
+    type=click.FloatRange(min=0.1),
+    default=1.0,
+    show_default=True,
+    help="Seconds between redraws.",
+)
 @click.option("--once", is_flag=True, help="Print the view once and exit.")
-@click.option("--namespace", default=None, help="Live-state namespace; default: SenderCompID.")
+@click.option(
+    "--namespace",
+    default=None,
+    help="Live-state namespace; default: TRUEX_LIVE_NAMESPACE, else the latest run's "
+    "SenderCompID (DEMO_MM for the demo).",
+)
+@click.option(
+    "--run-id", default=None, help="Which run (a unique prefix will do); default: the latest."
+)
 @_one_line_errors
-def status(interval_s: float, once: bool, namespace: str | None) -> None:
+def status(interval_s: float, once: bool, namespace: str | None, run_id: str | None) -> None:
     """Live view of a running instance: sessions, books, quotes, position, PnL, events.
 
-    Reads Redis (REDIS_URL) for the live state and the store for recent events.
+    Reads REDIS_URL for the live state, TRUEX_LIVE_NAMESPACE, and TRUEX_STATE_DIR and
+    DATABASE_URL for the run and its recent events (the demo's included).
     """
+    from truex_qf.ops.runs import open_store
     from truex_qf.ops.status_view import status_reader, watch
 
     live_url = redis_url()
+    try:
+        run = _find_run(run_id)
+    except ConfigError:
+        raise
+    except TruexError:  # no store or no run yet: the live part alone
+        if run_id is not None:
+            raise
+        run = None
     namespace = (
         namespace
         or os.environ.get("TRUEX_LIVE_NAMESPACE", "").strip()
+        or (run.sender_comp_id if run else "")
         or os.environ.get("TRUEX_SENDER_COMP_ID", "").strip()
         or "default"
     )
-    read = status_reader(_engine(), redis_url=live_url, namespace=namespace)
-    with contextlib.suppress(KeyboardInterrupt):
-        watch(read, sys.stdout, interval_s, iterations=1 if once else None)
+    with contextlib.ExitStack() as stack:
+        engine = stack.enter_context(open_store(run.url)) if run else None
+        read = status_reader(
+            engine, redis_url=live_url, namespace=namespace, run_id=run.run_id if run else None
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            watch(read, sys.stdout, interval_s, iterations=1 if once else None)
 
 
-def _iso_time(name: str, text: str | None):  # type: ignore[no-untyped-def]
+def _iso_time(name: str, text: str | None):
     from datetime import datetime
 
     if text is None:
@@ -620,22 +902,27 @@ def _iso_time(name: str, text: str | None):  # type: ignore[no-untyped-def]
 @cli.command()
 @click.option(
     "--listen-port",
-    type=int,
+    type=_PORT,
     default=None,
     help="Route each connection by its Logon's TargetCompID.",
 )
 @click.option("--oe", default=None, metavar="HOST:PORT", help="Order-entry gateway.")
 @click.option("--md", default=None, metavar="HOST:PORT", help="Market-data gateway.")
-@click.option("--oe-listen-port", type=int, default=None, help="A port relayed to --oe as is.")
-@click.option("--md-listen-port", type=int, default=None, help="A port relayed to --md as is.")
+@click.option("--oe-listen-port", type=_PORT, default=None, help="A port relayed to --oe as is.")
+@click.option("--md-listen-port", type=_PORT, default=None, help="A port relayed to --md as is.")
 @click.option(
     "--max-connections",
+    type=click.IntRange(min=1),
     default=16,
     show_default=True,
     help="Connections per upstream (and for the routing port's not yet routed ones).",
 )
 @click.option(
-    "--max-per-address", default=8, show_default=True, help="Connections from one client IP."
+    "--max-per-address",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Connections from one client IP.",
 )
 @click.option(
     "--logon-timeout",
@@ -658,7 +945,9 @@ def _iso_time(name: str, text: str | None):  # type: ignore[no-untyped-def]
     show_default=True,
     help="Seconds a client message may take from its first byte to its last.",
 )
-@click.option("--listen-host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--listen-host", default="127.0.0.1", show_default=True, help="Address the proxy listens on."
+)
 @click.pass_context
 @_one_line_errors
 def proxy(
@@ -679,7 +968,8 @@ def proxy(
 
     Every connection must send its Logon within --logon-timeout; slots are counted per
     upstream and per client address, so slow or silent clients on one port cannot shut the
-    other, and a client trickling bytes is cut (see truex_qf.ops.proxy).
+    other, and a client trickling bytes is cut (see truex_qf.ops.proxy). Reads
+    TRUEX_STATE_DIR (its log). Runs until Ctrl-C or SIGTERM (its normal end: exit 0).
     """
     from truex_qf.ops.proxy import build_proxy_config, run_forever
 
@@ -701,7 +991,7 @@ def proxy(
     run_forever(config, stop_requested)
 
 
-def _rest_client(config, url: str | None):  # type: ignore[no-untyped-def]
+def _rest_client(config, url: str | None):
     """TrueX REST for reconciliation and the deadman cancel; None (TRUEX_REST_URL=off): none."""
     from truex_qf.rest.client import TruexRestClient
 
@@ -714,7 +1004,13 @@ def _rest_client(config, url: str | None):  # type: ignore[no-untyped-def]
 @click.option("--timeout", "timeout_s", default=5.0, show_default=True, help="Seconds per step.")
 @_one_line_errors
 def doctor(timeout_s: float) -> None:
-    """Check configuration, DNS, TCP, FIX logons, clock skew and REST; exit 0 only if all pass."""
+    """Check configuration, DNS, TCP, FIX logons, clock skew and REST; exit 0 only if all pass.
+
+    \b
+    Reads TRUEX_API_KEY, TRUEX_SECRET_KEY, TRUEX_SENDER_COMP_ID, TRUEX_CLIENT_ID,
+    TRUEX_FIX_HOST, TRUEX_ORDER_ENTRY_PORT, TRUEX_MARKET_DATA_PORT, TRUEX_OE_TARGET_COMP_ID,
+    TRUEX_MD_TARGET_COMP_ID, TRUEX_REST_URL, TRUEX_STATE_DIR, DATABASE_URL, REDIS_URL.
+    """
     from truex_qf.ops.doctor import exit_code, format_check, run_doctor, runbook_line
 
     checks = run_doctor(
@@ -725,7 +1021,7 @@ def doctor(timeout_s: float) -> None:
     sys.exit(exit_code(checks))
 
 
-def _unknown_order_policy():  # type: ignore[no-untyped-def]
+def _unknown_order_policy():
     """TRUEX_UNKNOWN_ORDERS: what reconciliation does with venue orders we did not place."""
     from truex_qf.trading.reconcile import UnknownOrderPolicy
 

@@ -10,7 +10,10 @@ by ``started_at`` (:func:`latest_run_id`).
 :func:`pnl_report` puts what the program last snapshotted next to what its ``executions`` add
 up to, and says when the two disagree on the position. Snapshots are periodic, so a
 disagreement with a fill newer than the snapshot may only mean no snapshot was taken since;
-the ``position_check`` column says which case it is.
+the ``position_check`` column says which case it is. Its CSV has every column, exact; its
+table (:func:`pnl_table`) the ones a trader reads, at the instrument's precision
+(:mod:`truex_qf.ops.amounts`), within 100 columns. Fills show ``liquidity`` as ``maker`` or
+``taker`` (LastLiquidityInd 1 or 2).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from sqlalchemy.sql import Select
 
 from truex_qf.domain.decimals import plain_decimal
 from truex_qf.domain.errors import TruexError
+from truex_qf.ops.amounts import Amounts, liquidity_name
 from truex_qf.storage.database import mask_url, one_line
 from truex_qf.storage.schema import (
     executions,
@@ -250,6 +254,7 @@ def fills_report(
     for row in rows:
         values = dict(row)
         values["notional_quote"] = _WIDE.multiply(row["quantity"], row["price"])
+        values["liquidity"] = liquidity_name(row["liquidity"])
         table_rows.append(_cells(values, FILL_COLUMNS))
     return Report(list(FILL_COLUMNS), table_rows)
 
@@ -416,3 +421,49 @@ def _bind_time(value: datetime, dialect: str) -> datetime:
     """SQLite stores times as naive UTC text (the tzinfo of a bound value is dropped)."""
     utc = _as_utc(value)
     return utc.replace(tzinfo=None) if dialect == "sqlite" else utc
+
+
+# --------------------------------------------------------------------------- views
+
+
+PNL_TABLE_COLUMNS = [
+    "symbol",
+    "position",
+    "avg_entry",
+    "fair_value",
+    "realized",
+    "unrealized",
+    "fees",
+    "ccy",
+    "fills",
+    "check",
+]
+
+
+def pnl_table(report: Report) -> Report:
+    """:func:`pnl_report` for reading: amounts at the instrument's precision, money in the
+    quote currency (named in ``ccy``), the position check in short; under 100 columns."""
+    table = []
+    for values in (dict(zip(report.columns, row, strict=True)) for row in report.rows):
+        reference = values["fair_value"] or values["avg_entry_price"]
+        a = Amounts(values["symbol"], Decimal(reference) if reference else None)
+
+        def number(name: str, values: dict[str, str] = values) -> Decimal | None:
+            return Decimal(values[name]) if values[name] else None
+
+        check = values["position_check"].replace(" (snapshot older than the last fill)", " (stale)")
+        table.append(
+            [
+                values["symbol"],
+                a.quantity(number("position_base")),
+                a.price(number("avg_entry_price")),
+                a.price(number("fair_value")),
+                a.money(number("realized_pnl_quote")),
+                a.money(number("unrealized_pnl_quote")),
+                a.money(number("exec_fees_quote")),
+                a.quote,
+                values["fills"],
+                check,
+            ]
+        )
+    return Report(list(PNL_TABLE_COLUMNS), table)
