@@ -80,7 +80,7 @@ class ChainReport:
 
 
 def verify_chain(
-    rows: Iterable[Mapping[str, Any]],
+    rows: Iterable[Mapping[Any, Any]],  # dicts, or RowMapping (keyed by name or Column)
     *,
     prev_hash: str = GENESIS_HASH,
     run_id: str | None = None,
@@ -165,7 +165,7 @@ class JournalEntry:
     hash: str
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> JournalEntry:
+    def from_row(cls, row: Mapping[Any, Any]) -> JournalEntry:
         return cls(
             id=row["id"],
             run_id=row["run_id"],

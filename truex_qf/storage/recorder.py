@@ -10,10 +10,12 @@ reaches the spill file or the database and the engine's threads only pay for a q
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import NamedTuple
 
+from truex_qf.domain.dispatch import HandlerTable, on
 from truex_qf.domain.model import LogonRefused, SessionLoggedOn, SessionLoggedOut, SessionRejected
 from truex_qf.fix.redaction import redact
 from truex_qf.storage.rows import Row
@@ -90,16 +92,18 @@ class StoreRecorder:
         self._submit = submit
         self._orders = orders
         self._created: dict[str, datetime] = {}  # first time each order lineage was seen
-        self._handlers: dict[type, Callable[[object], None]] = {
-            OrderStateChanged: self._order_changed,
-            Fill: self._fill,
-            RiskDenied: self._denied,
-            TradingStateChanged: self._state_changed,
-            SessionLoggedOn: self._session,
-            SessionLoggedOut: self._session,
-            LogonRefused: self._session,
-            SessionRejected: self._session,
-        }
+        self._handlers: HandlerTable = dict(
+            [
+                on(OrderStateChanged, self._order_changed),
+                on(Fill, self._fill),
+                on(RiskDenied, self._denied),
+                on(TradingStateChanged, self._state_changed),
+                on(SessionLoggedOn, self._session),
+                on(SessionLoggedOut, self._session),
+                on(LogonRefused, self._session),
+                on(SessionRejected, self._session),
+            ]
+        )
 
     def __call__(self, event: object) -> None:
         handler = self._handlers.get(type(event))
@@ -113,7 +117,7 @@ class StoreRecorder:
         order = self._orders.get(cl_ord_id)
         return order.cl_ord_ids[0] if order and order.cl_ord_ids else cl_ord_id
 
-    def _order_changed(self, event: OrderStateChanged) -> None:  # type: ignore[override]
+    def _order_changed(self, event: OrderStateChanged) -> None:
         at = now_utc()
         self._row(
             "order_events",
@@ -127,7 +131,7 @@ class StoreRecorder:
         )
         self._upsert_order(event.cl_ord_id, at)
 
-    def _fill(self, fill: Fill) -> None:  # type: ignore[override]
+    def _fill(self, fill: Fill) -> None:
         at = now_utc()
         self._row(
             "executions",
@@ -171,7 +175,7 @@ class StoreRecorder:
             updated_at=at,
         )
 
-    def _denied(self, event: RiskDenied) -> None:  # type: ignore[override]
+    def _denied(self, event: RiskDenied) -> None:
         self._row(
             "risk_events",
             kind="DENIAL",
@@ -181,7 +185,7 @@ class StoreRecorder:
             at=now_utc(),
         )
 
-    def _state_changed(self, event: TradingStateChanged) -> None:  # type: ignore[override]
+    def _state_changed(self, event: TradingStateChanged) -> None:
         self._row(
             "risk_events",
             kind="STATE",
@@ -191,7 +195,9 @@ class StoreRecorder:
             at=now_utc(),
         )
 
-    def _session(self, event: object) -> None:
+    def _session(
+        self, event: SessionLoggedOn | SessionLoggedOut | LogonRefused | SessionRejected
+    ) -> None:
         kind = {
             SessionLoggedOn: "LOGON",
             SessionLoggedOut: "LOGOUT",
@@ -200,14 +206,14 @@ class StoreRecorder:
         }[type(event)]
         self._row(
             "session_events",
-            session=event.session,  # type: ignore[attr-defined]
-            role=event.role.value,  # type: ignore[attr-defined]
+            session=event.session,
+            role=event.role.value,
             kind=kind,
             text=getattr(event, "text", None),
             at=now_utc(),
         )
 
-    def snapshot(self, positions: PositionBook, fair_values: dict) -> None:  # type: ignore[type-arg]
+    def snapshot(self, positions: PositionBook, fair_values: Mapping[str, Decimal]) -> None:
         """Position and PnL per symbol, now (the runner calls this periodically and at the end)."""
         at = now_utc()
         for symbol, snap in positions.snapshot(fair_values).items():

@@ -38,6 +38,7 @@ from truex_qf.storage.rows import Row
 from truex_qf.storage.schema import executions, fix_journal, runs
 from truex_qf.storage.venue_decisions import REST_SESSION
 from truex_qf.storage.writer import StoreWriter
+from truex_qf.trading.orders import Fill, ManagedOrder
 from truex_qf.trading.positions import PositionBook
 
 log = logging.getLogger("truex_qf.storage")
@@ -142,11 +143,11 @@ def _repair_rows(engine: Engine, run_id: str, started_at: datetime) -> list[Row]
     return rows
 
 
-def _orders(state: ReplayState, keys: set[str]) -> list:  # type: ignore[type-arg]
+def _orders(state: ReplayState, keys: set[str]) -> list[ManagedOrder]:
     return [order for order in state.all_orders() if order.cl_ord_ids[0] in keys]
 
 
-def _order_row(run_id: str, order, started_at: datetime, at: datetime) -> Row:  # type: ignore[no-untyped-def]
+def _order_row(run_id: str, order: ManagedOrder, started_at: datetime, at: datetime) -> Row:
     return Row(
         "orders",
         {
@@ -170,7 +171,7 @@ def _order_row(run_id: str, order, started_at: datetime, at: datetime) -> Row:  
     )
 
 
-def _execution_row(run_id: str, fill, at: datetime, state: ReplayState) -> Row:  # type: ignore[no-untyped-def]
+def _execution_row(run_id: str, fill: Fill, at: datetime, state: ReplayState) -> Row:
     order = state.order(fill.cl_ord_id)
     return Row(
         "executions",

@@ -36,6 +36,7 @@ only mean the program had not taken a snapshot since.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Context, Decimal, InvalidOperation
@@ -514,7 +515,9 @@ def _adopted_later(
 
 
 def _compare_orders(
-    stored: list[Mapping[str, Any]], state: ReplayState, adopted_later: set[str] = frozenset()
+    stored: list[Mapping[str, Any]],
+    state: ReplayState,
+    adopted_later: AbstractSet[str] = frozenset(),
 ) -> list[Difference]:
     differences: list[Difference] = []
     stored_keys = set()

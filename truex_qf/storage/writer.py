@@ -77,7 +77,11 @@ log = logging.getLogger("truex_qf.storage")
 
 _STOP = object()  # queued by stop(): everything before it is stored or spilled
 _JOURNAL_LOCK_ID = 0x7472_7565_7871_6601  # PostgreSQL advisory lock serialising journal appends
-_DIALECT_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+# Typed by the dialects' own Insert classes: they carry the ON CONFLICT clauses the base lacks.
+_DIALECT_INSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
 
 
 @dataclass(frozen=True, slots=True)
