@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, insert
 
+from tests.support.terminal import WIDTH, needs_tmux, terminal_screen
 from tests.test_reports import fill_database
 from truex_qf.domain.errors import TruexError
 from truex_qf.ops.status_view import (
@@ -299,16 +300,22 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_watch_redraws_in_place_on_a_terminal():
+@needs_tmux
+def test_watch_redraws_in_place_on_a_terminal(tmp_path):
     stream = Terminal()
-    watch(lambda: (live_state(), None), stream, 0.0, iterations=3, sleep=lambda _: None)
-    frames = stream.getvalue().split("\x1b[J")[:-1]
-    assert len(frames) == 3
-    height = frames[0].count("\n")
-    assert frames[0].startswith("\x1b[2Ktruex-qf status")  # nothing to move over yet
-    for frame in frames[1:]:
-        assert frame.startswith(f"\x1b[{height}A\r\x1b[2K")
-    assert all(line.startswith("\x1b[2K") for line in frames[1].split("\n")[:-1][1:])
+    clock = iter([NOW, NOW + 1, NOW + 2])
+    read = lambda: (live_state(), None)  # noqa: E731
+    watch(
+        read, stream, 0.0, iterations=3, width=WIDTH - 1, sleep=lambda _: None, clock=clock.__next__
+    )
+    (tmp_path / "out").write_text(stream.getvalue())
+    screen = terminal_screen(f"cat {tmp_path / 'out'}", tmp_path)
+    # one view on screen, the last one (the title's clock moved each time), nothing wrapped
+    last = render_status(live_state(), None, WIDTH - 1, now_s=NOW + 2)
+    assert last[0].endswith(datetime.fromtimestamp(NOW + 2, UTC).strftime("%H:%M:%SZ"))
+    while screen and not screen[-1]:
+        screen.pop()
+    assert screen == last
 
 
 def test_watch_survives_a_failing_read():

@@ -10,20 +10,22 @@ Two sources, either of which may be missing or down:
   behind them (denials, trading-state changes, logons and logouts, rejects) are these rows.
 
 :func:`render_status` turns both into lines, never raising on missing or odd data;
-:func:`watch` redraws them every interval, in place on a terminal. Nothing here needs the FIX
-engine.
+:func:`watch` redraws them every interval, in place on a terminal (a rich Live region).
+Nothing here needs the FIX engine.
 """
 
 from __future__ import annotations
 
 import math
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from rich.console import Console, Group
+from rich.live import Live
+from rich.text import Text
 from sqlalchemy import Engine, select
 
 from truex_qf.domain.errors import TruexError
@@ -36,9 +38,6 @@ ERROR_KEY = "error"
 STALE_AFTER_S = 5.0
 """A live snapshot older than this is marked STALE (the program publishes about once a second)."""
 _ROLES = (("order_entry", "OE"), ("market_data", "MD"))
-_CURSOR_UP = "\x1b[{}A"
-_CLEAR_LINE = "\x1b[2K"
-_CLEAR_BELOW = "\x1b[J"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +181,8 @@ def render_status(
     now = time.time() if now_s is None else now_s
     lines = [_title(db_summary, now)]
     try:
-        lines += _live_lines(live, now)
+        ended_at = db_summary.ended_at if db_summary is not None else None
+        lines += _live_lines(live, now, ended_at)
     except (AttributeError, KeyError, TypeError, ValueError) as error:
         lines.append(f"live state unreadable: {type(error).__name__}: {error}")
     lines += _event_lines(db_summary, now)
@@ -203,7 +203,9 @@ def _title(summary: DbSummary | None, now: float) -> str:
     return title
 
 
-def _live_lines(live: Mapping[str, Any] | None, now: float) -> list[str]:
+def _live_lines(
+    live: Mapping[str, Any] | None, now: float, ended_at: datetime | None = None
+) -> list[str]:
     if live is None:
         return ["live state unavailable: not read (no Redis configured)"]
     if live.get(ERROR_KEY):
@@ -213,7 +215,15 @@ def _live_lines(live: Mapping[str, Any] | None, now: float) -> list[str]:
     symbols = live.get("symbols") or {}
     if not state and not sessions and not symbols:
         return ["live state: nothing published (the program is not running, or just started)"]
-    return [_sessions_line(sessions, now), _state_line(state, now), *_symbol_lines(symbols)]
+    if ended_at is not None:  # what Redis still holds is the run's last word, not the present
+        ended = ended_at.timestamp()
+        sessions_line = (
+            f"sessions  closed: the run ended {_clock(ended, now)} "
+            f"({duration_text(now - ended)} ago); its last published state:"
+        )
+    else:
+        sessions_line = _sessions_line(sessions, now)
+    return [sessions_line, _state_line(state, now), *_symbol_lines(symbols)]
 
 
 def _sessions_line(sessions: Mapping[str, Any] | None, now: float) -> str:
@@ -378,13 +388,46 @@ def watch(
 ) -> None:
     """Read and draw the view every ``interval_s`` seconds, ``iterations`` times (None: forever).
 
-    On a terminal the view is redrawn in place (cursor up, each line cleared before it is
-    written) and cut to the terminal's width so that no line wraps; elsewhere each view is
-    printed in full, followed by a blank line. A ``read`` that raises shows as
-    ``live state unavailable: <reason>``: a monitoring loop must outlive the thing it watches.
+    On a terminal the view is redrawn in place, as a :class:`rich.live.Live` region (rich
+    moves the cursor; no escape code is written here), each line cut to the terminal's width
+    so that none wraps; elsewhere each view is printed in full, followed by a blank line. A
+    ``read`` that raises shows as ``live state unavailable: <reason>``: a monitoring loop must
+    outlive the thing it watches.
     """
-    tty = _is_tty(stream)
-    drawn = 0
+    console = Console(file=stream, width=width, highlight=False)
+    if not (console.is_terminal and not console.is_dumb_terminal):
+
+        def write(text: str) -> None:
+            stream.write(text)
+            stream.flush()
+
+        _watch_lines(read, interval_s, iterations, width or 100, sleep, clock, write)
+        return
+    # one column short of the edge: a line filling the last column wraps on some terminals
+    columns = width if width is not None else max(20, console.width - 1)
+    with Live(
+        console=console, auto_refresh=False, redirect_stdout=False, redirect_stderr=False
+    ) as live:
+
+        def draw(text: str) -> None:
+            lines = [
+                Text(line, no_wrap=True, overflow="ellipsis")
+                for line in text.rstrip("\n").splitlines()
+            ]
+            live.update(Group(*lines), refresh=True)
+
+        _watch_lines(read, interval_s, iterations, columns, sleep, clock, draw)
+
+
+def _watch_lines(
+    read: Callable[[], tuple[Mapping[str, Any] | None, DbSummary | None]],
+    interval_s: float,
+    iterations: int | None,
+    columns: int,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    draw: Callable[[str], object],
+) -> None:
     count = 0
     while iterations is None or count < iterations:
         started = time.monotonic()
@@ -392,32 +435,8 @@ def watch(
             live, summary = read()
         except Exception as error:  # any failure of a source is shown, never fatal
             live, summary = live_unavailable(f"{type(error).__name__}: {error}"), None
-        columns = width if width is not None else _terminal_width(tty)
-        lines = render_status(live, summary, columns, now_s=clock())
-        if tty:
-            prefix = _CURSOR_UP.format(drawn) + "\r" if drawn else ""
-            body = "".join(f"{_CLEAR_LINE}{line}\n" for line in lines)
-            stream.write(prefix + body + _CLEAR_BELOW)
-            drawn = len(lines)
-        else:
-            stream.write("\n".join(lines) + "\n\n")
-        stream.flush()
+        draw("\n".join(render_status(live, summary, columns, now_s=clock())) + "\n\n")
         count += 1
         if iterations is not None and count >= iterations:
             break
         sleep(max(0.0, interval_s - (time.monotonic() - started)))
-
-
-def _is_tty(stream: TextIO) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty()) if isatty is not None else False
-    except (OSError, ValueError):
-        return False
-
-
-def _terminal_width(tty: bool) -> int:
-    if not tty:
-        return 100
-    # one column short of the edge: a line filling the last column wraps on some terminals
-    return max(20, shutil.get_terminal_size((100, 24)).columns - 1)
