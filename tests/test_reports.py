@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
 
-from truex_qf.domain.errors import TruexError
+from truex_qf.domain.errors import ConfigError, TruexError
 from truex_qf.ops.reports import (
     FILL_COLUMNS,
     ORDER_COLUMNS,
@@ -28,10 +29,11 @@ from truex_qf.ops.reports import (
     orders_report,
     pnl_report,
 )
-from truex_qf.storage.database import make_engine
+from truex_qf.storage.database import make_engine, upgrade
 from truex_qf.storage.schema import (
     executions,
     metadata,
+    order_events,
     orders,
     pnl_snapshots,
     position_snapshots,
@@ -451,3 +453,227 @@ def test_decimals_print_exactly_without_exponent():
     assert format_decimal(D("-0")) == "0"
     long = D("12345678901234567890.123456789012345678")  # 38 digits
     assert format_decimal(long) == "12345678901234567890.123456789012345678"
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def test_runs_are_found_in_the_program_store_and_the_demo_store(tmp_path, engine):
+    from truex_qf.ops.runs import (
+        demo_state_dir,
+        resolve_run,
+        run_lines,
+        runs_report,
+        store_urls,
+    )
+
+    state = tmp_path / "state"
+    assert store_urls(state, env={}) == []  # nothing stored: no store, and none created
+    assert not state.exists()
+    demo_url = f"sqlite:///{demo_state_dir(state) / 'truex-qf.db'}"
+    demo_state_dir(state).mkdir(parents=True)
+    upgrade(demo_url)  # the schema at its revision, as the program makes it
+    demo = make_engine(demo_url)
+    with demo.begin() as connection:
+        connection.execute(
+            insert(runs),
+            {
+                "run_id": "demo-1234",
+                "mode": "demo",
+                "venue": "127.0.0.1:1",
+                "sender_comp_id": "DEMO_MM",
+                "started_at": at(0, 0, hour=11),  # the newest of all
+                "ended_at": at(0, 20, hour=11),
+            },
+        )
+    demo.dispose()
+    urls = store_urls(state, env={})
+    assert len(urls) == 1  # only the demo's exists yet
+    upgrade(f"sqlite:///{state / 'truex-qf.db'}")
+    main_engine = make_engine(f"sqlite:///{state / 'truex-qf.db'}")
+    fill_database(main_engine)
+    main_engine.dispose()
+    urls = store_urls(state, env={})
+    assert len(urls) == 2
+
+    assert resolve_run(urls, None).run_id == "demo-1234"  # the latest, wherever it is
+    assert resolve_run(urls, "demo-").run_id == "demo-1234"
+    assert resolve_run(urls, "run-a").url == urls[0]
+    with pytest.raises(ConfigError) as unknown:
+        resolve_run(urls, "nope")
+    assert unknown.value.exit_code == 2 and "no such run" in str(unknown.value)
+    with pytest.raises(ConfigError, match="ambiguous"):
+        resolve_run(urls, "run-")
+
+    lines = run_lines(urls)
+    assert [line.run.run_id for line in lines] == ["demo-1234", "run-b", "run-a"]
+    by_id = {line.run.run_id: line for line in lines}
+    assert (by_id["run-b"].fills, by_id["run-b"].volume_base) == (5, D("13.5"))
+    # run-b's last snapshots: BTC 0.74 + 0.4 - 0.01, ETH 0 + 0 - 0
+    assert by_id["run-b"].pnl_quote == D("1.13")
+    table = as_dicts(runs_report(lines))
+    assert table[0] == {
+        "id": "demo-123",
+        "started_utc": "2025-09-10 11:00:00",
+        "duration": "20s",
+        "mode": "demo",
+        "fills": "0",
+        "volume": "0",
+        "pnl": "",
+    }
+    assert table[1]["duration"] == "running" and table[1]["pnl"] == "1.13"
+    assert table[2]["duration"] == "30m00s"
+
+
+def test_a_database_url_is_one_store_for_the_demo_and_run(tmp_path):
+    from truex_qf.ops.runs import store_urls
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    (tmp_path / "shared.db").touch()
+    assert store_urls(tmp_path / "state", env={"DATABASE_URL": url}) == [url]
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _summary(engine: Engine, run_id: str = "run-b"):  # type: ignore[no-untyped-def]
+    from truex_qf.ops.runs import StoredRun
+    from truex_qf.ops.summary import summarize_run
+
+    with engine.connect() as connection:
+        row = connection.execute(select(runs).where(runs.c.run_id == run_id)).one()._mapping
+    started, ended = row["started_at"].replace(tzinfo=UTC), row["ended_at"]
+    run = StoredRun(
+        run_id=row["run_id"],
+        mode=row["mode"],
+        sender_comp_id=row["sender_comp_id"],
+        started_at=started,
+        ended_at=ended.replace(tzinfo=UTC) if ended else None,
+        url=str(engine.url),
+    )
+    return summarize_run(engine, run)
+
+
+def test_summary_figures_by_hand(engine):
+    with engine.begin() as connection:
+        connection.execute(
+            insert(risk_events),
+            [
+                {"run_id": "run-b", "kind": "STATE", "reason_code": "WAITING", "at": at(0, 1)},
+                {"run_id": "run-b", "kind": "STATE", "reason_code": "ACTIVE", "at": at(0, 10)},
+                {"run_id": "run-b", "kind": "STATE", "reason_code": "HALTED", "at": at(0, 25)},
+            ],
+        )
+        connection.execute(
+            insert(order_events),
+            [
+                {
+                    "run_id": "run-b",
+                    "cl_ord_id": "B5",
+                    "event_cl_ord_id": "B5",
+                    "state": "REJECTED",
+                    "reason": "VENUE_REJECT",
+                    "text": "Invalid quantity increment",
+                    "at": at(0, 5),
+                }
+            ],
+        )
+        # a later BTC snapshot 0.5 below the 1.13 high: the drawdown
+        connection.execute(
+            insert(pnl_snapshots), pnl_row("run-b", BTC, "0.74", "-0.1", "0.01", at(0, 28))
+        )
+    report = _summary(engine)
+    btc = report.symbols[BTC]
+    assert (btc.fills, btc.maker_fills, btc.bought_base, btc.sold_base) == (3, 3, 2, 1)
+    assert btc.notional_quote == D("302.25")  # 2 * 100.5 + 101.25
+    assert btc.max_inventory_base == D(2)  # 1.2 then 2.0 between two snapshots
+    assert btc.max_drawdown_quote == D("0.5")
+    assert btc.fees_quote == D("0.01")
+    # (101.25 - 100.5) / 100.875 * 10 000
+    assert f"{btc.spread_captured_bps:.4f}" == "74.3494"
+    assert report.denials == {"MAX_POSITION": 1}
+    assert report.rejects == {"Invalid quantity increment": 1}
+    # not ended: its length runs to the last record (10:00:30); ACTIVE 10:00:10 to 10:00:25
+    assert report.length_s == 30 and report.quoting_s == 15
+    fields = btc.fields()
+    # a price of ~100.75 is in the 10..1000 bucket: tick 0.001, lot 0.01; money then to 0.001
+    assert fields["volume_btc"] == "3.00" and fields["max_inventory_btc"] == "2.00"
+    assert fields["notional_pyusd"] == "302.250" and fields["fees_pyusd"] == "0.010"
+    assert fields["maker_share_pct"] == "100.0" and fields["spread_captured_bps"] == "74.3"
+    assert report.symbols[ETH].spread_captured_bps is None  # sold only
+
+    text = report.lines()
+    assert all(len(line) <= 100 for line in text)
+    joined = "\n".join(text)
+    assert "50.0% of the run in ACTIVE" in joined
+    assert "net pnl           0.630 PYUSD" in joined  # 0.74 - 0.1 - 0.01 (its last snapshot)
+    assert "MAX_POSITION 1" in joined and "Invalid quantity increment 1" in joined
+
+    data = json.loads(report.to_json())
+    assert data["run_id"] == "run-b" and data["symbols"][BTC]["volume_btc"] == "3.00"
+    assert data["quoting_uptime_pct"] == "50.0"
+    rows = list(csv.reader(io.StringIO(report.to_csv(), newline="")))
+    assert rows[0] == ["symbol", "figure", "value"]
+    assert [BTC, "spread_captured_bps", "74.3"] in rows
+    assert ["", "denials:MAX_POSITION", "1"] in rows
+
+
+def test_summary_of_a_run_without_fills(engine):
+    report = _summary(engine, "run-a")
+    assert report.symbols[BTC].fills == 1
+    with engine.begin() as connection:
+        connection.execute(
+            insert(runs),
+            {
+                "run_id": "run-c",
+                "mode": "run",
+                "venue": "x",
+                "sender_comp_id": "ME",
+                "started_at": at(0, 0, hour=12),
+                "ended_at": None,
+            },
+        )
+    empty = _summary(engine, "run-c")
+    assert empty.symbols == {} and empty.uptime is None
+    assert "no fills and no snapshots in this run" in empty.lines()
+
+
+def test_pnl_table_fits_100_columns_at_the_instruments_precision(engine):
+    from truex_qf.ops.reports import pnl_table
+
+    report = pnl_report(engine)
+    table = pnl_table(report)
+    assert max(len(line) for line in table.to_table().splitlines()) <= 100
+    by_symbol = {row["symbol"]: row for row in as_dicts(table)}
+    btc = by_symbol[BTC]  # fair value 100.9: tick 0.001, lot 0.01
+    assert (btc["position"], btc["entry"], btc["fair"]) == ("1.00", "100.500", "100.900")
+    assert (btc["realized"], btc["fees"], btc["ccy"]) == ("0.740", "0.010", "PYUSD")
+    assert by_symbol[ETH]["check"] == "DIFFERS 0.5, stale"
+
+
+def test_amounts_round_to_the_grid_of_the_price_bucket():
+    from truex_qf.ops.amounts import Amounts, liquidity_name
+
+    btc = Amounts("BTC-PYUSD", D("100068.1277955271565495207668"))
+    assert btc.price(D("100068.1277955271565495207668")) == "100068.1"  # tick 0.5
+    assert btc.quantity(D("0.0123456")) == "0.01235"  # lot 0.00001
+    assert btc.money(D("4.6496500000000000000000009")) == "4.65"
+    assert btc.money(D("-0.001")) == "0.00"  # no "-0.00"
+    assert (btc.quote, btc.base) == ("PYUSD", "BTC")
+    assert [liquidity_name(c) for c in ("1", "2", None, "X")] == ["maker", "taker", "", "X"]
+
+
+def test_status_says_the_run_ended_instead_of_sessions_up():
+    from truex_qf.ops.status_view import DbSummary, render_status
+
+    live = {
+        "state": {"state": "HALTED"},
+        "sessions": {"order_entry": {"up": True, "changed_at": 1_000.0}},
+        "symbols": {},
+    }
+    ended = datetime.fromtimestamp(1_050.0, tz=UTC)
+    running = render_status(live, DbSummary(run_id="r"), now_s=1_100.0)
+    assert "UP since" in "\n".join(running)
+    stopped = render_status(live, DbSummary(run_id="r", ended_at=ended), now_s=1_100.0)
+    text = "\n".join(stopped)
+    assert "UP since" not in text and "closed: the run ended" in text

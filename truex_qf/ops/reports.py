@@ -429,8 +429,8 @@ def _bind_time(value: datetime, dialect: str) -> datetime:
 PNL_TABLE_COLUMNS = [
     "symbol",
     "position",
-    "avg_entry",
-    "fair_value",
+    "entry",
+    "fair",
     "realized",
     "unrealized",
     "fees",
@@ -442,7 +442,8 @@ PNL_TABLE_COLUMNS = [
 
 def pnl_table(report: Report) -> Report:
     """:func:`pnl_report` for reading: amounts at the instrument's precision, money in the
-    quote currency (named in ``ccy``), the position check in short; under 100 columns."""
+    quote currency (named in ``ccy``), the position check in short (``DIFFERS 0.5, stale``:
+    the snapshot is older than the last fill); ``entry`` is the average entry price."""
     table = []
     for values in (dict(zip(report.columns, row, strict=True)) for row in report.rows):
         reference = values["fair_value"] or values["avg_entry_price"]
@@ -451,7 +452,11 @@ def pnl_table(report: Report) -> Report:
         def number(name: str, values: dict[str, str] = values) -> Decimal | None:
             return Decimal(values[name]) if values[name] else None
 
-        check = values["position_check"].replace(" (snapshot older than the last fill)", " (stale)")
+        check = (
+            values["position_check"]
+            .replace("DIFFERS by", "DIFFERS")
+            .replace(" (snapshot older than the last fill)", ", stale")
+        )
         table.append(
             [
                 values["symbol"],
