@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import redis
 from redis.backoff import NoBackoff
@@ -591,7 +591,9 @@ class LiveStatePublisher:
 # --------------------------------------------------------------------------- the reader
 
 
-def read_live_state(url: str, prefix: str, namespace: str, timeout_s: float = 2.0) -> dict:
+def read_live_state(
+    url: str, prefix: str, namespace: str, timeout_s: float = 2.0
+) -> dict[str, Any]:
     """What the last publisher of ``namespace`` wrote, for the status view.
 
     Returns ``{"state": dict | None, "sessions": dict | None, "symbols": {symbol: dict}}``
@@ -602,11 +604,18 @@ def read_live_state(url: str, prefix: str, namespace: str, timeout_s: float = 2.
     client = _client(url, timeout_s, None)
     base = f"{prefix}:{namespace}"
     try:
-        state_raw, sessions_raw, symbols_raw = client.mget(
-            f"{base}:state", f"{base}:sessions", f"{base}:symbols"
+        # redis-py types its sync and asyncio commands alike (Awaitable | Any); the sync
+        # client's MGET answers a list of values, None for a missing key.
+        state_raw, sessions_raw, symbols_raw = cast(
+            list[bytes | None],
+            client.mget(f"{base}:state", f"{base}:sessions", f"{base}:symbols"),
         )
         symbols = json.loads(symbols_raw) if symbols_raw else []
-        values = client.mget([f"{base}:symbol:{s}" for s in symbols]) if symbols else []
+        values = (
+            cast(list[bytes | None], client.mget([f"{base}:symbol:{s}" for s in symbols]))
+            if symbols
+            else []
+        )
     except RedisError as exc:
         raise TruexError(f"redis {mask_url(url)} unavailable: {exc}") from None
     finally:

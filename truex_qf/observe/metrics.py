@@ -37,7 +37,7 @@ import platform
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -480,7 +480,7 @@ class Metrics:
         self.order_to_ack.labels(NEW)
         self.order_to_ack.labels(REPLACE)
 
-    def declare_symbols(self, symbols: tuple[str, ...] | list[str]) -> None:
+    def declare_symbols(self, symbols: Iterable[str]) -> None:
         """Zero series for each configured symbol (done by the first :meth:`sample`)."""
         for symbol in symbols:
             if symbol in self._symbols:
