@@ -32,6 +32,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 log = logging.getLogger("truex_qf.sim")
 
@@ -191,7 +192,8 @@ class VenueGate:
                     if key.data is None:
                         self._wake_read.recv(64)
                     elif isinstance(key.data, Route):
-                        self._accept(key.fileobj, key.data)  # type: ignore[arg-type]
+                        # only the listening sockets are registered with a Route
+                        self._accept(cast(socket.socket, key.fileobj), key.data)
                     else:
                         link, from_client = key.data
                         if link in self._links:

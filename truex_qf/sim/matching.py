@@ -230,7 +230,7 @@ _E = TypeVar("_E", bound=Enum)
 def _coerce(enum_type: type[_E], value: object) -> _E | None:
     """``value`` as a member of ``enum_type`` (members and their raw FIX codes both work)."""
     if type(value) is enum_type:  # the usual case, without the enum constructor's cost
-        return value  # type: ignore[return-value]
+        return value
     try:
         return enum_type(value)
     except (ValueError, TypeError):

@@ -146,7 +146,7 @@ class SimulatorRestServer:
             symbol: str(_FIRST_INSTRUMENT_ID + index) for index, symbol in enumerate(symbols)
         }
         self._cl_ord_ids = ClOrdIdGenerator(prefix="R")
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -161,13 +161,13 @@ class SimulatorRestServer:
         if self._server is not None:
             return
         try:
-            server = ThreadingHTTPServer((self.host, self.port), _Handler)
+            server = _HTTPServer((self.host, self.port), _Handler)
         except OSError as exc:
             raise TruexError(
                 f"cannot start the simulated REST API on {self.host}:{self.port}: {exc.strerror}"
             ) from None
         server.daemon_threads = True
-        server.rest = self  # type: ignore[attr-defined]
+        server.rest = self
         self.port = int(server.server_address[1])
         self._server = server
         self._thread = threading.Thread(
@@ -631,11 +631,19 @@ def _text(value: Decimal) -> str:
     return format(value, "f")
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    """The stdlib server, carrying the simulated API its request handlers answer from."""
+
+    rest: SimulatorRestServer
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Reads one request, lets :meth:`SimulatorRestServer.handle` answer it, writes JSON.
 
     HTTP/1.0, so every connection closes after its answer and nothing lingers after stop.
     """
+
+    server: _HTTPServer
 
     server_version = "SimulatedTrueX/1.0"
     # Each connection has a thread; one that sends no request would keep it for ever, so a
@@ -659,7 +667,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve("PUT")
 
     def _serve(self, method: str) -> None:
-        rest: SimulatorRestServer = self.server.rest  # type: ignore[attr-defined]
+        rest: SimulatorRestServer = self.server.rest
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
