@@ -17,6 +17,7 @@ never holds the trading lock.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from decimal import Decimal
@@ -123,6 +124,14 @@ def footer(lines: Sequence[str], state: str | None = None) -> Group:
     return Group(Rule(style="dim"), *texts)
 
 
+def _is_terminal(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if isatty is not None else False
+    except (OSError, ValueError):  # closed or detached
+        return False
+
+
 class LiveView:
     """The status of a running market maker: a live footer on a terminal, log lines elsewhere.
 
@@ -169,7 +178,9 @@ class LiveView:
                 console=self.console,
                 get_renderable=lambda: self._footer,
                 refresh_per_second=self.refresh_per_s,
-                redirect_stdout=True,
+                # what another part writes to the terminal meanwhile goes above the footer too;
+                # stdout sent to a file or a pipe stays there
+                redirect_stdout=_is_terminal(sys.stdout),
                 redirect_stderr=True,
                 transient=False,
             )
