@@ -15,17 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.figures import positive
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-
-
-def _positive(report: dict, *path: str) -> float:
-    value = report
-    for key in path:
-        assert key in value, f"{'.'.join(path)}: {key!r} missing"
-        value = value[key]
-    assert isinstance(value, int | float) and not isinstance(value, bool), (path, value)
-    assert math.isfinite(value) and value > 0, f"{'.'.join(path)} = {value}"
-    return value
 
 
 def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
@@ -44,13 +36,13 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     assert report["mode"] == "smoke"
 
     # the ratios and the raw numbers behind them
-    _positive(report, "md_throughput_ratio")
+    positive(report, "md_throughput_ratio")
     for receiver in ("baseline", "truex_qf", "truex_qf_journal"):
-        _positive(report, "md_throughput_msgs_per_s", receiver)
-        _positive(report, "md_cpu_us_per_msg", receiver)
-    _positive(report, "md_throughput_msgs_per_s", "baseline_thread_state_kept")
-    _positive(report, "md_throughput_msgs_per_s", "ratio_to_baseline_thread_state_kept")
-    _positive(report, "md_cpu_us_per_msg", "baseline_thread_state_kept")
+        positive(report, "md_throughput_msgs_per_s", receiver)
+        positive(report, "md_cpu_us_per_msg", receiver)
+    positive(report, "md_throughput_msgs_per_s", "baseline_thread_state_kept")
+    positive(report, "md_throughput_msgs_per_s", "ratio_to_baseline_thread_state_kept")
+    positive(report, "md_cpu_us_per_msg", "baseline_thread_state_kept")
     # the floor: one rung per step, each a real measurement that read the stream sanely
     rungs = report["md_floor"]
     assert [rung["steps"][-1] for rung in rungs] == [
@@ -61,23 +53,23 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         "book",
     ]
     for number, rung in enumerate(rungs):
-        _positive(rung, "sustained_msgs_per_s")
-        _positive(rung, "cpu_us_per_msg")
-        _positive(rung, "ratio_to_baseline")
+        positive(rung, "sustained_msgs_per_s")
+        positive(rung, "cpu_us_per_msg")
+        positive(rung, "ratio_to_baseline")
         assert rung["callback_failures"] == 0, rung
         assert rung["book_inconsistency"] is None, rung
         assert len(rung["steps"]) == number + 1
     assert "floor: bare QuickFIX" in finished.stdout
-    _positive(report, "order_rtt_ratio")
+    positive(report, "order_rtt_ratio")
     for receiver in ("baseline", "truex_qf", "truex_qf_journal"):
         for stat in ("p50", "p99"):
-            _positive(report, "order_rtt_us", receiver, stat)
+            positive(report, "order_rtt_us", receiver, stat)
     for stat in ("p50", "p99", "p999"):
-        _positive(report, "tick_to_quote_us", stat)
-    _positive(report, "tick_to_quote_detail_us", "to_send_to_target_return_no_journal", "p50")
-    _positive(report, "journal", "on_msgs_per_s")
-    _positive(report, "journal", "off_msgs_per_s")
-    _positive(report, "journal", "tap_us", "max")
+        positive(report, "tick_to_quote_us", stat)
+    positive(report, "tick_to_quote_detail_us", "to_send_to_target_return_no_journal", "p50")
+    positive(report, "journal", "on_msgs_per_s")
+    positive(report, "journal", "off_msgs_per_s")
+    positive(report, "journal", "tap_us", "max")
     # 1 - on/off: noise can make it zero or negative on a tiny run, never more than 1
     cost = report["journal_cost_ratio"]
     assert isinstance(cost, int | float) and math.isfinite(cost) and cost < 1

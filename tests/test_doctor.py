@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.rawfix import frame
+from tests.support.rawfix import frame
 from truex_qf.app.demo import LocalVenue
 from truex_qf.config import FixSettings
 from truex_qf.domain.errors import ConfigError

@@ -36,7 +36,7 @@ from decimal import Decimal
 import pytest
 import quickfix as fix
 
-from tests.rawfix import SOH, RawFixPeer, frame, now
+from tests.support.rawfix import SOH, RawFixPeer, frame, now
 from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue
 from truex_qf.config import UAT_MARKET_DATA_TARGET, UAT_ORDER_ENTRY_TARGET, Credentials
 from truex_qf.domain.model import (
@@ -426,40 +426,18 @@ WATCHDOG_S = 100.0
 
 
 class FuzzPeer(RawFixPeer):
-    """RawFixPeer whose reads tell a closed connection from a timeout and survive any bytes."""
-
-    def __init__(self, port: int, sender: str, target: str) -> None:
-        super().__init__(port, sender, target)
-        self.eof = False
+    """RawFixPeer whose reads survive any bytes (a closed connection shows in ``eof``)."""
 
     def receive(self, timeout_s: float = 5.0) -> dict[int, str] | None:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            end = self.buffer.find(b"\x0110=")
-            if end >= 0:
-                stop = self.buffer.find(b"\x01", end + 1)
-                if stop >= 0:
-                    raw, self.buffer = self.buffer[: stop + 1], self.buffer[stop + 1 :]
-                    fields: dict[int, str] = {}
-                    for item in raw.decode("utf-8", "replace").split(SOH):
-                        tag, _, value = item.partition("=")
-                        if tag.isdecimal():
-                            fields.setdefault(int(tag), value)
-                    return fields
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or self.eof:
-                return None
-            self.sock.settimeout(remaining)
-            try:
-                chunk = self.sock.recv(65536)
-            except TimeoutError:
-                return None
-            except OSError:
-                chunk = b""
-            if not chunk:
-                self.eof = True
-                return None
-            self.buffer += chunk
+        raw = self.next_frame(timeout_s)
+        if raw is None:
+            return None
+        fields: dict[int, str] = {}
+        for item in raw.decode("utf-8", "replace").split(SOH):
+            tag, _, value = item.partition("=")
+            if tag.isdecimal():
+                fields.setdefault(int(tag), value)
+        return fields
 
 
 @dataclass

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.test_bench_smoke import _positive
+from tests.support.figures import positive
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
@@ -33,15 +33,15 @@ def test_hot_path_writes_every_figure(tmp_path: Path) -> None:
     md = report["market_data"]
     assert md["messages"] == 300
     for part in ("to_string", "read", "apply", "requote_pass", "total"):
-        _positive(report, "market_data", "per_message_us", part)
+        positive(report, "market_data", "per_message_us", part)
     assert 0 < md["full_requotes"] < 300  # some messages reach the top of book, not all
-    _positive(report, "market_data", "full_requote_us")
+    positive(report, "market_data", "full_requote_us")
 
     tick = report["tick"]
     assert tick["ticks_with_orders"] > 250  # every mid move replaces the quotes
     assert tick["orders"] >= tick["ticks_with_orders"]
     for part in ("read", "apply", "requote_to_first_order", "whole_requote"):
-        _positive(report, "tick", "p50_us", part)
+        positive(report, "tick", "p50_us", part)
     for step in (
         "quote_inputs",
         "fair_value",
@@ -51,7 +51,7 @@ def test_hot_path_writes_every_figure(tmp_path: Path) -> None:
         "risk_check_replace",
         "order_manager_replace",
     ):
-        _positive(report, "tick", "stages_p50_us", step)
+        positive(report, "tick", "stages_p50_us", step)
 
 
 def test_hot_path_refuses_a_run_too_short_to_measure() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import unique_comp_id
+from tests.support.sessions import unique_comp_id
 from truex_qf.app.demo import LocalVenue, demo_account, start_local_venue
 from truex_qf.app.instance_lock import (
     LOCK_FILE,

@@ -19,8 +19,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.observe import quoting_market_maker
-from tests.observe.test_runbook import resolve, sections
+from tests.support.market_maker import quoting_market_maker
+from tests.support.runbook import resolve, sections
 from truex_qf.observe.alerts import RULES
 from truex_qf.observe.metrics import Metrics
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.conftest import unique_comp_id
-from tests.rawfix import RawFixPeer, frame, now
+from tests.support.rawfix import RawFixPeer, frame, now
+from tests.support.sessions import unique_comp_id
 from truex_qf.app.demo import demo_account, start_local_venue
 from truex_qf.domain.errors import ConfigError
 from truex_qf.domain.model import SessionRole

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conformance.scenario import STEP_KINDS, Scenario, Venue
-from tests.conftest import unique_comp_id
+from tests.support.sessions import unique_comp_id
 from truex_qf.app.demo import DEMO_MID, DEMO_SYMBOL, LocalVenue, demo_account, start_local_venue
 from truex_qf.domain.errors import TruexError
 from truex_qf.domain.model import SessionRole

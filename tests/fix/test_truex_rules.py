@@ -3,7 +3,7 @@
 The real client (sessions.cfg, our dictionaries, TruexApplication) on one side; on the other
 either the simulator's QuickFIX acceptor, made to send TrueX's messages with
 ``fix.Session.sendToTarget`` on its own session, or, for what QuickFIX cannot send (empty
-CompIDs, a group in TrueX's own field order), the hand-rolled gateway of tests/fix/rawvenue.py.
+CompIDs, a group in TrueX's own field order), the hand-rolled gateway of tests/support/rawfix.py.
 Each test proves the message arrives as a domain event and that the client neither rejects it
 nor drops the session.
 """
@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import quickfix as fix
 
-from tests.conftest import EventLog, unique_comp_id
-from tests.fix.rawvenue import RawVenue
+from tests.support.rawfix import RawVenue
+from tests.support.sessions import EventLog, unique_comp_id
 from truex_qf.app.demo import DEMO_MID, DEMO_SYMBOL, LocalVenue
 from truex_qf.config import Credentials, FixSettings
 from truex_qf.domain.clordid import ClOrdIdGenerator

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.conftest import unique_comp_id
+from tests.support.sessions import unique_comp_id
 from truex_qf.domain.netutil import free_port
 
 
@@ -183,7 +183,7 @@ def test_unreachable_rest_waits_for_reconciliation_then_gives_up(tmp_path):
 
     local = start_local_venue(tmp_path / "venue", demo_account(unique_comp_id()))
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    from tests.services import redis_url_or_skip
+    from tests.support.services import redis_url_or_skip
 
     redis_url = redis_url_or_skip()
     env = _simulated_account_env(

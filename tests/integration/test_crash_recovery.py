@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import unique_comp_id
-from tests.services import postgres_url_or_skip, temporary_postgres_database
+from tests.support.services import postgres_url_or_skip, temporary_postgres_database
+from tests.support.sessions import unique_comp_id
 from truex_qf.app.demo import DEMO_SYMBOL, demo_account, start_local_venue
 from truex_qf.domain.model import NewOrder, Side, TimeInForce
 from truex_qf.sim.rest_server import SimulatorRestServer
@@ -284,7 +284,7 @@ def test_kill_9_with_the_database_down_then_restart(tmp_path):
     with temporary_postgres_database(server_url, "truexqf_crash") as url:
         from sqlalchemy.engine import make_url
 
-        from tests.netproxy import TcpProxy
+        from tests.support.netproxy import TcpProxy
         from truex_qf.storage.database import upgrade
 
         upgrade(url)

@@ -14,9 +14,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import unique_comp_id
-from tests.integration.mm_helpers import step_until, strategy
-from tests.netproxy import TcpProxy
+from tests.support.market_maker import step_until, strategy
+from tests.support.netproxy import TcpProxy
+from tests.support.sessions import unique_comp_id
 from truex_qf.app.demo import DEMO_SYMBOL, demo_account, start_local_venue
 from truex_qf.app.runner import Runner
 from truex_qf.domain.model import NewOrder, SessionRole, Side, TimeInForce

@@ -13,13 +13,13 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import unique_comp_id
-from tests.integration.mm_helpers import (
+from tests.support.market_maker import (
     move_house_quotes,
     step_until,
     strategy,
     without_message_limits,
 )
+from tests.support.sessions import unique_comp_id
 from truex_qf.app.demo import DEMO_SYMBOL, demo_account, start_local_venue
 from truex_qf.app.runner import Runner
 from truex_qf.domain.model import NewOrder, Side, TimeInForce

@@ -19,10 +19,14 @@ import pytest
 import redis
 from sqlalchemy import func, select, text
 
-from tests.conftest import unique_comp_id
-from tests.integration.mm_helpers import step_until, strategy
-from tests.netproxy import TcpProxy
-from tests.services import postgres_url_or_skip, redis_url_or_skip, temporary_postgres_database
+from tests.support.market_maker import step_until, strategy
+from tests.support.netproxy import TcpProxy
+from tests.support.services import (
+    postgres_url_or_skip,
+    redis_url_or_skip,
+    temporary_postgres_database,
+)
+from tests.support.sessions import unique_comp_id
 from truex_qf.app.demo import DEMO_SYMBOL, demo_account, start_local_venue
 from truex_qf.app.pipeline import STORAGE_SPILL_FULL, Pipeline, PipelineSettings
 from truex_qf.app.runner import Runner

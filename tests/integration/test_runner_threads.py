@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.integration.mm_helpers import (
+from tests.support.market_maker import (
     move_house_quotes,
     step_until,
     strategy,

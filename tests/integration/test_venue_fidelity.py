@@ -1,8 +1,8 @@
 """The simulated exchange answers any correct TrueX client as TrueX does (issue 16).
 
-Every test talks to the real QuickFIX acceptor through the hand-rolled peer of tests/rawfix.py,
-which shares no code with our client: it stands for TrueX's own sample client and the other
-clients that have logged on to TrueX UAT.
+Every test talks to the real QuickFIX acceptor through the hand-rolled peer of
+tests/support/rawfix.py, which shares no code with our client: it stands for TrueX's own sample
+client and the other clients that have logged on to TrueX UAT.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import unique_comp_id
-from tests.rawfix import RawFixPeer, frame, now
+from tests.support.rawfix import RawFixPeer, frame, now
+from tests.support.sessions import unique_comp_id
 from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue, demo_account
 from truex_qf.domain.model import NewOrder, SessionRole, Side, TimeInForce
 from truex_qf.domain.netutil import free_port

@@ -1,7 +1,7 @@
 """The simulated exchange refuses what TrueX refuses, the way TrueX does, over real sockets.
 
-A hand-rolled peer (tests/rawfix.py) stands for "any correct TrueX client": it logs on with only
-the spec's recipe, and it can send what QuickFIX never would.
+A hand-rolled peer (tests/support/rawfix.py) stands for "any correct TrueX client": it logs on
+with only the spec's recipe, and it can send what QuickFIX never would.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.rawfix import RawFixPeer, frame
+from tests.support.rawfix import RawFixPeer, frame
 from truex_qf.app.demo import DEMO_SYMBOL
 from truex_qf.domain.model import (
     CancelOrder,

@@ -7,11 +7,10 @@ from decimal import Decimal as D
 
 import pytest
 
+from tests.support.books import BID, OFFER, SYMBOL, TRADE, snapshot
 from truex_qf.domain.model import (
     BookChange,
-    BookEntry,
     MarketDataIncrement,
-    MarketDataSnapshot,
     MDEntryType,
     MDUpdateAction,
     Side,
@@ -27,17 +26,7 @@ from truex_qf.marketdata.book import (
     Trade,
 )
 
-SYMBOL = "BTC-PYUSD"
-BID, OFFER, TRADE = MDEntryType.BID, MDEntryType.OFFER, MDEntryType.TRADE
 NEW, CHANGE, DELETE = MDUpdateAction.NEW, MDUpdateAction.CHANGE, MDUpdateAction.DELETE
-
-
-def snapshot(*entries: tuple[MDEntryType, str, str], symbol: str = SYMBOL) -> MarketDataSnapshot:
-    return MarketDataSnapshot(
-        md_req_id="MD-1",
-        symbol=symbol,
-        entries=tuple(BookEntry(t, D(p), D(s)) for t, p, s in entries),
-    )
 
 
 def change(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from tests.marketdata.test_book import BID, OFFER, SYMBOL, snapshot
+from tests.support.books import BID, OFFER, SYMBOL, snapshot
 from truex_qf.domain.model import Side
 from truex_qf.marketdata.book import Level, OrderBook
 from truex_qf.marketdata.own_orders import BookWithoutOwnOrders

@@ -13,7 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.observe import FakeClock, LogCapture, quoting_market_maker, wait_until
+from tests.support.logs import LogCapture
+from tests.support.market_maker import quoting_market_maker
+from tests.support.timing import FakeClock, wait_until
 from truex_qf.domain.errors import ConfigError
 from truex_qf.domain.model import (
     BookEntry,

@@ -14,9 +14,11 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis
 
-from tests.netproxy import TcpProxy
-from tests.observe import LogCapture, fill_report, quoting_market_maker, wait_until
-from tests.services import redis_url_or_skip
+from tests.support.logs import LogCapture
+from tests.support.market_maker import fill_report, quoting_market_maker
+from tests.support.netproxy import TcpProxy
+from tests.support.services import redis_url_or_skip
+from tests.support.timing import wait_until
 from truex_qf.domain.errors import TruexError
 from truex_qf.domain.model import NewOrder, Side
 from truex_qf.domain.netutil import free_port

@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.observe import FakeClock, fill_report, quoting_market_maker
+from tests.support.market_maker import fill_report, quoting_market_maker
+from tests.support.timing import FakeClock
 from truex_qf.domain.model import (
     BookEntry,
     BusinessMessageReject,

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.observe import FakeClock, quoting_market_maker
+from tests.support.market_maker import quoting_market_maker
+from tests.support.timing import FakeClock
 from truex_qf.domain.model import LogonRefused, NewOrder, SessionLoggedOn, SessionRole, Side
 from truex_qf.observe.alerts import (
     AUTH_FAILURE,

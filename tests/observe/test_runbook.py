@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.observe import FakeClock
+from tests.support.runbook import RUNBOOK, resolve, sections, slug
+from tests.support.timing import FakeClock
 from truex_qf.domain.model import LogonRefused, SessionRole
 from truex_qf.observe.alerts import RULES, SEVERITIES, AlertManager
 from truex_qf.observe.runbook import RUNBOOK_PATH, alert_link, doctor_anchor, doctor_link
 from truex_qf.ops import doctor
 
-ROOT = Path(__file__).resolve().parents[2]
-RUNBOOK = ROOT / RUNBOOK_PATH
 DOCTOR_CHECKS = (
     doctor.CONFIG,
     doctor.DNS_FIX,
@@ -29,34 +28,6 @@ DOCTOR_CHECKS = (
     doctor.REST_HEALTH,
 )
 PARTS = ("**Means.**", "**Recovered when.**")
-
-
-def slug(heading: str) -> str:
-    """GitHub's anchor for a heading: lower case, punctuation but ``-`` and ``_`` dropped,
-    spaces as hyphens."""
-    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
-    return text.replace(" ", "-")
-
-
-def sections() -> dict[str, str]:
-    """Anchor -> the section's text (up to the next heading of any level)."""
-    found: dict[str, str] = {}
-    anchor = None
-    for line in RUNBOOK.read_text(encoding="utf-8").splitlines():
-        heading = re.match(r"#{1,6} (.+)", line)
-        if heading:
-            anchor = slug(heading.group(1))
-            assert anchor not in found, f"two headings make the anchor #{anchor}"
-            found[anchor] = ""
-        elif anchor is not None:
-            found[anchor] += line + "\n"
-    return found
-
-
-def resolve(link: str) -> str:
-    path, _, anchor = link.partition("#")
-    assert (ROOT / path).is_file(), link
-    return anchor
 
 
 def test_the_slug_is_githubs():

@@ -18,7 +18,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from tests.conftest import EventLog
+from tests.support.sessions import EventLog
 from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue
 from truex_qf.config import Credentials
 from truex_qf.domain.model import (

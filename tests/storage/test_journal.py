@@ -11,16 +11,16 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, create_engine, delete, insert, select, text, update
+from sqlalchemy import Engine, create_engine, delete, select, text, update
 from sqlalchemy.engine import make_url
 
-from tests.rawfix import frame
-from truex_qf.fix.readers import SOH, split_fields
+from tests.support.storage import OE_SESSION, START, JournalAppender, fix
+from truex_qf.fix.readers import SOH
 from truex_qf.storage import journal
 from truex_qf.storage.chain import GENESIS_HASH, journal_hash
 from truex_qf.storage.journal import (
@@ -34,64 +34,10 @@ from truex_qf.storage.journal import (
 )
 from truex_qf.storage.schema import fix_journal, metadata
 
-OE_SESSION = "FIXT.1.1:MYFIRM_OE1->TRUEX_UAT_OE"
 MD_SESSION = "FIXT.1.1:MYFIRM_MD1->TRUEX_UAT_MD"
-START = datetime(2025, 9, 10, 18, 32, 27, 345901, tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def fix(msg_type: str, seq: int, *body: tuple[int, Any], outbound: bool = True) -> str:
-    """A framed FIX message (8, 9 and 10 computed) as the journal stores it: SOH as is."""
-    sender, target = ("MYFIRM_OE1", "TRUEX_UAT_OE") if outbound else ("TRUEX_UAT_OE", "MYFIRM_OE1")
-    header = [(35, msg_type), (49, sender), (56, target), (34, str(seq)), (52, "20250910-18:32:27")]
-    return frame([*header, *((tag, str(value)) for tag, value in body)]).decode()
-
-
-class JournalAppender:
-    """Appends ``fix_journal`` rows with a correct hash chain, as the writer would."""
-
-    def __init__(self, engine: Engine, run_id: str = "run-1", session: str = OE_SESSION) -> None:
-        self.engine = engine
-        self.run_id = run_id
-        self.session = session
-        self.clock = START
-        with engine.connect() as connection:
-            last = connection.execute(
-                select(fix_journal.c.hash).order_by(fix_journal.c.id.desc()).limit(1)
-            ).scalar()
-        self.prev_hash = last or GENESIS_HASH
-
-    def append(
-        self,
-        direction: str,
-        raw: str,
-        *,
-        run_id: str | None = None,
-        session: str | None = None,
-        logged_at: datetime | None = None,
-    ) -> int:
-        """One row for ``raw`` (SOH or ``|`` separated); returns its id."""
-        raw = raw.replace("|", SOH)
-        fields = dict(reversed(split_fields(raw)))  # first occurrence wins
-        self.clock = logged_at or self.clock + timedelta(milliseconds=1)
-        values = {
-            "run_id": run_id or self.run_id,
-            "session": session or self.session,
-            "direction": direction,
-            "msg_type": fields[35],
-            "seq_num": int(fields[34]) if 34 in fields else None,
-            "cl_ord_id": fields.get(11),
-            "text": raw,
-            "logged_at": self.clock,
-            "prev_hash": self.prev_hash,
-        }
-        values["hash"] = journal_hash(self.prev_hash, values)
-        with self.engine.begin() as connection:
-            row_id = connection.execute(insert(fix_journal).values(**values)).inserted_primary_key
-        self.prev_hash = values["hash"]
-        return int(row_id[0])
 
 
 @pytest.fixture
@@ -371,7 +317,7 @@ def _local_postgres_url_or_skip() -> str:
 
 
 try:
-    from tests.services import postgres_url_or_skip  # type: ignore[import-not-found]
+    from tests.support.services import postgres_url_or_skip  # type: ignore[import-not-found]
 except ImportError:
     postgres_url_or_skip = _local_postgres_url_or_skip
 

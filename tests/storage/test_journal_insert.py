@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.dialects import sqlite
 
-from tests.storage.test_writer import journal, read
+from tests.support.storage import journal, read
 from truex_qf.storage import writer as writer_module
 from truex_qf.storage.chain import utc_text
 from truex_qf.storage.database import make_engine, upgrade

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.storage.test_writer import assert_chain, down_url, wait_until
+from tests.support.storage import STORE_WAIT_S, assert_chain, down_url
+from tests.support.timing import wait_until
 from truex_qf.storage import journal_process
 from truex_qf.storage.database import make_engine
 from truex_qf.storage.journal_process import JournalProcess
@@ -62,7 +63,7 @@ def test_a_killed_writer_process_loses_nothing_submitted_after(db_url, tmp_path,
     journal = journals(db_url, tmp_path / "spill.journal.jsonl")
     for seq in range(1, 101):
         journal.submit(message(seq))
-    wait_until(lambda: journal.stats.written == 100)
+    wait_until(lambda: journal.stats.written == 100, STORE_WAIT_S)
     journal._process.kill()  # the child dies; the trading process carries on
     journal._process.join(5)
     for seq in range(101, 201):
@@ -79,7 +80,9 @@ def test_a_full_spill_file_reaches_the_trading_process(db_url, tmp_path, journal
     )
     for seq in range(1, 51):
         journal.submit(message(seq))
-    wait_until(lambda: bool(reasons))  # the child said so; the pipeline halts trading on it
+    wait_until(
+        lambda: bool(reasons), STORE_WAIT_S
+    )  # the child said so; the pipeline halts trading on it
     assert "would exceed 2000 bytes" in reasons[0]
     assert journal.stop()  # at exit the rest goes to the spill file, past its limit
     assert SECRET not in spill.read_text()
@@ -92,7 +95,7 @@ def test_sigterm_makes_the_writer_process_keep_what_it_holds(db_url, tmp_path, j
     journal = journals(down_url(db_url, tmp_path), spill)
     for seq in range(1, 21):
         journal.submit(message(seq))
-    wait_until(lambda: journal._child_received == 20)
+    wait_until(lambda: journal._child_received == 20, STORE_WAIT_S)
     journal._process.terminate()
     journal._process.join(15)
     assert journal._process.exitcode == 0  # it stopped its writer, it was not killed

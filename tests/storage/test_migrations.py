@@ -17,7 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, inspect, text
 
-from tests.services import postgres_url_or_skip, temporary_postgres_database
+from tests.support.services import postgres_url_or_skip, temporary_postgres_database
 from truex_qf.domain.errors import ConfigError, TruexError
 from truex_qf.storage import database
 from truex_qf.storage.database import (

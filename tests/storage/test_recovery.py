@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, insert, select, update
 
-from tests.storage.test_journal import START, JournalAppender, fix
+from tests.support.storage import START, JournalAppender, fix
 from truex_qf.domain.model import ExecType, ExecutionReport, Fee, OrdStatus, Side
 from truex_qf.storage.database import make_engine, upgrade
 from truex_qf.storage.recovery import carried_positions, repair_crashed_runs

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, func, insert, select, update
 
-from tests.storage.test_journal import START, JournalAppender, fix
+from tests.support.storage import START, JournalAppender, fix
 from truex_qf.storage.replay import (
     ABSENT,
     DUPLICATE_REQUEST,

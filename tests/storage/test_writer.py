@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import select as select_module
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -23,13 +22,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Table, select
 from sqlalchemy.engine import make_url
 
-from tests.netproxy import TcpProxy
-from tests.services import postgres_url_or_skip, temporary_postgres_database
-from truex_qf.storage.chain import GENESIS_HASH, journal_hash
-from truex_qf.storage.database import make_engine, upgrade
+from tests.support.netproxy import TcpProxy
+from tests.support.services import postgres_url_or_skip, temporary_postgres_database
+from tests.support.storage import (
+    START,
+    STORE_WAIT_S,
+    assert_chain,
+    down_url,
+    journal,
+    read,
+)
+from tests.support.timing import wait_until
+from truex_qf.storage.database import upgrade
 from truex_qf.storage.recorder import JournalMessage
 from truex_qf.storage.rows import Row, from_json, to_json
 from truex_qf.storage.schema import (
@@ -41,7 +47,6 @@ from truex_qf.storage.schema import (
 )
 from truex_qf.storage.writer import StoreWriter
 
-START = datetime(2025, 9, 10, 18, 32, 27, 345901, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -77,58 +82,9 @@ def writers() -> Iterator[Callable[..., StoreWriter]]:
         writer.stop(timeout_s=5)
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def down_url(db_url: str, tmp_path: Path) -> str:
-    """A database of the same kind that cannot be reached."""
-    if db_url.startswith("sqlite"):
-        blocker = tmp_path / "not-a-directory"
-        blocker.write_text("")
-        return f"sqlite:///{blocker / 'truex-qf.db'}"
-    return f"postgresql+psycopg2://postgres@127.0.0.1:{closed_port()}/nowhere"
-
-
 def as_utc(value: datetime) -> datetime:
     """SQLite gives times back naive (they are stored as UTC)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def read(url: str, table: Table) -> list[dict[str, Any]]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            ordered = connection.execute(select(table).order_by(*table.primary_key.columns))
-            return [dict(row._mapping) for row in ordered]
-    finally:
-        engine.dispose()
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout_s} s")
-        time.sleep(0.01)
-
-
-def journal(seq: int, run_id: str = "run-1", cl_ord_id: str | None = None) -> Row:
-    return Row(
-        "fix_journal",
-        {
-            "run_id": run_id,
-            "session": "FIXT.1.1:MYFIRM_OE1->TRUEX_UAT_OE",
-            "direction": "OUT",
-            "msg_type": "D" if cl_ord_id else "0",
-            "seq_num": seq,
-            "cl_ord_id": cl_ord_id,
-            "text": f"8=FIXT.1.1\x0135=0\x0134={seq}\x01",
-            "logged_at": START + timedelta(microseconds=seq),
-        },
-    )
 
 
 def order(cl_ord_id: str, state: str, cum_qty: str, run_id: str = "run-1") -> Row:
@@ -191,17 +147,6 @@ def event(number: int) -> Row:
     )
 
 
-def assert_chain(url: str) -> list[dict[str, Any]]:
-    """The journal links up from genesis and every hash matches its row; returns the rows."""
-    rows = read(url, fix_journal)
-    prev_hash = GENESIS_HASH
-    for row in rows:
-        assert row["prev_hash"] == prev_hash, f"row {row['id']} does not link"
-        assert row["hash"] == journal_hash(prev_hash, row), f"row {row['id']} does not hash"
-        prev_hash = row["hash"]
-    return rows
-
-
 def spill_rows(path: Path) -> list[Row]:
     return [from_json(line) for line in path.read_text().splitlines()] if path.exists() else []
 
@@ -260,7 +205,7 @@ def test_all_38_digits_come_back(db_url: str, tmp_path: Path, writers) -> None:
 def test_orders_upsert_keeps_the_latest(db_url: str, tmp_path: Path, writers) -> None:
     writer = writers(db_url, tmp_path / "spill.jsonl", flush_interval_s=0)
     writer.submit(order("Q1", "PENDING_NEW", "0"))
-    wait_until(lambda: writer.stats.written == 1)
+    wait_until(lambda: writer.stats.written == 1, STORE_WAIT_S)
     for state, cum_qty in [("NEW", "0"), ("PARTIALLY_FILLED", "0.2"), ("FILLED", "0.5")]:
         writer.submit(order("Q1", state, cum_qty))  # probably one batch: merged by key
     writer.submit(order("Q2", "NEW", "0"))
@@ -440,17 +385,21 @@ def test_an_outage_during_the_run_and_the_recovery(tmp_path: Path, writers) -> N
             rows = mixed_rows(60)
             for row in rows[:20]:
                 writer.submit(row)
-            wait_until(lambda: writer.stats.written == 20 and writer.stats.database_up)
+            wait_until(
+                lambda: writer.stats.written == 20 and writer.stats.database_up, STORE_WAIT_S
+            )
 
             proxy.down()
             for row in rows[20:50]:
                 writer.submit(row)
-            wait_until(lambda: writer.stats.spilled == 30)
+            wait_until(lambda: writer.stats.spilled == 30, STORE_WAIT_S)
             assert not writer.stats.database_up
             assert spill_rows(spill) == rows[20:50]
 
             proxy.up()
-            wait_until(lambda: writer.stats.replayed == 30 and spill.stat().st_size == 0)
+            wait_until(
+                lambda: writer.stats.replayed == 30 and spill.stat().st_size == 0, STORE_WAIT_S
+            )
             for row in rows[50:]:
                 writer.submit(row)
             assert writer.stop()
@@ -538,10 +487,10 @@ def test_a_full_spill_file_calls_back_once_and_drops_nothing(
     rows = [journal(seq) for seq in range(1, 101)]
     for row in rows[:50]:
         down.submit(row)
-    wait_until(lambda: bool(reasons))
+    wait_until(lambda: bool(reasons), STORE_WAIT_S)
     for row in rows[50:]:
         down.submit(row)
-    wait_until(lambda: down.stats.queue_depth + down.stats.spilled == 100)
+    wait_until(lambda: down.stats.queue_depth + down.stats.spilled == 100, STORE_WAIT_S)
     time.sleep(0.3)  # several retries while full
     assert len(reasons) == 1
     assert "would exceed 3000 bytes" in reasons[0] and str(spill) in reasons[0]

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 from decimal import Decimal
 
 import pytest
 
+from tests.support.orders import report
+from tests.support.timing import FakeClock
 from truex_qf.domain.clordid import ClOrdIdGenerator, is_valid_cl_ord_id
 from truex_qf.domain.model import (
     BusinessMessageReject,
-    CancelOrder,
     CxlRejReason,
     CxlRejResponseTo,
     ExecType,
@@ -19,7 +19,6 @@ from truex_qf.domain.model import (
     Fee,
     OrderCancelReject,
     OrdStatus,
-    ReplaceOrder,
     Side,
     TimeInForce,
 )
@@ -39,16 +38,6 @@ D = Decimal
 SYMBOL = "BTC-PYUSD"
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now_s: float = 1000.0) -> None:
-        self.now_s = now_s
-
-    def __call__(self) -> float:
-        return self.now_s
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -57,54 +46,6 @@ def clock() -> FakeClock:
 @pytest.fixture
 def manager(clock: FakeClock) -> OrderManager:
     return OrderManager(ClOrdIdGenerator("T", boot_ms=0), ack_timeout_s=5.0, clock=clock)
-
-
-_exec_ids = itertools.count(1)
-
-
-def report(
-    order: ManagedOrder,
-    exec_type: ExecType,
-    ord_status: OrdStatus,
-    *,
-    cum: str = "0",
-    leaves: str | None = None,
-    last_qty: str | None = None,
-    last_px: str | None = None,
-    cl_ord_id: str | None = None,
-    orig_cl_ord_id: str | None = None,
-    answering: CancelOrder | ReplaceOrder | None = None,
-    exec_id: str | None = None,
-    order_id: str = "555",
-    price: str | None = None,
-    order_qty: str | None = None,
-    fees: tuple[Fee, ...] = (),
-    text: str | None = None,
-) -> ExecutionReport:
-    """An ExecutionReport about ``order`` as TrueX would send it; ``answering`` a cancel or
-    replace request, with its ClOrdID and the order's current one as OrigClOrdID."""
-    if answering is not None:
-        cl_ord_id = cl_ord_id or answering.cl_ord_id
-        orig_cl_ord_id = orig_cl_ord_id or order.cl_ord_id
-    qty = D(order_qty) if order_qty is not None else order.qty
-    return ExecutionReport(
-        order_id=order_id,
-        cl_ord_id=cl_ord_id or order.cl_ord_id,
-        exec_id=exec_id or str(next(_exec_ids)),
-        exec_type=exec_type,
-        ord_status=ord_status,
-        symbol=order.symbol,
-        side=order.side,
-        order_qty=qty,
-        leaves_qty=D(leaves) if leaves is not None else qty - D(cum),
-        cum_qty=D(cum),
-        price=D(price) if price is not None else order.price,
-        orig_cl_ord_id=orig_cl_ord_id,
-        last_qty=D(last_qty) if last_qty is not None else None,
-        last_px=D(last_px) if last_px is not None else None,
-        fees=fees,
-        text=text,
-    )
 
 
 def place(manager: OrderManager, qty: str = "1", price: str = "100", **kwargs) -> ManagedOrder:
@@ -977,10 +918,9 @@ def test_replace_timeout_keeps_the_larger_quantity_until_the_venue_answers(
 
 def test_market_maker_forgets_finished_orders():
     """A long run must not keep every finished order: scans of working orders stay short."""
-    from tests.integration.mm_helpers import strategy
+    from tests.support.market_maker import strategy
     from truex_qf.domain.model import (
         ExecType,
-        ExecutionReport,
         OrdStatus,
         SessionLoggedOn,
         SessionRole,

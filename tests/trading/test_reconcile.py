@@ -6,11 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.integration.mm_helpers import strategy
+from tests.support.market_maker import acknowledged_order, strategy
 from truex_qf.domain.model import (
-    ExecType,
-    ExecutionReport,
-    OrdStatus,
     SessionLoggedOn,
     SessionRole,
     Side,
@@ -54,26 +51,6 @@ def mm():
     maker.request_deadman = requests["deadman"].append
     maker.requests = requests  # type: ignore[attr-defined]
     return maker
-
-
-def acknowledged_order(mm, qty="0.002"):
-    order = mm.orders.new_order(SYMBOL, Side.BUY, Decimal(qty), Decimal("99000"))
-    mm.orders.on_execution_report(
-        ExecutionReport(
-            "O1",
-            order.cl_ord_id,
-            "e1",
-            ExecType.NEW,
-            OrdStatus.NEW,
-            SYMBOL,
-            Side.BUY,
-            Decimal(qty),
-            Decimal(qty),
-            Decimal(0),
-            price=Decimal("99000"),
-        )
-    )
-    return order
 
 
 def test_logon_blocks_quoting_until_the_venue_answers(mm):

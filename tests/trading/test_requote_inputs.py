@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.integration.mm_helpers import strategy
-from tests.trading.test_orders import report as order_report
+from tests.support.market_maker import strategy
+from tests.support.orders import report as order_report
 from truex_qf.domain.model import (
     BookChange,
     BookEntry,

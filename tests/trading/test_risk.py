@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.support.timing import FakeClock
 from truex_qf.domain.clordid import ClOrdIdGenerator
 from truex_qf.domain.model import NewOrder, OrdType, Side
 from truex_qf.trading import risk as r
@@ -39,16 +40,8 @@ LIMITS = RiskLimits(
 )
 
 
-class FakeClock:
-    def __init__(self, now_s: float = 100.0) -> None:
-        self.now_s = now_s
-
-    def __call__(self) -> float:
-        return self.now_s
-
-
 def engine(**overrides: object) -> RiskEngine:
-    return RiskEngine(dataclasses.replace(LIMITS, **overrides), clock=FakeClock())
+    return RiskEngine(dataclasses.replace(LIMITS, **overrides), clock=FakeClock(100.0))
 
 
 def order(side: Side = Side.BUY, qty: str = "0.1", price: str | None = "50000") -> NewOrder:
@@ -353,7 +346,7 @@ def test_limits_are_validated() -> None:
 
 
 def test_exposure_is_built_from_orders_and_positions() -> None:
-    orders = OrderManager(ClOrdIdGenerator("T", boot_ms=0), clock=FakeClock())
+    orders = OrderManager(ClOrdIdGenerator("T", boot_ms=0), clock=FakeClock(100.0))
     positions = PositionBook()
     positions.apply_fill(BTC, Side.BUY, D("0.3"), FAIR)
     orders.new_order(BTC, Side.BUY, D("0.2"), FAIR)

@@ -10,11 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.integration.mm_helpers import strategy
+from tests.support.market_maker import acknowledged_order, strategy
 from truex_qf.domain.model import (
-    ExecType,
-    ExecutionReport,
-    OrdStatus,
     SecurityInfo,
     SecurityList,
     SessionLoggedOn,
@@ -75,26 +72,6 @@ def trade(exec_id, external_id, qty="0.002", side=Side.BUY, match="M1", at=1_700
         liquidity="MAKER",
         at_s=at,
     )
-
-
-def acknowledged_order(mm, qty="0.002"):
-    order = mm.orders.new_order(SYMBOL, Side.BUY, Decimal(qty), Decimal("99000"))
-    mm.orders.on_execution_report(
-        ExecutionReport(
-            "O1",
-            order.cl_ord_id,
-            "e1",
-            ExecType.NEW,
-            OrdStatus.NEW,
-            SYMBOL,
-            Side.BUY,
-            Decimal(qty),
-            Decimal(qty),
-            Decimal(0),
-            price=Decimal("99000"),
-        )
-    )
-    return order
 
 
 def test_waiting_for_reconciliation_is_not_active(mm):

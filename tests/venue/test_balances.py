@@ -7,6 +7,17 @@ from decimal import Decimal
 
 import pytest
 
+from tests.support.matching import (
+    ALICE,
+    BOB,
+    D,
+    cancel_rejects,
+    exec_types,
+    limit,
+    make_engine,
+    market,
+    reports,
+)
 from truex_qf.config import Credentials
 from truex_qf.domain.model import (
     CancelOrder,
@@ -24,8 +35,6 @@ from truex_qf.sim.fix_acceptor import VenueAccount
 from truex_qf.sim.matching import INSUFFICIENT_BALANCE
 from truex_qf.sim.rest_server import SimulatorRestServer
 from truex_qf.sim.server import SimulatedVenue, SimulatorSettings
-
-from .helpers import ALICE, BOB, D, cancel_rejects, exec_types, limit, make_engine, market, reports
 
 # ALICE can spend 1000 PYUSD or sell 2 BTC; prices near 100 keep the arithmetic readable.
 STARTING = {"PYUSD": D(1000), "BTC": D(2)}

@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-from truex_qf.domain.model import (
-    CancelOrder,
-    CxlRejReason,
-    CxlRejResponseTo,
-    ExecType,
-    OrdStatus,
-    OrdType,
-    ReplaceOrder,
-    Side,
-    TimeInForce,
-)
-from truex_qf.sim import Level, LevelChanged
-
-from .helpers import (
+from tests.support.matching import (
     ALICE,
     BOB,
     CAROL,
@@ -29,6 +16,18 @@ from .helpers import (
     make_engine,
     reports,
 )
+from truex_qf.domain.model import (
+    CancelOrder,
+    CxlRejReason,
+    CxlRejResponseTo,
+    ExecType,
+    OrdStatus,
+    OrdType,
+    ReplaceOrder,
+    Side,
+    TimeInForce,
+)
+from truex_qf.sim import Level, LevelChanged
 
 # --------------------------------------------------------------------------- cancel
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.rawfix import frame
+from tests.support.rawfix import frame
 from truex_qf.sim.gate import (
     SECOND_LOGON_MARKER,
     is_logon,

@@ -6,6 +6,16 @@ import random
 from collections import defaultdict
 from decimal import Decimal
 
+from tests.support.matching import (
+    ALICE,
+    BOB,
+    CAROL,
+    SYMBOL,
+    fills,
+    level_changes,
+    make_engine,
+    reports,
+)
 from truex_qf.domain.model import (
     CancelOrder,
     NewOrder,
@@ -16,8 +26,6 @@ from truex_qf.domain.model import (
     TimeInForce,
 )
 from truex_qf.sim import LevelChanged, MatchingEngine
-
-from .helpers import ALICE, BOB, CAROL, SYMBOL, fills, level_changes, make_engine, reports
 
 
 def _random_operation(engine: MatchingEngine, rng: random.Random, step: int, live: list) -> list:

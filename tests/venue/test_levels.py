@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.matching import ALICE, BOB, CAROL, SYMBOL, D, level_changes, limit, make_engine
 from truex_qf.domain.model import CancelOrder, OrdStatus, ReplaceOrder, Side, TimeInForce
 from truex_qf.sim import Level, LevelChanged
-
-from .helpers import ALICE, BOB, CAROL, SYMBOL, D, level_changes, limit, make_engine
 
 
 def test_a_new_resting_order_creates_its_level() -> None:

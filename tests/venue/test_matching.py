@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from truex_qf.domain.model import ExecType, Fee, OrdStatus, Side, TimeInForce
-from truex_qf.sim import Level, TradePrinted
-from truex_qf.sim.matching import TransactTimeText
-
-from .helpers import (
+from tests.support.matching import (
     ALICE,
     BOB,
     CAROL,
@@ -24,6 +20,9 @@ from .helpers import (
     prints,
     reports,
 )
+from truex_qf.domain.model import ExecType, Fee, OrdStatus, Side, TimeInForce
+from truex_qf.sim import Level, TradePrinted
+from truex_qf.sim.matching import TransactTimeText
 
 # --------------------------------------------------------------------------- acceptance
 

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.matching import (
+    ALICE,
+    BOB,
+    SYMBOL,
+    D,
+    exec_types,
+    fills,
+    limit,
+    make_engine,
+    reports,
+)
 from truex_qf.domain.model import OrdStatus, SelfMatchPrevention, Side
 from truex_qf.sim import Level
-
-from .helpers import ALICE, BOB, SYMBOL, D, exec_types, fills, limit, make_engine, reports
 
 
 @pytest.mark.parametrize("instruction", [None, SelfMatchPrevention.CANCEL_AGGRESSIVE])

@@ -6,6 +6,17 @@ from decimal import Decimal
 
 import pytest
 
+from tests.support.matching import (
+    ALICE,
+    BOB,
+    SYMBOL,
+    D,
+    exec_types,
+    limit,
+    make_engine,
+    market,
+    reports,
+)
 from truex_qf.domain.model import (
     CancelOrder,
     CxlRejReason,
@@ -17,8 +28,6 @@ from truex_qf.domain.model import (
     TimeInForce,
 )
 from truex_qf.sim import ToClient
-
-from .helpers import ALICE, BOB, SYMBOL, D, exec_types, limit, make_engine, market, reports
 
 GOOD = limit("B1", Side.BUY, "0.001", "100000")
 

@@ -1,4 +1,5 @@
-"""Helpers for tests that run the market maker against the simulator."""
+"""The market maker in tests: a strategy made for them, a market maker already quoting (no
+venue), a fill of one of its orders, and stepping a runner against the simulator."""
 
 from __future__ import annotations
 
@@ -7,9 +8,23 @@ import time
 from decimal import Decimal
 
 from truex_qf.app.demo import DEMO_SYMBOL
-from truex_qf.domain.model import CancelOrder, Side
+from truex_qf.domain.model import (
+    BookEntry,
+    CancelOrder,
+    ExecType,
+    ExecutionReport,
+    MarketDataSnapshot,
+    MDEntryType,
+    NewOrder,
+    OrdStatus,
+    SessionLoggedOn,
+    SessionRole,
+    Side,
+    SubscribeMarketData,
+)
 from truex_qf.sim.server import HOUSE_OWNER
 from truex_qf.strategy.settings import default_strategy
+from truex_qf.trading.market_maker import MarketMaker
 
 
 def strategy(**quoting):
@@ -31,6 +46,27 @@ def strategy(**quoting):
     return dataclasses.replace(
         base, symbols=(symbol,), risk=risk, loop_interval_s=0.05, requote_tolerance_bps=Decimal(0)
     )
+
+
+def acknowledged_order(mm, qty="0.002"):
+    """A buy order the venue has acknowledged (ExecType NEW), in ``mm``'s order book."""
+    order = mm.orders.new_order(DEMO_SYMBOL, Side.BUY, Decimal(qty), Decimal("99000"))
+    mm.orders.on_execution_report(
+        ExecutionReport(
+            "O1",
+            order.cl_ord_id,
+            "e1",
+            ExecType.NEW,
+            OrdStatus.NEW,
+            DEMO_SYMBOL,
+            Side.BUY,
+            Decimal(qty),
+            Decimal(qty),
+            Decimal(0),
+            price=Decimal("99000"),
+        )
+    )
+    return order
 
 
 def step_until(runner, condition, timeout_s=10.0):
@@ -78,3 +114,44 @@ def without_message_limits(settings):
         settings.risk, max_messages_per_s=1_000_000, max_messages_per_min=60_000_000
     )
     return dataclasses.replace(settings, risk=risk)
+
+
+def quoting_market_maker() -> tuple[MarketMaker, list[object]]:
+    """A market maker with both sessions up, a book, and its first quotes sent to a list."""
+    sent: list[object] = []
+    mm = MarketMaker(default_strategy(), lambda command: sent.append(command) or True)
+    symbol = next(iter(mm.symbols))
+    mm.handle(SessionLoggedOn(SessionRole.MARKET_DATA, "md"))
+    mm.handle(SessionLoggedOn(SessionRole.ORDER_ENTRY, "oe"))
+    request = next(c for c in sent if isinstance(c, SubscribeMarketData))
+    mm.handle(
+        MarketDataSnapshot(
+            request.md_req_id,
+            symbol,
+            (
+                BookEntry(MDEntryType.BID, Decimal("99900"), Decimal("1.5")),
+                BookEntry(MDEntryType.OFFER, Decimal("100100"), Decimal("2")),
+            ),
+        )
+    )
+    mm.requote_dirty()
+    return mm, sent
+
+
+def fill_report(order: NewOrder, qty: Decimal, exec_id: str = "E1") -> ExecutionReport:
+    """A full fill of ``order`` at its price."""
+    return ExecutionReport(
+        order_id="V1",
+        cl_ord_id=order.cl_ord_id,
+        exec_id=exec_id,
+        exec_type=ExecType.TRADE,
+        ord_status=OrdStatus.FILLED,
+        symbol=order.symbol,
+        side=order.side,
+        order_qty=order.quantity,
+        leaves_qty=Decimal(0),
+        cum_qty=qty,
+        price=order.price,
+        last_qty=qty,
+        last_px=order.price,
+    )
