@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeGuard, TypeVar
 
 from truex_qf.config import FixSettings
 from truex_qf.domain.clordid import ClOrdIdGenerator
@@ -48,6 +49,7 @@ from truex_qf.domain.model import (
 from truex_qf.fix.client import FixClient
 
 Report = Callable[[str], None]
+E = TypeVar("E", bound=InboundEvent)
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,9 @@ class _Events:
         self.queue: queue.Queue[InboundEvent] = queue.Queue()
 
     def wait_for(
-        self, accept: Callable[[InboundEvent], bool], what: str, timeout_s: float
-    ) -> InboundEvent:
+        self, accept: Callable[[InboundEvent], TypeGuard[E]], what: str, timeout_s: float
+    ) -> E:
+        """The first event ``accept`` takes; its TypeGuard says what kinds of event that is."""
         deadline = time.monotonic() + timeout_s
         while True:
             remaining = deadline - time.monotonic()
@@ -171,11 +174,14 @@ def _price_from_book(
     client.send(
         SubscribeMarketData(md_req_id, (request.symbol,), 1, SubscriptionRequestType.SNAPSHOT)
     )
-    answer = events.wait_for(
-        lambda e: isinstance(e, MarketDataSnapshot | MarketDataReject) and e.md_req_id == md_req_id,
-        f"market data for {request.symbol}",
-        request.timeout_s,
-    )
+
+    def answers(event: InboundEvent) -> TypeGuard[MarketDataSnapshot | MarketDataReject]:
+        return (
+            isinstance(event, MarketDataSnapshot | MarketDataReject)
+            and event.md_req_id == md_req_id
+        )
+
+    answer = events.wait_for(answers, f"market data for {request.symbol}", request.timeout_s)
     if isinstance(answer, MarketDataReject):
         raise TruexError(f"market data refused for {request.symbol}: {answer.text}; pass --price")
     entry_type = MDEntryType.BID if request.side is Side.BUY else MDEntryType.OFFER
@@ -193,7 +199,7 @@ def _price_from_book(
 def _wait_report(events: _Events, cl_ord_id: str, what: str, timeout_s: float) -> ExecutionReport:
     """The next decisive report about order ``cl_ord_id`` (PendingNew and the like are skipped)."""
 
-    def decisive(event: InboundEvent) -> bool:
+    def decisive(event: InboundEvent) -> TypeGuard[ExecutionReport | OrderCancelReject]:
         if isinstance(event, OrderCancelReject):
             return event.orig_cl_ord_id == cl_ord_id
         if not isinstance(event, ExecutionReport):
@@ -206,7 +212,7 @@ def _wait_report(events: _Events, cl_ord_id: str, what: str, timeout_s: float) -
         raise OrderRejectedError(
             f"cancel rejected: {event.text or 'no reason given'} (102={event.reason})"
         )
-    return event  # type: ignore[return-value]
+    return event
 
 
 def _unexpected(report: ExecutionReport, wanted: str) -> str:
