@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, insert
 
+from tests.support.report_db import fill_database
 from tests.support.terminal import WIDTH, needs_tmux, terminal_screen
-from tests.test_reports import fill_database
 from truex_qf.domain.errors import TruexError
 from truex_qf.ops.status_view import (
     DbSummary,
