@@ -562,8 +562,9 @@ def diff_quotes(
     for key in sorted(proposed.keys() | by_key.keys()):
         quote = proposed.get(key)
         orders = by_key.get(key)
-        if orders is None:  # an empty level
-            create.append(quote)  # type: ignore[arg-type]  # a key is proposed or worked
+        if orders is None:  # an empty level (so the key is proposed)
+            if quote is not None:
+                create.append(quote)
             continue
         resting = [o for o in orders if not o.in_flight]
         busy = len(resting) < len(orders)
