@@ -47,12 +47,12 @@ class Amounts:
         self.symbol = symbol
         self.quote = quote_currency(symbol)
         self.base = base_currency(symbol)
+        self.price_decimals: int | None = None
+        self.quantity_decimals: int | None = None
         if reference_price is not None and reference_price > 0:
             step = _GRID.increment_for(reference_price)
             self.price_decimals = _decimals(step.tick)
             self.quantity_decimals = _decimals(step.lot)
-        else:
-            self.price_decimals = self.quantity_decimals = None
         self.money_decimals = max(MONEY_DECIMALS, self.price_decimals or 0)
 
     def price(self, value: Decimal | None) -> str:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import re
@@ -488,7 +489,7 @@ class ProxyServer:
             for spec in self.config.listeners:
                 try:
                     server = await asyncio.start_server(
-                        lambda r, w, spec=spec: self._accept(r, w, spec), host, spec.port
+                        functools.partial(self._accept, spec=spec), host, spec.port
                     )
                 except OSError as exc:
                     reason = exc.strerror or str(exc)

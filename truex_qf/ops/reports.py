@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Context, Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -402,7 +402,10 @@ def fetch_rows(engine: Engine, query: Any, what: str) -> list[Mapping[str, Any]]
     """Rows as mappings; a database error becomes one :class:`TruexError` line."""
     try:
         with engine.connect() as connection:
-            return [row._mapping for row in connection.execute(query)]
+            # SQLAlchemy keys a RowMapping by name or Column; a select's rows are read by name.
+            return cast(
+                list[Mapping[str, Any]], [row._mapping for row in connection.execute(query)]
+            )
     except SQLAlchemyError as error:
         raise TruexError(
             f"reading {what} from {mask_url(engine.url)} failed: {one_line(error)}"

@@ -58,7 +58,7 @@ def _exists(url: str) -> bool:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return True  # a server: reading it says whether it answers
-    return bool(parsed.database) and Path(parsed.database).is_file()
+    return bool(parsed.database and Path(parsed.database).is_file())
 
 
 @dataclass(frozen=True, slots=True)
