@@ -77,32 +77,29 @@ class DeadmanResult:
     error: str | None = None
 
 
-def _report(order: ManagedOrder, venue: VenueOrder | None, **changes: object) -> ExecutionReport:
-    values: dict[str, object] = {
-        "order_id": (venue.order_id if venue else None) or order.order_id or "NONE",
-        "cl_ord_id": order.cl_ord_id,
-        "exec_id": f"RECON-{next(_ids)}-{order.cl_ord_id}",
-        "exec_type": ExecType.NEW,
-        "ord_status": OrdStatus.NEW,
-        "symbol": order.symbol,
-        "side": order.side,
-        "order_qty": order.qty,
-        "leaves_qty": order.remaining_qty,
-        "cum_qty": order.cum_qty,
-        "price": order.price,
-        "text": RECONCILED_TEXT,
-    }
-    values.update(changes)
-    return ExecutionReport(**values)  # type: ignore[arg-type]
+def _report(order: ManagedOrder, venue: VenueOrder | None) -> ExecutionReport:
+    """The order as it stands, as a New; callers ``_replace`` the fields the venue changed."""
+    return ExecutionReport(
+        order_id=(venue.order_id if venue else None) or order.order_id or "NONE",
+        cl_ord_id=order.cl_ord_id,
+        exec_id=f"RECON-{next(_ids)}-{order.cl_ord_id}",
+        exec_type=ExecType.NEW,
+        ord_status=OrdStatus.NEW,
+        symbol=order.symbol,
+        side=order.side,
+        order_qty=order.qty,
+        leaves_qty=order.remaining_qty,
+        cum_qty=order.cum_qty,
+        price=order.price,
+        text=RECONCILED_TEXT,
+    )
 
 
 def corrections(order: ManagedOrder, venue: VenueOrder | None) -> list[ExecutionReport]:
     """The reports that take ``order`` to what the venue says (empty when they agree)."""
     if venue is None:  # the venue does not know it: it is not working
         return [
-            _report(
-                order,
-                None,
+            _report(order, None)._replace(
                 exec_type=ExecType.CANCELED,
                 ord_status=OrdStatus.CANCELED,
                 leaves_qty=Decimal(0),
@@ -115,9 +112,7 @@ def corrections(order: ManagedOrder, venue: VenueOrder | None) -> list[Execution
     if missed > 0:  # fills we never heard of over FIX
         done = status is RestOrderStatus.FILLED or executed >= order.qty
         reports.append(
-            _report(
-                order,
-                venue,
+            _report(order, venue)._replace(
                 exec_type=ExecType.TRADE,
                 ord_status=OrdStatus.FILLED if done else OrdStatus.PARTIALLY_FILLED,
                 last_qty=missed,
@@ -129,9 +124,7 @@ def corrections(order: ManagedOrder, venue: VenueOrder | None) -> list[Execution
     if status in (RestOrderStatus.CANCELED, RestOrderStatus.REJECTED):
         terminal = ExecType.CANCELED if status is RestOrderStatus.CANCELED else ExecType.REJECTED
         reports.append(
-            _report(
-                order,
-                venue,
+            _report(order, venue)._replace(
                 exec_type=terminal,
                 ord_status=OrdStatus(terminal.value),
                 cum_qty=max(executed, order.cum_qty),
@@ -167,7 +160,7 @@ def adoption_report(venue: VenueOrder) -> ExecutionReport:
         exec_type=ExecType.NEW,
         ord_status=OrdStatus.NEW,
         symbol=venue.symbol or "",
-        side=venue.side,  # type: ignore[arg-type]
+        side=venue.side,
         order_qty=open_qty,
         leaves_qty=open_qty,
         cum_qty=Decimal(0),
@@ -185,9 +178,7 @@ def trade_report(order: ManagedOrder, trade: VenueTrade) -> ExecutionReport:
     """
     cum_qty = order.cum_qty + trade.quantity
     leaves = max(order.qty - cum_qty, Decimal(0))
-    return _report(
-        order,
-        None,
+    return _report(order, None)._replace(
         order_id=trade.order_id or order.order_id or "NONE",
         exec_id=trade.exec_id,
         exec_type=ExecType.TRADE,
