@@ -23,10 +23,10 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -49,6 +49,12 @@ from truex_qf.config import (
 from truex_qf.domain.errors import ConfigError, TruexError
 from truex_qf.domain.model import Side
 from truex_qf.sim.service import DEFAULT_REST_PORT
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from truex_qf.ops.reports import Report
+    from truex_qf.ops.runs import StoredRun
 
 stop_requested = threading.Event()
 _stop_signal: int | None = None  # the signal that set stop_requested, for the exit code
@@ -440,6 +446,7 @@ def run(
     from truex_qf.app.pipeline import Pipeline, pipeline_settings
     from truex_qf.app.runner import LiveView, Runner
     from truex_qf.strategy.coinbase import CoinbaseTicker
+    from truex_qf.strategy.fair_value import PriceSource
     from truex_qf.strategy.settings import load_strategy
 
     if duration_s is not None:
@@ -472,7 +479,7 @@ def run(
         runner = Runner(
             config,
             strategy,
-            references=references,
+            references=dict[str, "PriceSource"](references),
             view=LiveView(),
             pipeline=pipeline,
             rest=rest,
@@ -577,16 +584,16 @@ def audit_verify() -> None:
 _STORE_ENV = "Reads TRUEX_STATE_DIR and DATABASE_URL (the store; the demo's too, see `runs`)."
 
 
-def _find_run(run_ref: str | None):  # type: ignore[no-untyped-def]
+def _find_run(run_ref: str | None) -> StoredRun:
     """The run ``run_ref`` names (a unique prefix), else the latest of the state folder's
     stores, the demo's included (truex_qf.ops.runs); an unknown id is one line, exit 2."""
     from truex_qf.ops.runs import resolve_run, store_urls
 
-    return resolve_run(store_urls(_state_dir_to_read()), run_ref)
+    return resolve_run(store_urls(_state_dir()), run_ref)
 
 
 @contextlib.contextmanager
-def _run_store(run_ref: str | None):  # type: ignore[no-untyped-def]
+def _run_store(run_ref: str | None) -> Iterator[tuple[Engine, StoredRun]]:
     """(engine, run) for a report command: the run found and an engine on its store."""
     from truex_qf.ops.runs import open_store
 
@@ -722,7 +729,7 @@ def replay(run_id: str | None) -> None:
     click.echo("replay matches the stored orders, executions, positions and PnL")
 
 
-def _report_options(command):  # type: ignore[no-untyped-def]
+def _report_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option(
         "--csv", "as_csv", is_flag=True, help="CSV (every column, exact) instead of a table."
     )(command)
@@ -732,7 +739,7 @@ def _report_options(command):  # type: ignore[no-untyped-def]
     return command
 
 
-def _print_report(report, as_csv: bool) -> None:  # type: ignore[no-untyped-def]
+def _print_report(report: Report, as_csv: bool) -> None:
     click.echo(report.to_csv() if as_csv else report.to_table(), nl=not as_csv)
 
 
@@ -747,7 +754,7 @@ def runs(limit: int | None) -> None:
     """
     from truex_qf.ops.runs import run_lines, runs_report, store_urls
 
-    click.echo(runs_report(run_lines(store_urls(_state_dir_to_read()), limit)).to_table(), nl=False)
+    click.echo(runs_report(run_lines(store_urls(_state_dir()), limit)).to_table(), nl=False)
 
 
 @cli.command(short_help="What a run did: volume, fills, maker share, spread, PnL, drawdown.")
@@ -785,7 +792,9 @@ def summary(run_ref: str | None, as_json: bool, as_csv: bool) -> None:
 @click.option("--state", default=None, help="Only orders in this state: FILLED, CANCELED, NEW ...")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="The newest N orders.")
 @_one_line_errors
-def orders(run_id, as_csv, symbol, state, limit) -> None:  # type: ignore[no-untyped-def]
+def orders(
+    run_id: str | None, as_csv: bool, symbol: str | None, state: str | None, limit: int | None
+) -> None:
     """Orders of a run with their latest state.
 
     Reads TRUEX_STATE_DIR and DATABASE_URL (the store; the demo's too, see `runs`).
@@ -803,7 +812,9 @@ def orders(run_id, as_csv, symbol, state, limit) -> None:  # type: ignore[no-unt
 @click.option("--since", default=None, help="ISO time (UTC unless a zone is given).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="The newest N fills.")
 @_one_line_errors
-def fills(run_id, as_csv, symbol, since, limit) -> None:  # type: ignore[no-untyped-def]
+def fills(
+    run_id: str | None, as_csv: bool, symbol: str | None, since: str | None, limit: int | None
+) -> None:
     """Executions of a run.
 
     Reads TRUEX_STATE_DIR and DATABASE_URL (the store; the demo's too, see `runs`).
@@ -821,7 +832,7 @@ def fills(run_id, as_csv, symbol, since, limit) -> None:  # type: ignore[no-unty
 @cli.command()
 @_report_options
 @_one_line_errors
-def pnl(run_id, as_csv) -> None:  # type: ignore[no-untyped-def]
+def pnl(run_id: str | None, as_csv: bool) -> None:
     """Position and PnL per symbol, checked against the executions.
 
     The table shows amounts at the instrument's precision; --csv every column, exact.
@@ -1055,7 +1066,8 @@ def main() -> None:
         exc.show()  # a group called alone: its help, as click shows it
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        where = f"{exc.ctx.command_path}: " if getattr(exc, "ctx", None) else ""
+        command_ctx = getattr(exc, "ctx", None)  # a UsageError's; not every ClickException has one
+        where = f"{command_ctx.command_path}: " if command_ctx is not None else ""
         click.echo(f"error: {where}{exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except click.Abort:
