@@ -1,8 +1,6 @@
 """Reports over a SQLite database built by hand: two runs, every expected total worked out here.
 
-Run ``run-b`` (the latest) trades BTC-PYUSD both ways, sells some ETH-PYUSD after its last
-snapshot, buys XRP-PYUSD that no snapshot covers, and has a SOL-PYUSD snapshot with no fills.
-Run ``run-a`` (older) holds one BTC-PYUSD fill, so every query must keep the runs apart.
+The database and what each run holds: tests/support/report_db.py.
 """
 
 from __future__ import annotations

@@ -40,14 +40,6 @@ MD_SESSION = "FIXT.1.1:MYFIRM_MD1->TRUEX_UAT_MD"
 # --------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture
-def engine(tmp_path) -> Iterator[Engine]:
-    sqlite = create_engine(f"sqlite:///{tmp_path / 'journal.db'}")
-    metadata.create_all(sqlite)
-    yield sqlite
-    sqlite.dispose()
-
-
 def order_flow(appender: JournalAppender) -> list[int]:
     """Logon, a D, its reports, a cancel and its ack, and a market data message: ids."""
     md = appender.session.replace("OE", "MD")

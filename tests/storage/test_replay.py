@@ -7,14 +7,13 @@ partly fills, and whose cancel is refused. Expected values are worked out in the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from tests.support.storage import START, JournalAppender, fix
 from truex_qf.storage.replay import (
@@ -31,7 +30,6 @@ from truex_qf.storage.replay import (
 )
 from truex_qf.storage.schema import (
     executions,
-    metadata,
     orders,
     pnl_snapshots,
     position_snapshots,
@@ -41,14 +39,6 @@ from truex_qf.trading.orders import OrderState
 RUN = "run-1"
 SYMBOL = "BTC-PYUSD"
 D = Decimal
-
-
-@pytest.fixture
-def engine(tmp_path) -> Iterator[Engine]:
-    sqlite = create_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    metadata.create_all(sqlite)
-    yield sqlite
-    sqlite.dispose()
 
 
 # --------------------------------------------------------------------------- the journal
