@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 
 
 def _cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -63,3 +65,37 @@ def test_demo_then_runs_and_summary_find_it(tmp_path):
         unknown = _cli(*args, env=env)
         assert unknown.returncode == 2, (args, unknown.stderr)
         assert unknown.stderr.count("\n") == 1 and "no such run" in unknown.stderr
+
+
+def test_a_demo_stopped_by_ctrl_c_exits_130_after_a_clean_stop(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUEX_", "DATABASE_URL"))}
+    env["TRUEX_STATE_DIR"] = str(tmp_path / "state")
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "truex_qf.app.cli", "demo", "--duration", "300"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(120, demo.kill)  # bounded, whatever happens
+    watchdog.start()
+    try:
+        seen = []
+        for line in demo.stderr:  # type: ignore[union-attr]
+            seen.append(line)
+            if "order_entry logged on" in line:
+                break
+        assert demo.poll() is None, "".join(seen)[-3000:]
+        demo.send_signal(signal.SIGINT)
+        out, err = demo.communicate(timeout=110)
+    finally:
+        watchdog.cancel()
+        if demo.poll() is None:
+            demo.kill()
+            demo.communicate()
+    assert demo.returncode == 130, err[-3000:]
+    assert "stopped by SIGINT (exit 130)" in err and "Traceback" not in err
+    assert "working orders after shutdown: 0" in out  # the first Ctrl-C stops cleanly
+    assert "see it with: truex-qf summary" in out
+    runs = _cli("runs", env=env)
+    assert runs.returncode == 0 and "running" not in runs.stdout  # the run row was closed
