@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import inspect
 
 from truex_qf.config import WEB_SCHEMES, optional_host, optional_port, optional_url, redis_url
-from truex_qf.domain.model import SessionLoggedOn, SessionLoggedOut, SessionRole
+from truex_qf.domain.model import Command, SessionLoggedOn, SessionLoggedOut, SessionRole
 from truex_qf.observe.alerts import AlertManager
 from truex_qf.observe.live_state import (
     LiveSnapshot,
@@ -178,8 +178,8 @@ class Pipeline:
             self.metrics.sequence_gap(role)
             self.alerts.sequence_gap(role)
 
-    def wrap_send(self, send: Callable[[object], bool]) -> Callable[[object], bool]:
-        def sending(command: object) -> bool:
+    def wrap_send(self, send: Callable[[Command], bool]) -> Callable[[Command], bool]:
+        def sending(command: Command) -> bool:
             sent = send(command)
             if sent:
                 self.metrics.command_sent(command)

@@ -55,8 +55,13 @@ from truex_qf.trading.market_maker import (
     WAITING_FOR_RECONCILIATION,
     MarketMaker,
 )
+from truex_qf.trading.reconcile import DeadmanResult, ReconcileResult
 
 log = logging.getLogger("truex_qf.app.runner")
+
+# What the trading loop's queue carries: FIX messages and session events, and the REST
+# worker's answers.
+LoopEvent = InboundEvent | ReconcileResult | DeadmanResult
 
 SHUTDOWN_ACK_TIMEOUT_S = 10.0
 LOGON_TIMEOUT_S = 30.0
@@ -177,7 +182,7 @@ class Runner:
     ) -> None:
         self.fix_settings = fix_settings
         # Session and REST events wait here for the trading lock's next holder.
-        self.events: queue.SimpleQueue[InboundEvent] = queue.SimpleQueue()
+        self.events: queue.SimpleQueue[LoopEvent] = queue.SimpleQueue()
         self._wake = threading.Event()
         # The trading state's owner (module docstring). Reentrant: a handler that sends may
         # come back through our own code on the same thread.
@@ -308,7 +313,7 @@ class Runner:
             with self.trading_lock:
                 self.mm.engage_kill_switch("kill command")
 
-    def enqueue(self, event: InboundEvent) -> None:
+    def enqueue(self, event: LoopEvent) -> None:
         """Queue an event for the lock's next holder; never blocks (engine mutex held)."""
         self.events.put(event)
         self._wake.set()
@@ -417,13 +422,13 @@ class Runner:
             if self.view is not None:
                 self.view.maybe_render(self.mm, time.monotonic())
 
-    def _handle(self, event: InboundEvent) -> None:
+    def _handle(self, event: LoopEvent) -> None:
         if self.pipeline is not None:
             self.pipeline.on_event(event)
         self._track_link(event)
         self.mm.handle(event)
 
-    def _track_link(self, event: InboundEvent) -> None:
+    def _track_link(self, event: LoopEvent) -> None:
         """Feed session events to the reconnect schedule; apply what it decides."""
         if not isinstance(event, SessionLoggedOn | SessionLoggedOut | LogonRefused):
             return

@@ -234,6 +234,10 @@ class RequestSecurityList:
     symbol: str | None = None
 
 
+# What the market maker hands the FIX client to send.
+Command = NewOrder | CancelOrder | ReplaceOrder | SubscribeMarketData | RequestSecurityList
+
+
 # --------------------------------------------------------------------------- reports in
 
 

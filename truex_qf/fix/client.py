@@ -18,6 +18,7 @@ from truex_qf.config import FixSettings
 from truex_qf.domain.errors import LogonRejectedError, SessionTimeoutError, TruexError
 from truex_qf.domain.model import (
     CancelOrder,
+    Command,
     NewOrder,
     ReplaceOrder,
     RequestSecurityList,
@@ -32,8 +33,6 @@ from truex_qf.fix.settings import SESSIONS_CFG, initiator_settings
 log = logging.getLogger("truex_qf.fix")
 
 RECONNECT_QUIESCE_S = 1.5  # > the engine's 1 s connect loop, so no attempt is left in flight
-
-Command = NewOrder | CancelOrder | ReplaceOrder | SubscribeMarketData | RequestSecurityList
 
 
 class FixClient:

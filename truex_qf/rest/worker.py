@@ -31,7 +31,9 @@ _STOP = object()
 class RestWorker:
     """One thread, one job at a time (REST rate limits apply to us too)."""
 
-    def __init__(self, client: TruexRestClient, post: Callable[[object], None]) -> None:
+    def __init__(
+        self, client: TruexRestClient, post: Callable[[ReconcileResult | DeadmanResult], None]
+    ) -> None:
         self.client = client
         self._post = post
         self._jobs: queue.SimpleQueue[object] = queue.SimpleQueue()
