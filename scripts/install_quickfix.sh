@@ -6,12 +6,15 @@
 # built the first time is kept in a wheelhouse outside the repository, keyed by Python
 # version and platform; every later install on the machine takes it from there in seconds.
 #
-# usage: scripts/install_quickfix.sh VENV_DIR
+# usage: scripts/install_quickfix.sh VENV_DIR   (TRUEX_QF_BUILD_JOBS: compiler jobs, default all cores)
 set -euo pipefail
 
 venv=${1:?usage: install_quickfix.sh VENV_DIR}
 here=$(cd "$(dirname "$0")/.." && pwd)
 py="$venv/bin/python"
+jobs=${TRUEX_QF_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] \
+  || { echo "error: TRUEX_QF_BUILD_JOBS must be a whole number of compiler jobs, 1 or more, not '$jobs'" >&2; exit 2; }
 
 if "$py" -c 'import importlib.metadata as m, sys; sys.exit(m.version("quickfix") != "1.16.0")' 2>/dev/null; then
   exit 0
@@ -22,7 +25,6 @@ wheelhouse=${TRUEX_QF_WHEELHOUSE:-${XDG_CACHE_HOME:-$HOME/.cache}/truex-qf/wheel
 mkdir -p "$wheelhouse"
 
 if ! ls "$wheelhouse"/quickfix-1.16.0-*.whl >/dev/null 2>&1; then
-  jobs=${TRUEX_QF_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}
   echo "Building quickfix 1.16.0 from source, $jobs files at a time (once per machine: about 4 minutes on two free cores)..." >&2
   sdist_dir=$(mktemp -d)
   trap 'rm -rf "$sdist_dir"' EXIT

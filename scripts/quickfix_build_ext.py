@@ -74,7 +74,7 @@ class ParallelBuildExt(build_ext):
             todo.sort(key=lambda obj: os.path.getsize(build[obj][0]), reverse=True)
             total = len(todo)
             start = time.monotonic()
-            _say(f"compiling {total} C++ files, {jobs} at a time")
+            _say(f"compiling {total} files, {jobs} at a time")
             done = 0
 
             def one(obj: str) -> str:
@@ -94,7 +94,7 @@ class ParallelBuildExt(build_ext):
                         done += 1
                         name = os.path.basename(future.result())
                         _say(f"compiled {done}/{total} {name} ({_elapsed(start)})")
-            _say(f"linking _quickfix ({_elapsed(start)})")
+            _say(f"linking {ext.name} ({_elapsed(start)})")
             return objects
 
         compiler.compile = parallel_compile
