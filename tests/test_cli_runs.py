@@ -61,6 +61,11 @@ def test_demo_then_runs_and_summary_find_it(tmp_path):
     assert executions.returncode == 0, executions.stderr
     assert executions.stdout and all("35=8" in line for line in executions.stdout.splitlines())
 
+    page = tmp_path / "run.html"
+    report = _cli("report", short_id, "--html", str(page), env=env)
+    assert report.returncode == 0, report.stderr
+    assert page.read_text().count("<svg class='chart'") == 3  # one symbol: pnl, inventory, fills
+
     for args in (("summary", "ffffffff"), ("pnl", "--run-id", "nope"), ("status", "--run-id", "x")):
         unknown = _cli(*args, env=env)
         assert unknown.returncode == 2, (args, unknown.stderr)

@@ -516,3 +516,52 @@ def test_status_says_the_run_ended_instead_of_sessions_up():
     stopped = render_status(live, DbSummary(run_id="r", ended_at=ended), now_s=1_100.0)
     text = "\n".join(stopped)
     assert "UP since" not in text and "closed: the run ended" in text
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def test_report_html_draws_every_chart(engine, tmp_path):
+    from truex_qf.ops.charts import markouts, read_series, render_html
+
+    series = read_series(engine, "run-b")
+    assert len(series.buys[BTC]) == 2 and len(series.sells[BTC]) == 1
+    # inventory: the 10:00:05 and 10:00:20 snapshots and the three fills, in time order
+    assert [value for _, value in series.inventory[BTC]] == [0, 1.2, 2.0, 1.0, 1]
+    page = render_html(_summary(engine).run, series)
+    assert page.startswith("<!doctype html>") and "http" not in page.replace(
+        "http://www.w3.org/2000/svg", ""
+    )  # self-contained: nothing fetched
+    btc = page.split(f"<h2>{BTC}</h2>")[1].split("<h2>")[0]
+    assert btc.count("<svg class='chart'") == 3
+    assert btc.count("<polyline class='series'") == 3  # pnl, inventory, fair value
+    assert btc.count("class='fill buy'") == 2 and btc.count("class='fill sell'") == 1
+    pnl_points = btc.split("data-kind='pnl'")[1].split("points='")[1].split("'")[0]
+    assert len(pnl_points.split()) == 2  # two BTC PnL snapshots
+
+    # a buy at 100 at t=0; fair value 101 at t=5, 99 at t=30, none after: +100 bps, -100 bps
+    fair = [(5.0, 101.0), (30.0, 99.0)]
+    assert markouts([(0.0, 100.0)], fair, 1) == {1: 100.0, 10: -100.0, 60: None}
+    assert markouts([(0.0, 100.0)], fair, -1)[1] == -100.0
+
+
+def test_report_html_renders_in_headless_chromium(engine, tmp_path):
+    import shutil
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no chromium on this machine (Debian package: chromium)")
+    import subprocess
+
+    from truex_qf.ops.charts import read_series, render_html
+
+    page = tmp_path / "run.html"
+    page.write_text(render_html(_summary(engine).run, read_series(engine, "run-b")))
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count("<polyline") >= 3 and 'class="fill buy"' in dom.stdout

@@ -787,6 +787,33 @@ def summary(run_ref: str | None, as_json: bool, as_csv: bool) -> None:
 
 
 @cli.command()
+@click.argument("run_ref", metavar="[RUN]", required=False)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Write the page to this file (overwritten).",
+)
+@_one_line_errors
+def report(run_ref: str | None, html_path: Path) -> None:
+    """Charts of a run in one self-contained HTML page: PnL, inventory, fills, markouts.
+
+    RUN is a run id or a unique prefix of it; default: the latest run, the demo's included.
+    The page needs nothing else to open (inline SVG). Reads TRUEX_STATE_DIR and DATABASE_URL.
+    """
+    from truex_qf.ops.charts import read_series, render_html
+
+    with _run_store(run_ref) as (engine, run):
+        page = render_html(run, read_series(engine, run.run_id))
+    try:
+        html_path.write_text(page, encoding="utf-8")
+    except OSError as error:
+        raise ConfigError("--html", f"cannot write {html_path}: {error.strerror}") from None
+    click.echo(f"run {run.short_id}: charts in {html_path}")
+
+
+@cli.command()
 @_report_options
 @click.option("--symbol", default=None, help="Only this instrument, e.g. BTC-PYUSD.")
 @click.option("--state", default=None, help="Only orders in this state: FILLED, CANCELED, NEW ...")
