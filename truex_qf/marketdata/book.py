@@ -27,6 +27,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 from truex_qf.domain.model import (
     BookChange,
@@ -75,6 +76,34 @@ class Trade:
     price: Decimal
     size: Decimal
     time_s: float
+
+
+class BookView(Protocol):
+    """What pricing reads of a book: an :class:`OrderBook`, or the book without our own
+    orders (:class:`~truex_qf.marketdata.own_orders.BookWithoutOwnOrders`)."""
+
+    @property
+    def has_snapshot(self) -> bool: ...
+
+    @property
+    def inconsistency(self) -> str | None: ...
+
+    @property
+    def updated_s(self) -> float | None: ...
+
+    def best_bid(self) -> Level | None: ...
+
+    def best_offer(self) -> Level | None: ...
+
+    def best_bid_price(self) -> Decimal | None: ...
+
+    def best_offer_price(self) -> Decimal | None: ...
+
+    def mid(self) -> Decimal | None: ...
+
+    def is_crossed(self) -> bool: ...
+
+    def age_s(self, now_s: float) -> float: ...
 
 
 class OrderBook:
