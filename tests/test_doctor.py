@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.support.processes import account_vars
 from tests.support.rawfix import frame
 from truex_qf.app.demo import LocalVenue
 from truex_qf.config import FixSettings
@@ -58,18 +59,7 @@ SOH = "\x01"
 
 def env_for(settings: FixSettings, **overrides: str) -> dict[str, str]:
     """The doctor's environment for ``settings``; REST off unless overridden."""
-    env = {
-        "TRUEX_FIX_HOST": settings.host,
-        "TRUEX_ORDER_ENTRY_PORT": str(settings.order_entry_port),
-        "TRUEX_MARKET_DATA_PORT": str(settings.market_data_port),
-        "TRUEX_API_KEY": settings.credentials.api_key,
-        "TRUEX_SECRET_KEY": settings.credentials.secret_key,
-        "TRUEX_SENDER_COMP_ID": settings.sender_comp_id,
-        "TRUEX_CLIENT_ID": settings.client_id,
-        "TRUEX_REST_URL": "off",
-    }
-    env.update(overrides)
-    return env
+    return {**account_vars(settings), "TRUEX_REST_URL": "off", **overrides}
 
 
 def fake_env(oe_port: int, md_port: int, **overrides: str) -> dict[str, str]:

@@ -11,12 +11,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.processes import account_env, run_cli, start_cli, wait_for_line
 from tests.support.sessions import unique_comp_id
 from truex_qf.app.demo import LocalVenue, demo_account, start_local_venue
 from truex_qf.app.instance_lock import (
@@ -33,44 +33,16 @@ CLI_TIMEOUT_S = 60.0
 
 
 def _cli_env(local: LocalVenue, state_dir: Path, runtime_dir: Path) -> dict[str, str]:
-    settings = local.client_settings
-    return {
-        **os.environ,
-        "TRUEX_API_KEY": settings.credentials.api_key,
-        "TRUEX_SECRET_KEY": settings.credentials.secret_key,
-        "TRUEX_SENDER_COMP_ID": settings.sender_comp_id,
-        "TRUEX_CLIENT_ID": settings.client_id,
-        "TRUEX_FIX_HOST": settings.host,
-        "TRUEX_ORDER_ENTRY_PORT": str(settings.order_entry_port),
-        "TRUEX_MARKET_DATA_PORT": str(settings.market_data_port),
-        "TRUEX_STATE_DIR": str(state_dir),
-        "TRUEX_REST_URL": "off",
-        "XDG_RUNTIME_DIR": str(runtime_dir),
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "truex_qf.app.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT_S,
+    return account_env(
+        local.client_settings,
+        state_dir,
+        TRUEX_REST_URL="off",
+        XDG_RUNTIME_DIR=str(runtime_dir),
     )
 
 
-def _wait_for_line(stream, fragment: str, timeout_s: float = 30.0) -> str:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    seen = []
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        seen.append(line)
-        if fragment in line:
-            return line
-    raise AssertionError(f"{fragment!r} not seen; got {''.join(seen)[-2000:]}")
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, env=env, timeout_s=CLI_TIMEOUT_S)
 
 
 @pytest.fixture
@@ -85,15 +57,9 @@ def test_a_second_run_exits_at_once_and_kill_still_finds_the_first(tmp_path, ven
     runtime.mkdir()
     state = tmp_path / "state"
     env = _cli_env(venue, state, runtime)
-    holder = subprocess.Popen(
-        [sys.executable, "-m", "truex_qf.app.cli", "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    holder = start_cli("run", env=env)
     try:
-        _wait_for_line(holder.stderr, "sessions OE up MD up", timeout_s=40)
+        wait_for_line(holder.stderr, "sessions OE up MD up", timeout_s=40)
         assert (state / PID_FILE).read_text().strip() == str(holder.pid)
 
         # the same state folder, then another folder on the same account
@@ -114,7 +80,7 @@ def test_a_second_run_exits_at_once_and_kill_still_finds_the_first(tmp_path, ven
         killed = _cli("kill", env=env)
         assert killed.returncode == 0, killed.stderr
         assert killed.stdout.strip() == f"kill switch sent to process {holder.pid}"
-        _wait_for_line(holder.stderr, "kill switch engaged")
+        wait_for_line(holder.stderr, "kill switch engaged")
         holder.send_signal(signal.SIGINT)
         _, err = holder.communicate(timeout=CLI_TIMEOUT_S)
     finally:
@@ -147,7 +113,7 @@ def _hold(state: Path, account: str, env: dict[str, str]) -> subprocess.Popen[st
         stderr=subprocess.PIPE,
         text=True,
     )
-    _wait_for_line(process.stdout, "held", timeout_s=20)
+    wait_for_line(process.stdout, "held", timeout_s=20)
     return process
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 
 import pytest
 
+from tests.support.processes import account_env, run_cli, start_cli, wait_for_line
 from tests.support.sessions import unique_comp_id
 from truex_qf.domain.netutil import free_port
 
@@ -29,31 +28,10 @@ def _env(tmp_path, oe_port: int, md_port: int) -> dict[str, str]:
     }
 
 
-def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "truex_qf.app.cli", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_for_line(stream, fragment: str, timeout_s: float = 20.0) -> str:
-    deadline = time.monotonic() + timeout_s
-    seen = []
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        seen.append(line)
-        if fragment in line:
-            return line
-    raise AssertionError(f"{fragment!r} not seen; got {''.join(seen)[-2000:]}")
-
-
 def test_run_kill_then_sigint_exits_clean(tmp_path):
     oe_port, md_port, rest_port = free_port(), free_port(), free_port()
     env = {**_env(tmp_path, oe_port, md_port), "TRUEX_REST_URL": f"http://127.0.0.1:{rest_port}"}
-    venue = _cli(
+    venue = start_cli(
         "simulate",
         "--oe-port",
         str(oe_port),
@@ -66,19 +44,13 @@ def test_run_kill_then_sigint_exits_clean(tmp_path):
         env=env,
     )
     try:
-        _wait_for_line(venue.stdout, "simulated TrueX on")
-        trader = _cli("run", env=env)
+        wait_for_line(venue.stdout, "simulated TrueX on")
+        trader = start_cli("run", env=env)
         try:
-            _wait_for_line(trader.stderr, "sessions OE up MD up", timeout_s=30)
-            killed = subprocess.run(
-                [sys.executable, "-m", "truex_qf.app.cli", "kill"],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
+            wait_for_line(trader.stderr, "sessions OE up MD up", timeout_s=30)
+            killed = run_cli("kill", env=env, timeout_s=30)
             assert killed.returncode == 0, killed.stderr
-            _wait_for_line(trader.stderr, "kill switch engaged")
+            wait_for_line(trader.stderr, "kill switch engaged")
             trader.send_signal(signal.SIGINT)
             out, err = trader.communicate(timeout=60)
         finally:
@@ -97,13 +69,7 @@ def test_run_kill_then_sigint_exits_clean(tmp_path):
 
 def test_kill_without_running_instance_is_one_line(tmp_path):
     env = _env(tmp_path, 1, 2)
-    result = subprocess.run(
-        [sys.executable, "-m", "truex_qf.app.cli", "kill"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_cli("kill", env=env, timeout_s=30)
     assert result.returncode == 1
     assert result.stderr.startswith("error: no running truex-qf found")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -113,13 +79,7 @@ def test_bad_strategy_file_is_one_line(tmp_path):
     bad = tmp_path / "strategy.toml"
     bad.write_text("[symbols.BTC-PYUSD]\nspread_bps = -3\n")
     env = _env(tmp_path, free_port(), free_port())
-    result = subprocess.run(
-        [sys.executable, "-m", "truex_qf.app.cli", "run", "--strategy", str(bad)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_cli("run", "--strategy", str(bad), env=env, timeout_s=30)
     assert result.returncode == 2
     assert "symbols.BTC-PYUSD.spread_bps" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -127,13 +87,7 @@ def test_bad_strategy_file_is_one_line(tmp_path):
 
 def test_bad_cpu_wake_latency_is_one_line(tmp_path):
     env = _env(tmp_path, free_port(), free_port())
-    result = subprocess.run(
-        [sys.executable, "-m", "truex_qf.app.cli", "run", "--cpu-wake-latency-us", "0.5"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_cli("run", "--cpu-wake-latency-us", "0.5", env=env, timeout_s=30)
     assert result.returncode == 2
     assert result.stderr.startswith("error: --cpu-wake-latency-us: '0.5' must be a whole number")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -141,24 +95,6 @@ def test_bad_cpu_wake_latency_is_one_line(tmp_path):
 
 # --------------------------------------------------------------------------- never ACTIVE
 # while unable to trade: the run says what it waits for, then gives up with one line (exit 1)
-
-
-def _simulated_account_env(tmp_path, local, rest_url: str, **extra: str) -> dict[str, str]:
-    account = local.client_settings
-    return {
-        **os.environ,
-        "TRUEX_API_KEY": account.credentials.api_key,
-        "TRUEX_SECRET_KEY": account.credentials.secret_key,
-        "TRUEX_SENDER_COMP_ID": account.sender_comp_id,
-        "TRUEX_CLIENT_ID": account.client_id,
-        "TRUEX_FIX_HOST": account.host,
-        "TRUEX_ORDER_ENTRY_PORT": str(account.order_entry_port),
-        "TRUEX_MARKET_DATA_PORT": str(account.market_data_port),
-        "TRUEX_STATE_DIR": str(tmp_path / "state"),
-        "TRUEX_REST_URL": rest_url,
-        "PYTHONUNBUFFERED": "1",
-        **extra,
-    }
 
 
 def _orders_of(local) -> list[str]:
@@ -186,20 +122,18 @@ def test_unreachable_rest_waits_for_reconciliation_then_gives_up(tmp_path):
     from tests.support.services import redis_url_or_skip
 
     redis_url = redis_url_or_skip()
-    env = _simulated_account_env(
-        tmp_path, local, closed, TRUEX_GIVE_UP_AFTER_S="12", REDIS_URL=redis_url
+    env = account_env(
+        local.client_settings,
+        tmp_path / "state",
+        TRUEX_REST_URL=closed,
+        TRUEX_GIVE_UP_AFTER_S="12",
+        REDIS_URL=redis_url,
     )
     try:
-        trader = _cli("run", env=env)
+        trader = start_cli("run", env=env)
         try:
-            _wait_for_line(trader.stderr, "state WAITING (waiting for reconciliation", 30)
-            status = subprocess.run(
-                [sys.executable, "-m", "truex_qf.app.cli", "status", "--once"],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
+            wait_for_line(trader.stderr, "state WAITING (waiting for reconciliation", 30)
+            status = run_cli("status", "--once", env=env, timeout_s=30)
             out, err = trader.communicate(timeout=60)
         finally:
             if trader.poll() is None:
@@ -223,15 +157,14 @@ def test_a_symbol_the_venue_does_not_list_gives_up(tmp_path):
     rest.start()
     strategy = tmp_path / "strategy.toml"
     strategy.write_text("[symbols.DOGE-PYUSD]\n")
-    env = _simulated_account_env(tmp_path, local, rest.url, TRUEX_GIVE_UP_AFTER_S="3")
+    env = account_env(
+        local.client_settings,
+        tmp_path / "state",
+        TRUEX_REST_URL=rest.url,
+        TRUEX_GIVE_UP_AFTER_S="3",
+    )
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "truex_qf.app.cli", "run", "--strategy", str(strategy)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=90,
-        )
+        result = run_cli("run", "--strategy", str(strategy), env=env, timeout_s=90)
         line = _gives_up(result, "DOGE-PYUSD")
         assert "does not list" in line
         assert "no quotable symbol" in result.stderr
@@ -245,15 +178,9 @@ def test_rest_off_quotes_and_says_it_is_not_reconciled(tmp_path):
     from truex_qf.app.demo import demo_account, start_local_venue
 
     local = start_local_venue(tmp_path / "venue", demo_account(unique_comp_id()))
-    env = _simulated_account_env(tmp_path, local, "off")
+    env = account_env(local.client_settings, tmp_path / "state", TRUEX_REST_URL="off")
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "truex_qf.app.cli", "run", "--duration", "4"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=90,
-        )
+        result = run_cli("run", "--duration", "4", env=env, timeout_s=90)
         assert result.returncode == 0, result.stderr[-3000:]
         assert "state ACTIVE (quoting without reconciliation" in result.stderr
         assert "trading state: HALTED (SHUTDOWN)" in result.stdout
@@ -264,13 +191,7 @@ def test_rest_off_quotes_and_says_it_is_not_reconciled(tmp_path):
 @pytest.mark.parametrize("value", ["abc", "0", "-5", "nan", "inf"])
 def test_a_bad_give_up_time_is_one_line(tmp_path, value):
     env = {**_env(tmp_path, free_port(), free_port()), "TRUEX_GIVE_UP_AFTER_S": value}
-    result = subprocess.run(
-        [sys.executable, "-m", "truex_qf.app.cli", "run"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("run", env=env, timeout_s=60)
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.startswith("error: TRUEX_GIVE_UP_AFTER_S:")
     assert len(result.stderr.strip().splitlines()) == 1

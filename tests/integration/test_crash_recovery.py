@@ -15,10 +15,8 @@ our orders and read the venue's own record of them. Checked after the restart:
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +24,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.support.processes import account_env, run_cli, start_cli
 from tests.support.services import postgres_url_or_skip, temporary_postgres_database
 from tests.support.sessions import unique_comp_id
 from truex_qf.app.demo import DEMO_SYMBOL, demo_account, start_local_venue
@@ -59,20 +58,9 @@ class Venue:
         strategy = tmp_path / "strategy.toml"
         strategy.write_text(STRATEGY)
         self.state_dir = tmp_path / "state"
-        self.env = {
-            **os.environ,
-            "TRUEX_API_KEY": account.credentials.api_key,
-            "TRUEX_SECRET_KEY": account.credentials.secret_key,
-            "TRUEX_SENDER_COMP_ID": account.sender_comp_id,
-            "TRUEX_CLIENT_ID": account.client_id,
-            "TRUEX_FIX_HOST": account.host,
-            "TRUEX_ORDER_ENTRY_PORT": str(account.order_entry_port),
-            "TRUEX_MARKET_DATA_PORT": str(account.market_data_port),
-            "TRUEX_STATE_DIR": str(self.state_dir),
-            "TRUEX_REST_URL": self.rest.url,
-            "PYTHONUNBUFFERED": "1",
-            **(extra_env or {}),
-        }
+        self.env = account_env(
+            account, self.state_dir, TRUEX_REST_URL=self.rest.url, **(extra_env or {})
+        )
         self.strategy = strategy
 
     @property
@@ -127,23 +115,11 @@ class Venue:
 
 
 def cli(venue: Venue, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "truex_qf.app.cli", *args],
-        env=venue.env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-    )
+    return run_cli(*args, env=venue.env, timeout_s=RUN_TIMEOUT_S)
 
 
 def start_run(venue: Venue, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "truex_qf.app.cli", "run", "--strategy", str(venue.strategy), *args],
-        env=venue.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_cli("run", "--strategy", str(venue.strategy), *args, env=venue.env)
 
 
 def wait_for(condition, what: str, process=None, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]

@@ -7,17 +7,12 @@ import io
 import os
 import re
 import subprocess
-import sys
+
+from tests.support.processes import run_cli
 
 
 def _cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "truex_qf.app.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_cli(*args, env=env, timeout_s=timeout)
 
 
 def test_demo_then_audit_replay_and_reports(tmp_path):

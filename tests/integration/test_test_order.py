@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import subprocess
-import sys
 from decimal import Decimal
 
 import pytest
 
+from tests.support.processes import account_env, run_cli
 from truex_qf.app.demo import DEMO_MID, DEMO_SYMBOL
-from truex_qf.config import Credentials
+from truex_qf.config import Credentials, FixSettings
 from truex_qf.domain.errors import ConfigError, OrderRejectedError, TruexError
 from truex_qf.domain.model import SessionRole, Side
 from truex_qf.ops.testorder import TestOrderRequest, run_test_order
@@ -67,30 +66,12 @@ def test_order_reject_is_reported(local_venue):
         run_test_order(local_venue.client_settings, request)
 
 
-def _cli_env(settings, **overrides: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "TRUEX_FIX_HOST": settings.host,
-        "TRUEX_ORDER_ENTRY_PORT": str(settings.order_entry_port),
-        "TRUEX_MARKET_DATA_PORT": str(settings.market_data_port),
-        "TRUEX_API_KEY": settings.credentials.api_key,
-        "TRUEX_SECRET_KEY": settings.credentials.secret_key,
-        "TRUEX_SENDER_COMP_ID": settings.sender_comp_id,
-        "TRUEX_CLIENT_ID": settings.client_id,
-        "TRUEX_STATE_DIR": str(settings.state_dir),
-    }
-    env.update(overrides)
-    return env
+def _cli_env(settings: FixSettings, **overrides: str) -> dict[str, str]:
+    return account_env(settings, settings.state_dir, **overrides)
 
 
 def _truex_qf(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "truex_qf.app.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(*args, env=env, timeout_s=60)
 
 
 def test_cli_exit_zero_with_only_the_environment(local_venue):

@@ -3,6 +3,7 @@
 - :mod:`~tests.support.sessions`: CompIDs unique in the process and the client's event log.
 - :mod:`~tests.support.rawfix`: hand-rolled FIX peers (a client and a gateway) for bytes QuickFIX
   would never send.
+- :mod:`~tests.support.processes`: truex-qf run as a separate process, pointed at an account.
 - :mod:`~tests.support.services`: the real PostgreSQL and Redis servers.
 - :mod:`~tests.support.netproxy`: a TCP forwarder a test takes down and brings back.
 - :mod:`~tests.support.market_maker`: test strategies, a quoting market maker, stepping a runner.
