@@ -24,6 +24,9 @@ from tests.support.terminal import WIDTH, needs_tmux, terminal_screen
 from truex_qf.app import logsetup
 from truex_qf.app.live_view import LiveView
 
+# a handler that raises on the log's listener thread ends that thread: every later line lost
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+
 
 @pytest.fixture
 def fresh_logging(monkeypatch):
@@ -63,8 +66,8 @@ def test_log_lines_scroll_above_the_footer_on_a_terminal(tmp_path, fresh_logging
         view.show(footer_lines(turn), "ACTIVE")
         if turn % 7 == 0:
             time.sleep(0.03)  # let a refresh land between two lines now and then
-    logsetup.stop_logging()  # every queued line printed
-    view.close()
+    view.close()  # waits until every queued line is printed, then draws the footer last
+    logsetup.stop_logging()
     (tmp_path / "out").write_text(output.getvalue())
 
     screen = terminal_screen(f"cat {shlex.quote(str(tmp_path / 'out'))}", tmp_path)
@@ -158,11 +161,14 @@ def test_demo_on_a_terminal_keeps_every_log_line_and_shows_the_footer(tmp_path):
     assert any(" WARNING " in line for line in shown)  # the state changes: ACTIVE -> HALTED
     assert_in_order(shown, screen)
     # the footer's last drawing stays above the summary, with every field
-    top = max(i for i, line in enumerate(screen) if re.match(r"up \d+s \| ", line))
+    top = max(i for i, line in enumerate(screen) if re.match(r"up [\dmhs]+ \| ", line))
     footer = "\n".join(screen[top : top + 4])
-    assert re.search(r"up \d+s \| HALTED \(SHUTDOWN\)", footer), footer
+    assert re.search(r"up [\dmhs]+ \| HALTED \(SHUTDOWN\)", footer), footer
     assert re.search(rf"fills {summary_fills} vol [\d.]+ BTC", footer), footer
     assert re.search(r"BTC-PYUSD  book [\d.]+ / [\d.]+  fv [\d.]+  ours ", footer), footer
     assert re.search(r"working, (no spread|[\d.]+ bps)\)", footer), footer
     assert re.search(r"pos -?[\d.]+ BTC  pnl -?[\d.]+ PYUSD \(realized -?[\d.]+", footer), footer
-    assert screen[top + 4].startswith("orders sent: ")
+    # after it, the summary (and what the simulator logs as it stops), no line of the run
+    after = screen[top + 4 :]
+    assert any(line.startswith("orders sent: ") for line in after)
+    assert not set(after) & set(shown[: shown.index(fills[-1]) + 1])

@@ -28,7 +28,7 @@ from rich.live import Live
 from rich.rule import Rule
 from rich.text import Text
 
-from truex_qf.app.logsetup import log_console
+from truex_qf.app.logsetup import flush_logging, log_console
 from truex_qf.domain.decimals import plain_decimal
 from truex_qf.observe.live_state import state_detail
 from truex_qf.observe.metrics import quoted_spread_bps
@@ -189,5 +189,6 @@ class LiveView:
     def close(self) -> None:
         """Draw the footer a last time and leave it above what follows; safe twice."""
         if self._live is not None:
+            flush_logging()  # the run's last lines above the footer, not under it
             live, self._live = self._live, None
             live.stop()

@@ -20,6 +20,7 @@ import atexit
 import logging
 import logging.handlers
 import queue
+import threading
 from pathlib import Path
 
 from rich.console import Console
@@ -36,6 +37,7 @@ MESSAGES_LOGGER = "truex_qf.fix.messages"
 
 _listener: logging.handlers.QueueListener | None = None
 _queue_handler: logging.Handler | None = None
+_records: queue.SimpleQueue[logging.LogRecord] | None = None
 _console: Console | None = None
 
 
@@ -66,12 +68,38 @@ class ConsoleHandler(logging.Handler):
             self.handleError(record)
 
 
+class _FlushMark(logging.Handler):
+    """The listener's last handler: sets the event a :func:`flush_logging` mark carries. The
+    listener handles records in order, so by then every line before the mark is out."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        flushed = getattr(record, "flushed", None)
+        if isinstance(flushed, threading.Event):
+            flushed.set()
+
+
+def _not_a_mark(record: logging.LogRecord) -> bool:
+    return not hasattr(record, "flushed")
+
+
+def flush_logging(timeout_s: float = 2.0) -> None:
+    """Wait (at most ``timeout_s``) until every line logged so far is printed and written: the
+    live view calls it before it stops, so no line of the run lands below its last footer."""
+    records = _records
+    if records is None or _listener is None:
+        return
+    flushed = threading.Event()
+    mark = {"name": __name__, "levelno": logging.CRITICAL, "flushed": flushed}
+    records.put(logging.makeLogRecord(mark))
+    flushed.wait(timeout_s)
+
+
 def configure_logging(
     state_dir: Path | None, verbose: bool = False, console: Console | None = None
 ) -> None:
     """Install the handlers once; ``state_dir`` None keeps the log files off disk; ``console``
     replaces :func:`log_console` (tests)."""
-    global _listener, _queue_handler, _console
+    global _listener, _queue_handler, _records, _console
     if _listener is not None:
         return
     if console is not None:
@@ -106,7 +134,11 @@ def configure_logging(
         messages.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         messages.addFilter(lambda record: record.name.startswith("truex_qf.fix"))
         handlers += [lines, messages]
+    for handler in handlers:
+        handler.filters.insert(0, _not_a_mark)  # before the filters that read the record
+    handlers.append(_FlushMark())
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _records = records
     root = logging.getLogger("truex_qf")
     root.setLevel(logging.DEBUG)
     # Every FIX message is already in the audit journal; formatting each one again for the
@@ -123,7 +155,8 @@ def configure_logging(
 def stop_logging() -> None:
     """Flush what is queued and close the files; called at exit. Safe twice; after it,
     :func:`configure_logging` installs afresh."""
-    global _listener, _queue_handler
+    global _listener, _queue_handler, _records
+    _records = None
     if _queue_handler is not None:
         logging.getLogger("truex_qf").removeHandler(_queue_handler)
         _queue_handler = None
