@@ -92,7 +92,9 @@ def fill_row(
     }
 
 
-def position_row(run_id, symbol, qty, avg, fair, when) -> dict:  # type: ignore[no-untyped-def]
+def position_row(
+    run_id: str, symbol: str, qty: str, avg: str | None, fair: str | None, when: datetime
+) -> dict:
     return {
         "run_id": run_id,
         "symbol": symbol,
@@ -103,7 +105,9 @@ def position_row(run_id, symbol, qty, avg, fair, when) -> dict:  # type: ignore[
     }
 
 
-def pnl_row(run_id, symbol, realized, unrealized, fees, when) -> dict:  # type: ignore[no-untyped-def]
+def pnl_row(
+    run_id: str, symbol: str, realized: str, unrealized: str | None, fees: str, when: datetime
+) -> dict:
     return {
         "run_id": run_id,
         "symbol": symbol,
