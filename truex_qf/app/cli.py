@@ -238,6 +238,7 @@ def test_order(
 
 
 _PORT = click.IntRange(1, 65535)
+_LISTEN_PORT = click.IntRange(0, 65535)  # 0: the system picks a free port
 
 
 @cli.command()
@@ -940,24 +941,28 @@ def _iso_time(name: str, text: str | None):
 @cli.command()
 @click.option(
     "--listen-port",
-    type=_PORT,
+    type=_LISTEN_PORT,
     default=None,
-    help="Route each connection by its Logon's TargetCompID.",
+    help="Route each connection by its Logon's TargetCompID (0: a free port).",
 )
 @click.option("--oe", default=None, metavar="HOST:PORT", help="Order-entry gateway.")
 @click.option("--md", default=None, metavar="HOST:PORT", help="Market-data gateway.")
-@click.option("--oe-listen-port", type=_PORT, default=None, help="A port relayed to --oe as is.")
-@click.option("--md-listen-port", type=_PORT, default=None, help="A port relayed to --md as is.")
+@click.option(
+    "--oe-listen-port", type=_LISTEN_PORT, default=None, help="A port relayed to --oe as is."
+)
+@click.option(
+    "--md-listen-port", type=_LISTEN_PORT, default=None, help="A port relayed to --md as is."
+)
 @click.option(
     "--max-connections",
-    type=click.IntRange(min=1),
+    type=int,
     default=16,
     show_default=True,
     help="Connections per upstream (and for the routing port's not yet routed ones).",
 )
 @click.option(
     "--max-per-address",
-    type=click.IntRange(min=1),
+    type=int,
     default=8,
     show_default=True,
     help="Connections from one client IP.",
