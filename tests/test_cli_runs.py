@@ -61,6 +61,11 @@ def test_demo_then_runs_and_summary_find_it(tmp_path):
     assert executions.returncode == 0, executions.stderr
     assert executions.stdout and all("35=8" in line for line in executions.stdout.splitlines())
 
+    verify = _cli("audit", "verify", env=env)  # the demo's store is checked too
+    assert verify.returncode == 0 and "journal chain OK" in verify.stdout, verify.stderr
+    logons = _cli("audit", "show", "--type", "Logon", env=env)  # the latest run's store
+    assert logons.returncode == 0 and logons.stdout.count("35=A") >= 4, logons.stderr
+
     page = tmp_path / "run.html"
     report = _cli("report", short_id, "--html", str(page), env=env)
     assert report.returncode == 0, report.stderr

@@ -528,15 +528,6 @@ def kill() -> None:
     click.echo(f"kill switch sent to process {holder.pid}")
 
 
-def _engine():
-    """The store's engine for the report commands, after checking its schema."""
-    from truex_qf.storage.database import check_schema, database_url, make_engine
-
-    url = database_url(_state_dir())
-    check_schema(url)
-    return make_engine(url)
-
-
 @cli.group(cls=_Group)
 def db() -> None:
     """The SQL store (SQLite under the state folder, or DATABASE_URL).
@@ -572,17 +563,25 @@ def audit() -> None:
 def audit_verify() -> None:
     """Check the whole chain; exit 1 at the first edited, missing or reordered row.
 
-    Reads DATABASE_URL (else the SQLite file in TRUEX_STATE_DIR).
+    Checks every store of the state folder: the program's (DATABASE_URL, else the SQLite
+    file in TRUEX_STATE_DIR) and the demo's (TRUEX_STATE_DIR/demo), each its own chain.
     """
+    from truex_qf.ops.runs import open_store, store_urls
+    from truex_qf.storage.database import database_url, mask_url
     from truex_qf.storage.journal import verify_database
 
-    report = verify_database(_engine())
-    click.echo(str(report))
-    if not report.ok:
+    urls = store_urls(_state_dir())
+    if not urls:  # no store yet: the program's, checked as before (says what is missing)
+        urls = [database_url(_state_dir())]
+    failed = False
+    for url in urls:
+        with open_store(url) as engine:
+            report = verify_database(engine)
+        prefix = f"{mask_url(url)}: " if len(urls) > 1 else ""
+        click.echo(f"{prefix}{report}")
+        failed = failed or not report.ok
+    if failed:
         sys.exit(1)
-
-
-_STORE_ENV = "Reads TRUEX_STATE_DIR and DATABASE_URL (the store; the demo's too, see `runs`)."
 
 
 def _find_run(run_ref: str | None) -> StoredRun:
@@ -656,7 +655,9 @@ def _msg_type(text: str | None) -> str | None:
 @click.option("--since", default=None, help="ISO time (UTC unless a zone is given).")
 @click.option("--until", default=None, help="ISO time, exclusive.")
 @click.option(
-    "--run-id", default=None, help="Only this run (a unique prefix will do); default: every run."
+    "--run-id",
+    default=None,
+    help="Only this run (a unique prefix will do); default: every run of the latest run's store.",
 )
 @click.option(
     "--limit",
@@ -677,19 +678,18 @@ def audit_show(
 ) -> None:
     """Messages from the journal, oldest first, one per line (secrets were never stored).
 
-    Without --run-id: the program's store (DATABASE_URL, else TRUEX_STATE_DIR); with it,
-    the store that holds that run, the demo's included.
+    Without --run-id: every run in the store of the latest run (the program's, or the
+    demo's in TRUEX_STATE_DIR/demo); with it, that run, wherever it is stored.
     """
     from truex_qf.storage.journal import format_entry, show
 
     window = {"since": _iso_time("--since", since), "until": _iso_time("--until", until)}
     code = _msg_type(msg_type)
     with contextlib.ExitStack() as stack:
+        # after the arguments: a bad --since is one line even with no database
+        engine, run = stack.enter_context(_run_store(run_id))
         if run_id is not None:
-            engine, run = stack.enter_context(_run_store(run_id))
             run_id = run.run_id
-        else:
-            engine = _engine()  # after the arguments: a bad --since is one line with no database
         entries = show(
             engine,
             session=session,
