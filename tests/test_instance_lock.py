@@ -59,7 +59,7 @@ def test_a_second_run_exits_at_once_and_kill_still_finds_the_first(tmp_path, ven
     env = _cli_env(venue, state, runtime)
     holder = start_cli("run", env=env)
     try:
-        wait_for_line(holder.stderr, "sessions OE up MD up", timeout_s=40)
+        wait_for_line(holder.stderr, "OE up MD up", timeout_s=40)
         assert (state / PID_FILE).read_text().strip() == str(holder.pid)
 
         # the same state folder, then another folder on the same account

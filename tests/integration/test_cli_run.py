@@ -47,7 +47,7 @@ def test_run_kill_then_sigint_exits_clean(tmp_path):
         wait_for_line(venue.stdout, "simulated TrueX on")
         trader = start_cli("run", env=env)
         try:
-            wait_for_line(trader.stderr, "sessions OE up MD up", timeout_s=30)
+            wait_for_line(trader.stderr, "OE up MD up", timeout_s=30)
             killed = run_cli("kill", env=env, timeout_s=30)
             assert killed.returncode == 0, killed.stderr
             wait_for_line(trader.stderr, "kill switch engaged")
@@ -132,7 +132,7 @@ def test_unreachable_rest_waits_for_reconciliation_then_gives_up(tmp_path):
     try:
         trader = start_cli("run", env=env)
         try:
-            wait_for_line(trader.stderr, "state WAITING (waiting for reconciliation", 30)
+            wait_for_line(trader.stderr, "WAITING (waiting for reconciliation", 30)
             status = run_cli("status", "--once", env=env, timeout_s=30)
             out, err = trader.communicate(timeout=60)
         finally:
@@ -182,7 +182,7 @@ def test_rest_off_quotes_and_says_it_is_not_reconciled(tmp_path):
     try:
         result = run_cli("run", "--duration", "4", env=env, timeout_s=90)
         assert result.returncode == 0, result.stderr[-3000:]
-        assert "state ACTIVE (quoting without reconciliation" in result.stderr
+        assert "ACTIVE (quoting without reconciliation" in result.stderr
         assert "trading state: HALTED (SHUTDOWN)" in result.stdout
     finally:
         local.venue.stop(force=True)
