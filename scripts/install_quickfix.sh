@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install quickfix 1.16.0 into a virtualenv, compiling it at most once per machine.
 #
-# PyPI has only the sdist. Compiling it costs about 7.5 minutes of CPU (441 s measured), spread
+# PyPI has only the sdist. Compiling it costs 7.5 to 8 minutes of CPU (441-492 s measured), spread
 # over every core by scripts/quickfix_build_ext.py: about 4 minutes on two free cores. The wheel
 # built the first time is kept in a wheelhouse outside the repository, keyed by Python
 # version and platform; every later install on the machine takes it from there in seconds.
