@@ -24,6 +24,7 @@ from tests.support.report_db import (
     fill_database,
     pnl_row,
 )
+from tests.support.tools import program_or_skip
 from truex_qf.domain.errors import ConfigError, TruexError
 from truex_qf.ops.reports import (
     FILL_COLUMNS,
@@ -546,11 +547,7 @@ def test_report_html_draws_every_chart(engine, tmp_path):
 
 
 def test_report_html_renders_in_headless_chromium(engine, tmp_path):
-    import shutil
-
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("no chromium on this machine (Debian package: chromium)")
+    browser = program_or_skip(("chromium", "chromium-browser"), "chromium", "CHROMIUM")
     import subprocess
 
     from truex_qf.ops.charts import read_series, render_html

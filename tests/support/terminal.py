@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.tools import required
+
 WIDTH = 100
 needs_tmux = pytest.mark.skipif(
-    shutil.which("tmux") is None, reason="tmux (Debian's tmux package) reads the screen back"
+    shutil.which("tmux") is None and not required("TMUX"),
+    reason="tmux (Debian's tmux package) reads the screen back",
 )
 
 
