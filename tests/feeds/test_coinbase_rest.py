@@ -1,4 +1,4 @@
-"""The Coinbase ticker client against a local stand-in HTTP server (no internet here)."""
+"""The Coinbase REST ticker poll against a local stand-in HTTP server (no internet here)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from truex_qf.domain.model import BookEntry, MarketDataSnapshot, MDEntryType
+from truex_qf.feeds.coinbase_rest import CoinbaseRestTicker, parse_ticker
+from truex_qf.feeds.coinbase_wire import parse_venue_time
 from truex_qf.marketdata.book import OrderBook
-from truex_qf.strategy.coinbase import (
-    CoinbaseTicker,
-    coinbase_product,
-    parse_ticker,
-    parse_venue_time,
-)
+from truex_qf.strategy.coinbase import coinbase_product
 from truex_qf.strategy.fair_value import (
     FairValueConfig,
     FairValueModel,
@@ -135,7 +132,7 @@ def test_parse_venue_time_tolerates_garbage() -> None:
 
 def test_poll_once_against_stand_in(server: tuple[str, StandIn]) -> None:
     base_url, state = server
-    ticker = CoinbaseTicker("BTC-PYUSD", base_url=base_url, clock=lambda: 123.0)
+    ticker = CoinbaseRestTicker("BTC-PYUSD", base_url=base_url, clock=lambda: 123.0)
     assert isinstance(ticker, PriceSource)
     assert ticker.latest() is None
     observation = ticker.poll_once()
@@ -161,7 +158,7 @@ def test_errors_are_counted_not_raised(
     server: tuple[str, StandIn], status: int, body: bytes
 ) -> None:
     base_url, state = server
-    ticker = CoinbaseTicker("BTC-PYUSD", base_url=base_url)
+    ticker = CoinbaseRestTicker("BTC-PYUSD", base_url=base_url)
     good = ticker.poll_once()
     assert good is not None
     state.status, state.body = status, body
@@ -178,7 +175,7 @@ def test_errors_are_counted_not_raised(
 def test_timeout_is_an_error(server: tuple[str, StandIn]) -> None:
     base_url, state = server
     state.delay_s = 1.0
-    ticker = CoinbaseTicker("BTC-PYUSD", base_url=base_url, timeout_s=0.2)
+    ticker = CoinbaseRestTicker("BTC-PYUSD", base_url=base_url, timeout_s=0.2)
     started = time.monotonic()
     assert ticker.poll_once() is None
     assert time.monotonic() - started < 0.9
@@ -190,14 +187,14 @@ def test_connection_refused_is_an_error() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    ticker = CoinbaseTicker("BTC-PYUSD", base_url=f"http://127.0.0.1:{port}", timeout_s=0.5)
+    ticker = CoinbaseRestTicker("BTC-PYUSD", base_url=f"http://127.0.0.1:{port}", timeout_s=0.5)
     assert ticker.poll_once() is None
     assert ticker.errors == 1
 
 
 def test_background_polling_feeds_fair_value(server: tuple[str, StandIn]) -> None:
     base_url, state = server
-    ticker = CoinbaseTicker("BTC-PYUSD", base_url=base_url, poll_interval_s=0.05)
+    ticker = CoinbaseRestTicker("BTC-PYUSD", base_url=base_url, poll_interval_s=0.05)
     ticker.start()
     try:
         deadline = time.monotonic() + 5.0
@@ -235,4 +232,4 @@ def test_background_polling_feeds_fair_value(server: tuple[str, StandIn]) -> Non
 
 def test_rejects_non_http_base_url() -> None:
     with pytest.raises(ValueError, match="base_url"):
-        CoinbaseTicker("BTC-PYUSD", base_url="file:///etc/passwd")
+        CoinbaseRestTicker("BTC-PYUSD", base_url="file:///etc/passwd")
