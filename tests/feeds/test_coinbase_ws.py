@@ -7,7 +7,6 @@ Every wait is bounded (``wait_for``) and no assertion is about how long anything
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -16,8 +15,8 @@ from decimal import Decimal as D
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from websockets.asyncio.server import Server, ServerConnection, serve
 
+from tests.support.ws_feed import LocalFeed
 from truex_qf.feeds.coinbase import CoinbaseReference
 from truex_qf.feeds.coinbase_ws import Backoff, CoinbaseStream, parse_ws_ticker
 from truex_qf.strategy.reference import PriceSource, ReferenceFeed
@@ -58,65 +57,19 @@ def ticker(sequence: int, bid: str, ask: str, price: str = "64000.00") -> dict[s
     }
 
 
-class FakeCoinbase:
-    """A websocket server on 127.0.0.1 (a free port) on its own thread and loop.
-
-    Each connection must subscribe first; the server acknowledges as Coinbase does, then
-    sends what the test pushes with :meth:`send` until the test :meth:`drop`\\ s it.
-    """
-
-    def __init__(self) -> None:
-        self.subscribes: list[object] = []
-        self.connections: list[ServerConnection] = []
-        self._loop = asyncio.new_event_loop()
-        self._server: Server | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-
-    def start(self) -> str:
-        self._thread.start()
-        self._server = self._call(self._serve())
-        port = self._server.sockets[0].getsockname()[1]
-        return f"ws://127.0.0.1:{port}"
-
-    async def _serve(self) -> Server:
-        return await serve(self._handle, "127.0.0.1", 0, compression=None)
-
-    def _call(self, coroutine):  # type: ignore[no-untyped-def]
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(WAIT_S)
-
-    async def _handle(self, ws: ServerConnection) -> None:
-        request = json.loads(await ws.recv())
-        self.subscribes.append(request)
-        await ws.send(
-            json.dumps(
-                {
-                    "type": "subscriptions",
-                    "channels": [{"name": "ticker", "product_ids": request["product_ids"]}],
-                }
-            )
-        )
-        self.connections.append(ws)
-        await ws.wait_closed()
-
-    def send(self, message: object) -> None:
-        self._call(self.connections[-1].send(json.dumps(message)))
-
-    def drop(self) -> None:
-        """The server ends the current connection, as Coinbase does now and then."""
-        self._call(self.connections[-1].close(code=1001, reason="going away"))
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._call(self._server.wait_closed())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(WAIT_S)
-        self._loop.close()
+def coinbase_ack(request: dict[str, object]) -> list[object]:
+    """Coinbase's answer to a subscribe: the channels now subscribed."""
+    return [
+        {
+            "type": "subscriptions",
+            "channels": [{"name": "ticker", "product_ids": request["product_ids"]}],
+        }
+    ]
 
 
 @pytest.fixture
-def feed() -> Iterator[tuple[str, FakeCoinbase]]:
-    server = FakeCoinbase()
+def feed() -> Iterator[tuple[str, LocalFeed]]:
+    server = LocalFeed(coinbase_ack)
     url = server.start()
     try:
         yield url, server
@@ -140,7 +93,7 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def stream(feed: tuple[str, FakeCoinbase], clock: ManualClock) -> Iterator[CoinbaseStream]:
+def stream(feed: tuple[str, LocalFeed], clock: ManualClock) -> Iterator[CoinbaseStream]:
     url, _ = feed
     client = CoinbaseStream("BTC-PYUSD", url=url, backoff=FAST, clock=clock, proxy=None)
     client.start()
@@ -173,7 +126,7 @@ def test_backoff_doubles_up_to_the_cap_with_jitter_below() -> None:
 
 
 def test_subscribes_and_reads_prices(
-    feed: tuple[str, FakeCoinbase], stream: CoinbaseStream, clock: ManualClock
+    feed: tuple[str, LocalFeed], stream: CoinbaseStream, clock: ManualClock
 ) -> None:
     _, server = feed
     assert isinstance(stream, ReferenceFeed) and isinstance(stream, PriceSource)
@@ -202,7 +155,7 @@ def test_subscribes_and_reads_prices(
 
 
 def test_sequence_break_is_counted_dropped_and_resynced(
-    feed: tuple[str, FakeCoinbase], stream: CoinbaseStream
+    feed: tuple[str, LocalFeed], stream: CoinbaseStream
 ) -> None:
     _, server = feed
     wait_for(lambda: server.connections, "the client to connect")
@@ -223,7 +176,7 @@ def test_sequence_break_is_counted_dropped_and_resynced(
 
 
 def test_reconnects_after_the_server_drops_it(
-    feed: tuple[str, FakeCoinbase], stream: CoinbaseStream
+    feed: tuple[str, LocalFeed], stream: CoinbaseStream
 ) -> None:
     _, server = feed
     wait_for(lambda: server.connections, "the client to connect")
@@ -239,9 +192,7 @@ def test_reconnects_after_the_server_drops_it(
     assert latest is not None and latest.price == D("64005.00")
 
 
-def test_server_error_message_resyncs(
-    feed: tuple[str, FakeCoinbase], stream: CoinbaseStream
-) -> None:
+def test_server_error_message_resyncs(feed: tuple[str, LocalFeed], stream: CoinbaseStream) -> None:
     _, server = feed
     wait_for(lambda: server.connections, "the client to connect")
     server.send({"type": "error", "message": "Failed to subscribe", "reason": "not a product"})
@@ -281,7 +232,7 @@ class RestStandIn:
 
 
 def test_staleness_and_the_rest_fallback(
-    feed: tuple[str, FakeCoinbase], clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+    feed: tuple[str, LocalFeed], clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)

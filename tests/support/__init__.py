@@ -16,6 +16,7 @@
 - :mod:`~tests.support.runbook`: docs/runbook.md's anchors and sections.
 - :mod:`~tests.support.figures`: reading a bench report's figures.
 - :mod:`~tests.support.terminal`: a real terminal (tmux) a test reads the screen back from.
+- :mod:`~tests.support.ws_feed`: a real local websocket server playing a venue's public feed.
 
 tests/conformance keeps its own raw client (it shares no code with the product) and uses only
 :mod:`~tests.support.sessions` from here. ``tests/test_test_imports.py`` holds the rule.

@@ -55,16 +55,19 @@ def reference_price(
     *,
     bid_key: str,
     ask_key: str,
+    last_key: str = "price",
+    source: str = SOURCE_NAME,
 ) -> ReferencePrice:
     """A :class:`ReferencePrice` from a decoded ticker; ValueError if it has no price.
 
-    REST names the top of book ``bid``/``ask``, the websocket ``best_bid``/``best_ask``.
+    Coinbase's REST names the top of book ``bid``/``ask``, its websocket
+    ``best_bid``/``best_ask``; Kraken's ticker has ``bid``/``ask`` and ``last``.
     """
     if not isinstance(payload, Mapping):
         raise ValueError(f"ticker for {product_id} is not a JSON object")
     bid = positive_decimal(payload, bid_key)
     ask = positive_decimal(payload, ask_key)
-    last = positive_decimal(payload, "price")
+    last = positive_decimal(payload, last_key)
     if bid is not None and ask is not None and bid <= ask:
         price = (bid + ask) / _TWO
     elif last is not None:
@@ -72,7 +75,7 @@ def reference_price(
     else:
         raise ValueError(f"ticker for {product_id} has no usable bid/ask or price: {payload!r}")
     return ReferencePrice(
-        source=SOURCE_NAME,
+        source=source,
         symbol=product_id,
         price=price,
         timestamp_s=received_s,
