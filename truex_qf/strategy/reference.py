@@ -24,6 +24,8 @@ from typing import Protocol, runtime_checkable
 from truex_qf.strategy.fair_value import PriceSource, ReferencePrice
 
 __all__ = [
+    "KRAKEN",
+    "MEDIAN",
     "FreshestOf",
     "Listener",
     "MedianOf",
@@ -33,6 +35,11 @@ __all__ = [
     "age_s",
     "median",
 ]
+
+KRAKEN = "kraken"
+MEDIAN = "median"
+"""Reference names beside ``coinbase`` (:mod:`truex_qf.strategy.coinbase`): Kraken's stream
+alone, or the median of Coinbase (stream and poll) and Kraken."""
 
 Listener = Callable[[], None]
 """Called (on the feed's thread) after the feed's latest price changed; must be quick and
