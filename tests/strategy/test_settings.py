@@ -190,7 +190,7 @@ def test_float_tolerance_is_exact(tmp_path):
         ("symbols = 3", "symbols", "must be a table"),
         ("symbols = {}", "symbols", "no symbol"),
         (f'[{BTC}]\npost_only = "yes"', f"{BTC}.post_only", "true or false"),
-        (f'[{BTC}]\nreference = "kraken"', f"{BTC}.reference", '"coinbase", "none"'),
+        (f'[{BTC}]\nreference = "bitstamp"', f"{BTC}.reference", '"kraken", "median", "none"'),
         (f"[{BTC}]\nfair_value = 1", f"{BTC}.fair_value", "must be a table"),
         # out of range
         ("requote_tolerance_bps = -1", "requote_tolerance_bps", "got -1"),

@@ -40,6 +40,7 @@ from truex_qf.strategy.coinbase import DEFAULT_BASE_URL
 from truex_qf.strategy.coinbase import SOURCE_NAME as COINBASE
 from truex_qf.strategy.fair_value import FairValueConfig
 from truex_qf.strategy.quoting import QuoteParams, RequoteMode, level_distance_bps
+from truex_qf.strategy.reference import KRAKEN, MEDIAN
 
 __all__ = [
     "DEFAULT_SYMBOL",
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 DEFAULT_SYMBOL = "BTC-PYUSD"  # the UAT test market (spec §7.6)
-REFERENCE_SOURCES = (COINBASE,)
+REFERENCE_SOURCES = (COINBASE, KRAKEN, MEDIAN)
 """External price sources a symbol may name as its ``reference``."""
 
 _NO_REFERENCE = "none"
