@@ -48,6 +48,23 @@ def strategy(**quoting):
     )
 
 
+class RecordingVenue:
+    """The market maker's REST requests (trading.reconcile.VenueRequests), recorded instead
+    of sent: ``requests["reconcile"]``, ``["deadman"]`` and ``["cancel"]``."""
+
+    def __init__(self) -> None:
+        self.requests: dict[str, list] = {"reconcile": [], "deadman": [], "cancel": []}
+
+    def reconcile(self, request) -> None:
+        self.requests["reconcile"].append(request)
+
+    def deadman(self, known_cl_ord_ids) -> None:
+        self.requests["deadman"].append(known_cl_ord_ids)
+
+    def cancel_orders(self, order_ids) -> None:
+        self.requests["cancel"].append(order_ids)
+
+
 def acknowledged_order(mm, qty="0.002"):
     """A buy order the venue has acknowledged (ExecType NEW), in ``mm``'s order book."""
     order = mm.orders.new_order(DEMO_SYMBOL, Side.BUY, Decimal(qty), Decimal("99000"))

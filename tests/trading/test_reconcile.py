@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.support.market_maker import acknowledged_order, strategy
+from tests.support.market_maker import RecordingVenue, acknowledged_order, strategy
 from truex_qf.domain.model import (
     SessionLoggedOn,
     SessionRole,
@@ -42,15 +42,18 @@ def venue_order(
     )
 
 
+def market_maker(unknown_orders=UnknownOrderPolicy.CANCEL):
+    venue = RecordingVenue()
+    maker = MarketMaker(
+        strategy(), lambda command: True, venue=venue, unknown_orders=unknown_orders
+    )
+    maker.requests = venue.requests  # type: ignore[attr-defined]
+    return maker
+
+
 @pytest.fixture
 def mm():
-    requests: dict[str, list] = {"reconcile": [], "cancel": [], "deadman": []}
-    maker = MarketMaker(strategy(), lambda command: True)
-    maker.request_reconcile = requests["reconcile"].append
-    maker.request_cancel_venue_orders = requests["cancel"].append
-    maker.request_deadman = requests["deadman"].append
-    maker.requests = requests  # type: ignore[attr-defined]
-    return maker
+    return market_maker()
 
 
 def test_logon_blocks_quoting_until_the_venue_answers(mm):
@@ -88,8 +91,8 @@ def test_unknown_venue_orders_are_cancelled_by_default(mm):
     assert mm.orders.get("FROMEARLIER1") is None
 
 
-def test_unknown_venue_orders_can_be_adopted(mm):
-    mm.unknown_order_policy = UnknownOrderPolicy.ADOPT
+def test_unknown_venue_orders_can_be_adopted():
+    mm = market_maker(UnknownOrderPolicy.ADOPT)
     mm.handle(SessionLoggedOn(SessionRole.ORDER_ENTRY, "oe"))
     mm.handle(ReconcileResult(active=(venue_order("FROMEARLIER2", executed="0.001"),)))
     adopted = mm.orders.get("FROMEARLIER2")

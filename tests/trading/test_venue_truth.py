@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.support.market_maker import acknowledged_order, strategy
+from tests.support.market_maker import RecordingVenue, acknowledged_order, strategy
 from truex_qf.domain.model import (
     SecurityInfo,
     SecurityList,
@@ -19,7 +19,7 @@ from truex_qf.domain.model import (
     Side,
 )
 from truex_qf.domain.venue_orders import VenueTrade
-from truex_qf.trading.events import RecoveredTrade, VenueCorrection
+from truex_qf.trading.events import RecoveredTrade, TradingStateChanged, VenueCorrection
 from truex_qf.trading.market_maker import (
     NO_QUOTABLE_SYMBOL,
     NOT_RECONCILED,
@@ -42,20 +42,27 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def mm():
+def market_maker(**options):
+    """A market maker on a test clock whose REST requests are recorded (``options``: the
+    constructor's, e.g. ``give_up_after_s``; ``venue=None``: no REST client)."""
     clock = Clock()
     sent: list[object] = []
-    maker = MarketMaker(strategy(), lambda command: sent.append(command) or True, clock=clock)
-    maker.requests = []  # type: ignore[attr-defined]
-    maker.request_reconcile = maker.requests.append  # type: ignore[attr-defined]
-    maker.request_cancel_venue_orders = lambda ids: None
-    maker.request_deadman = lambda ids: None
+    venue = RecordingVenue()
+    options = {"venue": venue, **options}
+    maker = MarketMaker(
+        strategy(), lambda command: sent.append(command) or True, clock=clock, **options
+    )
+    maker.requests = venue.requests["reconcile"]  # type: ignore[attr-defined]
     maker.sent = sent  # type: ignore[attr-defined]
     maker.test_clock = clock  # type: ignore[attr-defined]
     maker.heard: list[object] = []  # type: ignore[attr-defined,misc]
     maker.listeners.append(maker.heard.append)  # type: ignore[attr-defined]
     return maker
+
+
+@pytest.fixture
+def mm():
+    return market_maker()
 
 
 def trade(exec_id, external_id, qty="0.002", side=Side.BUY, match="M1", at=1_700_000_000.0):
@@ -83,8 +90,8 @@ def test_waiting_for_reconciliation_is_not_active(mm):
     assert mm.reconciled and mm.gave_up is None
 
 
-def test_an_unreachable_venue_is_given_up_on_after_the_limit(mm):
-    mm.give_up_after_s = 60.0
+def test_an_unreachable_venue_is_given_up_on_after_the_limit():
+    mm = market_maker(give_up_after_s=60.0)
     mm.handle(SessionLoggedOn(OE, "oe"))
     mm.handle(ReconcileResult(error="TrueX REST GET /api/v1/orders/active failed (no answer)"))
     mm.test_clock.now += 59.0
@@ -97,8 +104,8 @@ def test_an_unreachable_venue_is_given_up_on_after_the_limit(mm):
     assert mm.sent == [] or all(type(c).__name__ != "NewOrder" for c in mm.sent)
 
 
-def test_a_symbol_the_venue_does_not_list_is_no_quotable_symbol(mm):
-    mm.give_up_after_s = 30.0
+def test_a_symbol_the_venue_does_not_list_is_no_quotable_symbol():
+    mm = market_maker(give_up_after_s=30.0)
     mm.handle(SessionLoggedOn(OE, "oe"))
     mm.handle(SecurityList("SL1", None, (SecurityInfo("ETH-PYUSD"),)))
     assert mm.risk.state_reason == WAITING_FOR_RECONCILIATION  # reconciliation first
@@ -118,9 +125,8 @@ def test_a_listed_symbol_quotes(mm):
     assert mm.risk.state is TradingState.ACTIVE and not mm.unlisted
 
 
-def test_without_rest_the_state_says_it_is_not_reconciled(mm):
-    mm.request_reconcile = None
-    mm.no_reconciliation_reason = "no REST client (TRUEX_REST_URL=off)"
+def test_without_rest_the_state_says_it_is_not_reconciled():
+    mm = market_maker(venue=None, no_venue_reason="no REST client (TRUEX_REST_URL=off)")
     mm.handle(SessionLoggedOn(OE, "oe"))
     assert mm.risk.state is TradingState.ACTIVE
     assert mm.risk.state_reason.startswith(NOT_RECONCILED)
@@ -201,8 +207,10 @@ def test_a_venue_that_does_not_list_the_stores_last_fill_is_trusted_alone(mm):
     """A simulator started afresh with an old state folder: the store's position is not
     this venue's; the position is the venue's trades (here one)."""
     mm.seed_position(SYMBOL, Decimal("0.005"), Decimal("500"))
-    mm.know_fills({"OLDX", ("OLDM", "BUY")}, last={"OLDX", ("OLDM", "BUY")})
-    mm.trades_since_s = 1_699_999_000.0
+    last_fill_s = 1_699_999_600.0  # asked from 600 s before it
+    mm.know_fills(
+        {"OLDX", ("OLDM", "BUY")}, last={"OLDX", ("OLDM", "BUY")}, last_fill_s=last_fill_s
+    )
     mm.handle(SessionLoggedOn(OE, "oe"))
     window = (trade("N1", "NEW1", qty="0.001", match="NM1"),)
     mm.handle(ReconcileResult(trades=window))
@@ -223,3 +231,11 @@ def test_a_venue_that_lists_the_stores_last_fill_keeps_the_carried_position(mm):
     listed = (trade("OLDX", "OLD", qty="0.001", match="OLDM"), trade("N2", "OLD", match="NM2"))
     mm.handle(ReconcileResult(trades=listed))
     assert mm.positions.position_base(SYMBOL) == Decimal("0.007")
+
+
+def test_a_halt_is_told_at_once_and_keeps_an_earlier_halts_reason(mm):
+    assert mm.halt("STORAGE_SPILL_FULL")
+    assert mm.risk.state is TradingState.HALTED
+    assert mm.heard[-1] == TradingStateChanged(TradingState.HALTED, "STORAGE_SPILL_FULL")
+    assert not mm.halt("SHUTDOWN")
+    assert mm.risk.state_reason == "STORAGE_SPILL_FULL"

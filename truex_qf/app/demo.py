@@ -132,9 +132,8 @@ def run_demo(
             pipeline=pipeline,
             mode="demo",
             rest=rest,
+            stop=stop,
         )
-        if stop is not None:
-            runner.stop_requested = stop
         summary = runner.run(duration_s)
         client_id = local.client_settings.client_id
         with local.venue.application.lock:

@@ -61,7 +61,6 @@ from truex_qf.trading.events import (
 )
 from truex_qf.trading.market_maker import MarketMaker
 from truex_qf.trading.orders import Fill
-from truex_qf.trading.risk import TradingState
 
 log = logging.getLogger("truex_qf.app.pipeline")
 
@@ -285,8 +284,7 @@ class Pipeline:
         if now >= self._next_store_snapshot and self._recorder is not None:
             self._next_store_snapshot = now + SNAPSHOT_INTERVAL_S
             self._recorder.snapshot(mm.positions, mm.fair_values())
-        if self._halt.is_set() and mm.risk.state is not TradingState.HALTED:
-            mm.risk.set_state(TradingState.HALTED, STORAGE_SPILL_FULL)
+        if self._halt.is_set() and mm.halt(STORAGE_SPILL_FULL):
             log.error("trading halted: %s", self.halt_reason)
 
     def _publish_snapshot(self, mm: MarketMaker) -> None:

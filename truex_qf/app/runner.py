@@ -51,11 +51,10 @@ from truex_qf.strategy.settings import StrategySettings
 from truex_qf.trading.market_maker import (
     DEFAULT_GIVE_UP_S,
     NO_QUOTABLE_SYMBOL,
-    TRADES_MARGIN_S,
     WAITING_FOR_RECONCILIATION,
     MarketMaker,
 )
-from truex_qf.trading.reconcile import DeadmanResult, ReconcileResult
+from truex_qf.trading.reconcile import DeadmanResult, ReconcileResult, UnknownOrderPolicy
 
 log = logging.getLogger("truex_qf.app.runner")
 
@@ -179,7 +178,11 @@ class Runner:
         reconnect_policy: BackoffPolicy | None = None,
         rest: TruexRestClient | None = None,
         give_up_s: float | None = None,
+        unknown_orders: UnknownOrderPolicy = UnknownOrderPolicy.CANCEL,
+        stop: threading.Event | None = None,
     ) -> None:
+        """``stop``: set it to end the run cleanly (the CLI's signal handlers, the demo's
+        caller); ``give_up_s`` and ``unknown_orders``: see :class:`MarketMaker`."""
         self.fix_settings = fix_settings
         # Session and REST events wait here for the trading lock's next holder.
         self.events: queue.SimpleQueue[LoopEvent] = queue.SimpleQueue()
@@ -197,26 +200,28 @@ class Runner:
             app_sink=self._deliver,
         )
         send = pipeline.wrap_send(self.client.send) if pipeline else self.client.send
-        self.mm = MarketMaker(strategy, send, references=references)
-        if pipeline is not None:
-            pipeline.attach(self.mm, self.client.roles)
         self.rest_worker = RestWorker(rest, self.enqueue) if rest is not None else None
-        if self.rest_worker is not None:
-            self.mm.request_reconcile = self.rest_worker.reconcile
-            self.mm.request_deadman = self.rest_worker.deadman
-            self.mm.request_cancel_venue_orders = self.rest_worker.cancel_orders
-        else:
+        if self.rest_worker is None:
             log.warning(
                 "no REST client: no reconciliation (quoting unreconciled), and no deadman "
                 "cancel on disconnect"
             )
-            self.mm.no_reconciliation_reason = NO_REST_REASON
+        self.mm = MarketMaker(
+            strategy,
+            send,
+            references=references,
+            venue=self.rest_worker,
+            no_venue_reason=None if self.rest_worker is not None else NO_REST_REASON,
+            unknown_orders=unknown_orders,
+            give_up_after_s=give_up_after_s() if give_up_s is None else give_up_s,
+        )
+        if pipeline is not None:
+            pipeline.attach(self.mm, self.client.roles)
         self.rest_url = rest.base_url if rest is not None else None
-        self.mm.give_up_after_s = give_up_after_s() if give_up_s is None else give_up_s
         self.view = view
         self.reconnect_policy = reconnect_policy or BackoffPolicy()
         self.reconnectors: dict[SessionRole, SessionReconnector] = {}
-        self.stop_requested = threading.Event()
+        self.stop_requested = stop if stop is not None else threading.Event()
         self.kill_requested = threading.Event()
         self._loop_interval_s = strategy.loop_interval_s
         self._pipeline_finished = False
@@ -303,8 +308,8 @@ class Runner:
             # The venue keeps 28 days of trades (spec §9.5): an older last fill cannot be
             # expected in its listing.
             recent = time.time() - last_s < VENUE_TRADE_HISTORY_S
-            self.mm.know_fills(store.known_fill_keys, store.last_fill_keys if recent else ())
-            self.mm.trades_since_s = last_s - TRADES_MARGIN_S
+            expected = store.last_fill_keys if recent else ()
+            self.mm.know_fills(store.known_fill_keys, expected, last_fill_s=last_s)
 
     def step(self, max_wait_s: float | None = None) -> None:
         """One turn of the trading loop; ``max_wait_s`` caps the wait for a queued event."""

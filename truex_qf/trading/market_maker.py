@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -82,6 +82,7 @@ from truex_qf.trading.reconcile import (
     ReconcileRequest,
     ReconcileResult,
     UnknownOrderPolicy,
+    VenueRequests,
     adoption_report,
     corrections,
     recovered_fill,
@@ -157,7 +158,15 @@ class MarketMaker:
         references: dict[str, PriceSource] | None = None,
         clock: Callable[[], float] = time.monotonic,
         ids: ClOrdIdGenerator | None = None,
+        venue: VenueRequests | None = None,
+        no_venue_reason: str | None = None,
+        unknown_orders: UnknownOrderPolicy = UnknownOrderPolicy.CANCEL,
+        give_up_after_s: float = DEFAULT_GIVE_UP_S,
     ) -> None:
+        """``venue``: the REST requests (reconciliation, deadman, cancels); None when there is
+        no REST client, and ``no_venue_reason`` says why (quoting then goes on unreconciled).
+        ``unknown_orders``: what reconciliation does with venue orders this process did not
+        place. ``give_up_after_s``: how long a WAITING may last before :attr:`gave_up`."""
         self.strategy = strategy
         self._send_command = send
         self.grid = grid or PriceGrid()
@@ -180,15 +189,12 @@ class MarketMaker:
         self._md_req_ids = itertools.count(1)
         self._denial_logged: dict[tuple[str, Side, int], str] = {}
         self.listeners: list[Callable[[object], None]] = []
-        # REST hooks, set by the runner when a REST client is configured (None: no REST)
-        self.request_reconcile: Callable[[ReconcileRequest], None] | None = None
-        self.request_deadman: Callable[[tuple[str, ...]], None] | None = None
-        self.request_cancel_venue_orders: Callable[[tuple[str, ...]], None] | None = None
-        self.unknown_order_policy = UnknownOrderPolicy.CANCEL
+        self._venue = venue
+        self._no_venue_reason = no_venue_reason
+        self.unknown_order_policy = unknown_orders
         self.reconciling = False
         self.reconciled = False  # at least once since the start
-        self.no_reconciliation_reason: str | None = None  # set when there is no REST at all
-        self.give_up_after_s = DEFAULT_GIVE_UP_S
+        self.give_up_after_s = give_up_after_s
         self.gave_up: str | None = None  # the WAITING reason the run gave up on
         self.last_reconcile_error: str | None = None
         self.unlisted: frozenset[str] = frozenset()  # strategy symbols the venue does not list
@@ -318,11 +324,11 @@ class MarketMaker:
                 self._waiting_since = None
                 self.risk.set_state(TradingState.HALTED, ORDER_ENTRY_DOWN)
             self._order_entry_up = False
-            if was_up and self.request_deadman is not None and self.orders.working_orders():
+            if was_up and self._venue is not None and self.orders.working_orders():
                 # TrueX documents no cancel-on-disconnect: cancel everything over REST now
                 working = tuple(o.cl_ord_id for o in self.orders.working_orders())
                 log.error("order entry down: cancelling %d orders over REST", len(working))
-                self.request_deadman(working)
+                self._venue.deadman(working)
 
     def _on_logon_refused(self, event: LogonRefused) -> None:  # type: ignore[override]
         log.error("%s logon refused: %s", event.role.value, event.text)
@@ -446,6 +452,13 @@ class MarketMaker:
         state = self.symbols.get(symbol) if symbol else None
         if state is not None:
             state.dirty = True
+
+    def mark_inputs_moved(self, symbol: str) -> None:
+        """A quote input of ``symbol`` moved (a book, a reference price): the next
+        :meth:`requote_dirty` compares its inputs and requotes if they differ."""
+        state = self.symbols.get(symbol)
+        if state is not None:
+            state.inputs_moved = True
 
     def _mark_all_dirty(self) -> None:
         for state in self.symbols.values():
@@ -722,7 +735,7 @@ class MarketMaker:
             self._levels = {c: lv for c, lv in self._levels.items() if self.orders.get(c)}
 
     def _should_check_uncertain(self, now: float) -> bool:
-        if self.request_reconcile is None or self.reconciling or not self._order_entry_up:
+        if self._venue is None or self.reconciling or not self._order_entry_up:
             return False
         if now < self._next_uncertain_check:
             return False
@@ -731,8 +744,8 @@ class MarketMaker:
     def _start_reconciliation(self) -> None:
         """Ask the venue what is really working and what traded; quoting waits (WAITING) for
         the answer. Without REST at all, quoting goes on and the state's reason says so."""
-        if self.request_reconcile is None:
-            reason = f"{NOT_RECONCILED}: {self.no_reconciliation_reason or 'no REST client'}"
+        if self._venue is None:
+            reason = f"{NOT_RECONCILED}: {self._no_venue_reason or 'no REST client'}"
             if self.risk.state is TradingState.ACTIVE and self.risk.state_reason != reason:
                 self.risk.set_state(TradingState.ACTIVE, reason)
             return
@@ -741,7 +754,7 @@ class MarketMaker:
         self._enter_waiting(WAITING_FOR_RECONCILIATION)
         working = tuple(o.cl_ord_id for o in self.orders.working_orders())
         log.info("reconciling %d working orders with the venue", len(working))
-        self.request_reconcile(ReconcileRequest(working, self.trades_since_s))
+        self._venue.reconcile(ReconcileRequest(working, self.trades_since_s))
 
     def _on_reconcile_result(self, result: ReconcileResult) -> None:  # type: ignore[override]
         if result.error is not None:
@@ -778,11 +791,11 @@ class MarketMaker:
         if strangers and self.unknown_order_policy is UnknownOrderPolicy.ADOPT:
             for venue in strangers:
                 self._adopt(venue)
-        elif strangers and self.request_cancel_venue_orders is not None:
+        elif strangers and self._venue is not None:
             log.warning("cancelling %d venue orders this process did not place", len(strangers))
             order_ids = tuple(v.order_id for v in strangers)
             self._emit(VenueOrdersCancelled(order_ids))
-            self.request_cancel_venue_orders(order_ids)
+            self._venue.cancel_orders(order_ids)
         self.reconciling = False
         self.reconciled = True
         self._leave_waiting(WAITING_FOR_RECONCILIATION, "reconciled with the venue")
@@ -863,12 +876,21 @@ class MarketMaker:
         self.positions.seed(symbol, quantity_base, cost_basis_quote)
         self._carried.add(symbol)
 
-    def know_fills(self, keys: object, last: object = frozenset()) -> None:
+    def know_fills(
+        self,
+        keys: Iterable[object],
+        last: Iterable[object] = (),
+        last_fill_s: float | None = None,
+    ) -> None:
         """ExecIDs and (TrdMatchID, side) pairs the store already holds (see trade_keys), and
-        those of its last fill, which the venue's first trade listing must show."""
-        self._known_fills.update(keys)  # type: ignore[call-overload]
-        self._store_fills.update(keys)  # type: ignore[call-overload]
-        self._expected_fills = frozenset(last)  # type: ignore[call-overload]
+        those of its last fill, which the venue's first trade listing must show; the venue's
+        trades are then asked from a margin before ``last_fill_s`` (epoch s), that fill's time."""
+        held = set(keys)
+        self._known_fills |= held
+        self._store_fills |= held
+        self._expected_fills = frozenset(last)
+        if last_fill_s is not None:
+            self.trades_since_s = last_fill_s - TRADES_MARGIN_S
 
     def _adopt(self, venue: VenueOrder) -> None:
         report = adoption_report(venue)
@@ -905,10 +927,20 @@ class MarketMaker:
         self._emit_state_change()
         self.cancel_all()
 
+    def halt(self, reason: str) -> bool:
+        """Stop quoting for ``reason`` (HALTED: only cancels go out; the next requote's empty
+        proposal cancels the quotes), unless already halted for any reason. Whether it halted
+        now: a halt for another reason that lifts (order entry back up) lets a caller that
+        still needs the halt apply it again."""
+        if self.risk.state is TradingState.HALTED:
+            return False
+        self.risk.set_state(TradingState.HALTED, reason)
+        self._emit_state_change()
+        return True
+
     def begin_shutdown(self) -> None:
         """Stop quoting and cancel everything; the loop then waits for the acknowledgements."""
-        if self.risk.state is not TradingState.HALTED:
-            self.risk.set_state(TradingState.HALTED, SHUTDOWN)
+        self.halt(SHUTDOWN)
         self._emit_state_change()
         self.cancel_all()
 

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from typing import Protocol
 
 from truex_qf.domain.model import ExecType, ExecutionReport, Fee, OrdStatus, TimeInForce
 from truex_qf.domain.venue_orders import Balance, RestOrderStatus, VenueOrder, VenueTrade
@@ -52,6 +53,21 @@ class ReconcileRequest:
     working_cl_ord_ids: tuple[str, ...]
     trades_since_s: float | None = None
     """Epoch seconds from which to list the venue's trades (None: its whole history)."""
+
+
+class VenueRequests(Protocol):
+    """What the market maker asks the venue over REST, handed to it at construction (the
+    runner's :class:`~truex_qf.rest.worker.RestWorker` meets it; its answers come back on the
+    trading loop's queue). Each call only queues the request: it never blocks the loop."""
+
+    def reconcile(self, request: ReconcileRequest) -> None:
+        """Active orders, the status of ``request``'s working orders, trades since its time."""
+
+    def deadman(self, known_cl_ord_ids: tuple[str, ...]) -> None:
+        """Order entry is down: cancel every order we know of over REST."""
+
+    def cancel_orders(self, order_ids: tuple[str, ...]) -> None:
+        """Cancel venue orders this process did not place (by the venue's order id)."""
 
 
 @dataclass(frozen=True)
