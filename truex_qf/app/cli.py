@@ -446,7 +446,7 @@ def run(
     from truex_qf.app.instance_lock import InstanceLock, account_key
     from truex_qf.app.pipeline import Pipeline, pipeline_settings
     from truex_qf.app.runner import LiveView, Runner
-    from truex_qf.strategy.coinbase import CoinbaseTicker
+    from truex_qf.feeds.references import reference_feed
     from truex_qf.strategy.fair_value import PriceSource
     from truex_qf.strategy.settings import load_strategy
 
@@ -469,9 +469,11 @@ def run(
     with InstanceLock(config.state_dir, account), cpu_wake_latency(wake_limit_us):
         configure_logging(config.state_dir, ctx.obj["verbose"])
         references = {
-            s.symbol: CoinbaseTicker(s.symbol, base_url=strategy.coinbase_base_url)
+            s.symbol: reference_feed(
+                s.reference, s.symbol, coinbase_base_url=strategy.coinbase_base_url
+            )
             for s in strategy.symbols
-            if s.reference == "coinbase"
+            if s.reference is not None
         }
         pipeline = Pipeline(recording)
         rest = _rest_client(config, rest_base_url)
