@@ -4,11 +4,19 @@ Threads: trading state has one owner at a time, whoever holds the runner's tradi
 
 - **Application messages** (market data, execution reports) are applied on the QuickFIX engine
   thread that read them (one for both sessions, :class:`~truex_qf.fix.client.FixClient`):
-  ``fromApp`` reads the message, takes the lock, applies it, requotes what it moved and
-  sends. No queue hand-off and no wake-up of another thread stands between
-  a market move and the order it causes (issue "Performance": the hand-off, a sleep and a
-  wake-up per message with the GIL passed back and forth, was most of the cost).
+  ``fromApp`` reads the message, takes the lock and applies it. No queue hand-off stands
+  between a market move and the order it causes (issue "Performance": the hand-off, a sleep
+  and a wake-up per message with the GIL passed back and forth, was most of the cost).
   ``fromApp`` holds no engine lock, so waiting for ours is safe there.
+- **Who decides when** (the quote decision, ``MarketMaker.requote_dirty``; issue 19): after an
+  order report or session event, the thread that applied it, at once. After market data, the
+  engine thread at once when the message found it idle; during a burst (the message was read
+  right after the previous one, :mod:`~truex_qf.app.decision_gate`) the decision is
+  coalesced: the engine thread wakes the trading loop, which decides when it next gets the
+  lock, and the engine thread itself decides mid-burst as soon as the oldest undecided
+  message is ``max_decision_lag_us`` old. Every message is applied on arrival, in order;
+  each decision covers all of them. :meth:`Runner.inputs_moved` is the entry point for a
+  quote input that moves outside the FIX stream (a reference price).
 - **Session events** (logon, logout, refusals) arrive in callbacks the engine makes while it
   holds the session's mutex; they only go on a queue, and whoever takes the lock next applies
   the queue first, so events keep the order they happened in.
@@ -28,9 +36,11 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from truex_qf.app.decision_gate import DecisionGate
 from truex_qf.app.live_view import LiveView, shown
 from truex_qf.app.pipeline import Pipeline, describe_venue
 from truex_qf.config import FixSettings
@@ -38,6 +48,8 @@ from truex_qf.domain.errors import ConfigError, LogonRejectedError, TruexError
 from truex_qf.domain.model import (
     InboundEvent,
     LogonRefused,
+    MarketDataIncrement,
+    MarketDataSnapshot,
     SessionLoggedOn,
     SessionLoggedOut,
     SessionRole,
@@ -70,6 +82,7 @@ CANCEL_RETRY_S = 0.2  # shutdown: cancel again after this long without a report
 GIVE_UP_ENV = "TRUEX_GIVE_UP_AFTER_S"
 VENUE_TRADE_HISTORY_S = 27 * 86400.0  # TrueX lists 28 days of trades; a day's margin
 NO_REST_REASON = "no REST client (TRUEX_REST_URL=off)"
+_MARKET_DATA = (MarketDataIncrement, MarketDataSnapshot)
 
 
 def give_up_after_s(env: dict[str, str] | None = None) -> float:
@@ -225,8 +238,14 @@ class Runner:
         self.kill_requested = threading.Event()
         self._loop_interval_s = strategy.loop_interval_s
         self._pipeline_finished = False
+        self._flush_asked = False  # the loop was woken for a pending decision
         self._closing = False
         self._next_tick = 0.0
+        # market data's quote decisions, coalesced during bursts (module docstring)
+        self.gate = DecisionGate(strategy.max_decision_lag_us)
+        self._clock_ns = time.perf_counter_ns  # the clock of the events' received_ns
+        # the bench's probe: each decision's lag, from the oldest message it covered (ns)
+        self.on_decision_lag: Callable[[int], None] | None = None
 
     def run(self, duration_s: float | None = None) -> RunSummary:
         """Trade until ``duration_s`` passes or :attr:`stop_requested` is set; then flatten."""
@@ -334,15 +353,47 @@ class Runner:
                 self.enqueue(event)
                 return
             try:
-                self._drain()
+                queued = self._drain()
                 self._handle(event)
-                self.mm.requote_dirty()
+                if type(event) not in _MARKET_DATA or self._decide_now(event, queued):
+                    self._decide()
+                elif not self._flush_asked:
+                    self._flush_asked = True
+                    self._wake.set()  # the loop decides, unless the bound comes first
                 self._end_pass()
+                self.gate.finished(self._clock_ns())
             except Exception as exc:  # the engine thread must carry on; the loop raises it
                 log.exception("error applying %s", type(event).__name__)
                 self._failure = exc
                 self._wake.set()
             self.trading_lock.notify_all()
+
+    def _decide_now(self, event: InboundEvent, queued: int) -> bool:
+        """After a market-data message: decide on the engine thread now, or leave it pending
+        (:mod:`~truex_qf.app.decision_gate`)? Queued session events are decided on at once."""
+        received_ns: int = event.received_ns  # type: ignore[union-attr]
+        return self.gate.applied(received_ns, self._clock_ns()) or queued > 0
+
+    def _decide(self) -> None:
+        """The quote decision (trading lock held): it covers every message applied so far."""
+        self.mm.requote_dirty()
+        self._decided()
+
+    def _decided(self) -> None:
+        self._flush_asked = False
+        oldest_ns = self.gate.decided()
+        if oldest_ns and self.on_decision_lag is not None:
+            self.on_decision_lag(self._clock_ns() - oldest_ns)
+
+    def inputs_moved(self, symbol: str) -> None:
+        """A quote input of ``symbol`` moved outside the FIX stream (a reference price): it
+        is requoted as a book move would be, on the calling thread, holding the lock."""
+        with self.trading_lock:
+            if self._closing or self._failure is not None:
+                return
+            self.mm.mark_inputs_moved(symbol)
+            self._decide()
+            self._end_pass()
 
     def _drain(self) -> int:
         """Apply every queued event (trading lock held); how many there were."""
@@ -420,8 +471,9 @@ class Runner:
             if time.monotonic() >= self._next_tick:
                 self._next_tick = time.monotonic() + self._loop_interval_s
                 self.mm.tick()
+                self._decided()
             else:
-                self.mm.requote_dirty()
+                self._decide()
             self._poll_links()
             self._end_pass()
             if self.view is not None:

@@ -131,6 +131,8 @@ class StrategySettings:
     ``ack_timeout_s``: a request unanswered this long makes its order UNCERTAIN.
     ``loop_interval_s``: how often the loop re-evaluates quotes when no data arrives.
     ``coinbase_base_url``: the Coinbase Exchange REST root for ``reference = "coinbase"``.
+    ``max_decision_lag_us``: during a burst of market data the quote decision is coalesced,
+    never later than this after the oldest message it covers (app/decision_gate.py).
     """
 
     symbols: tuple[SymbolStrategy, ...]
@@ -142,6 +144,7 @@ class StrategySettings:
     ack_timeout_s: float
     loop_interval_s: float
     coinbase_base_url: str
+    max_decision_lag_us: int = 300
 
     @property
     def symbol_names(self) -> tuple[str, ...]:
@@ -166,6 +169,7 @@ _DEFAULTS: dict[str, Any] = {
     "ack_timeout_s": 5.0,
     "loop_interval_s": 1.0,
     "coinbase_base_url": DEFAULT_BASE_URL,
+    "max_decision_lag_us": 300,
 }
 
 
@@ -430,6 +434,9 @@ class _Loader:
         ack_timeout_s = top.seconds("ack_timeout_s", _DEFAULTS["ack_timeout_s"], _positive)
         loop_interval_s = top.seconds("loop_interval_s", _DEFAULTS["loop_interval_s"], _positive)
         base_url = top.text("coinbase_base_url", _DEFAULTS["coinbase_base_url"])
+        max_lag_us = top.integer(
+            "max_decision_lag_us", _DEFAULTS["max_decision_lag_us"], _positive_whole
+        )
         if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", base_url):
             raise top.error("coinbase_base_url", f"must be an http(s) URL, got {_show(base_url)}")
 
@@ -446,6 +453,7 @@ class _Loader:
             ack_timeout_s=ack_timeout_s,
             loop_interval_s=loop_interval_s,
             coinbase_base_url=base_url,
+            max_decision_lag_us=max_lag_us,
         )
 
     # ------------------------------------------------------------------- symbols
