@@ -132,6 +132,8 @@ def paced_trial(
             round(received["own_cpu_s"] / max(n, 1) * 1e6, 1) if "own_cpu_s" in received else None
         ),
     }
+    if "decision_lag_us" in received:
+        result["decision_lag_us"] = received["decision_lag_us"]
     drain_ms = received.get("writer_drain_ms")
     if drain_ms is not None:
         result["writer_drain_ms"] = drain_ms
@@ -193,6 +195,7 @@ def measure_market_data(
         "trials": trials,
         "sustained_msgs_per_s": best["send_rate"] if best else 0.0,
         "sustained_sender_bound": bool(best and best["sender_bound"]),
+        "sustained_decision_lag_us": best.get("decision_lag_us") if best else None,
     }
     if reference_rate == AUTO:
         reference_rate = max(100.0, round(0.5 * result["sustained_msgs_per_s"]))

@@ -251,6 +251,8 @@ class TruexClient:
         client_send = self.runner.client.send
         self.send = self.pipeline.wrap_send(client_send) if self.pipeline else client_send
         self.md = MdTracker()
+        # each quote decision's lag: from the oldest message it covered to its end (ns)
+        self.decision_lags: list[int] = []
         self.orders_at_begin = 0
         self.cpu_at_begin = 0.0
         self.writer_depths: list[int] = []
@@ -394,6 +396,9 @@ class TruexClient:
         self.md = MdTracker(
             active=True, target_version=version + n, start_version=version, last_version=version
         )
+        with self.runner.trading_lock:
+            self.decision_lags = []
+            self.runner.on_decision_lag = self.decision_lags.append
         return {}
 
     def md_wait(self, timeout_s: float, drain: bool = False) -> dict[str, Any]:
@@ -407,6 +412,7 @@ class TruexClient:
             self.turn()
         with self.runner.trading_lock:
             md.active = False
+            self.runner.on_decision_lag = None
         writer_drain_ms = None
         if self.pipeline is not None and md.done_ns:
             # The journal must keep up too: how long until the writer has stored everything?
@@ -425,6 +431,8 @@ class TruexClient:
             "max_queue_depth": md.max_queue_depth,
             "cpu_s": cpu_s,
             "own_cpu_s": time.process_time() - self.own_cpu_at_begin,  # without the journal's
+            # per quote decision, from its oldest message's receipt: the worst message it covers
+            "decision_lag_us": summarize_ns(self.decision_lags),
         }
         if writer_drain_ms is not None:
             result["writer_drain_ms"] = round(writer_drain_ms, 1)
