@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import quickfix as fix
 
+from tests.support.orders import new_order
 from tests.support.rawfix import RawVenue
 from tests.support.sessions import EventLog, unique_comp_id
 from truex_qf.app.demo import DEMO_MID, DEMO_SYMBOL, LocalVenue
@@ -105,7 +106,7 @@ def test_every_cancel_reject_reason_reaches_the_order_manager(
     leaves it live, so it may be cancelled again.
     """
     manager = OrderManager(ClOrdIdGenerator("R", boot_ms=0), ack_timeout_s=60.0)
-    new = manager.new_order(DEMO_SYMBOL, Side.BUY, Decimal("0.001"), DEMO_MID - 500)
+    new = new_order(manager, DEMO_SYMBOL, Side.BUY, Decimal("0.001"), DEMO_MID - 500)
     assert client.send(new)
     order = manager.get(new.cl_ord_id)
     assert order is not None

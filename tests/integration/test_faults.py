@@ -77,6 +77,11 @@ class Rig:
         return self.runner.mm.positions.position_base(DEMO_SYMBOL) == venue_position
 
 
+def uncertain(mm) -> int:
+    """How many working orders the venue never answered (UNCERTAIN)."""
+    return sum(o.state is OrderState.UNCERTAIN for o in mm.orders.working_orders())
+
+
 def build_rig(
     tmp_path, ack_timeout_s: float = 5.0, local=None, client_settings=None, pipeline=None
 ) -> Rig:
@@ -210,13 +215,13 @@ def test_withheld_acks_become_uncertain_then_reconciled(tmp_path):
         # the venue does not know it, so it is canceled, not left hanging
         step_until(
             made.runner,
-            lambda: made.runner.mm.orders.count_by_state()[OrderState.UNCERTAIN] > 0,
+            lambda: uncertain(made.runner.mm) > 0,
             10,
         )
         made.venue.application.withhold_acks = False
         step_until(
             made.runner,
-            lambda: made.runner.mm.orders.count_by_state()[OrderState.UNCERTAIN] == 0,
+            lambda: uncertain(made.runner.mm) == 0,
             20,
         )
         step_until(made.runner, made.quoting, 20)

@@ -7,6 +7,7 @@ import dataclasses
 import time
 from decimal import Decimal
 
+from tests.support.orders import new_order
 from truex_qf.app.demo import DEMO_SYMBOL
 from truex_qf.domain.model import (
     BookEntry,
@@ -67,7 +68,7 @@ class RecordingVenue:
 
 def acknowledged_order(mm, qty="0.002"):
     """A buy order the venue has acknowledged (ExecType NEW), in ``mm``'s order book."""
-    order = mm.orders.new_order(DEMO_SYMBOL, Side.BUY, Decimal(qty), Decimal("99000"))
+    order = new_order(mm.orders, DEMO_SYMBOL, Side.BUY, Decimal(qty), Decimal("99000"))
     mm.orders.on_execution_report(
         ExecutionReport(
             "O1",

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import itertools
 from decimal import Decimal as D
+from typing import Any
 
 from truex_qf.domain.model import (
     CancelOrder,
     ExecType,
     ExecutionReport,
     Fee,
+    NewOrder,
     OrdStatus,
     ReplaceOrder,
+    Side,
 )
-from truex_qf.trading.orders import ManagedOrder
+from truex_qf.trading.orders import ManagedOrder, OrderManager
 
 _exec_ids = itertools.count(1)
 
@@ -61,3 +64,19 @@ def report(
         fees=fees,
         text=text,
     )
+
+
+def new_order(
+    manager: OrderManager, symbol: str, side: Side, qty: D, price: D | None, **options: Any
+) -> NewOrder:
+    """Draft and track in one step (PENDING_NEW), as the market maker does after its risk
+    check; ``options``: :meth:`OrderManager.draft_new_order`'s."""
+    order = manager.draft_new_order(symbol, side, qty, price, **options)
+    manager.track(order)
+    return order
+
+
+def working_quantity(manager: OrderManager, symbol: str, side: Side) -> D:
+    """Worst-case quantity that may still trade on one side of ``symbol``."""
+    buy, sell, _ = manager.exposure_totals(symbol)
+    return buy if side is Side.BUY else sell

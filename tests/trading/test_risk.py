@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.support.orders import new_order
 from tests.support.timing import FakeClock
 from truex_qf.domain.clordid import ClOrdIdGenerator
 from truex_qf.domain.model import NewOrder, OrdType, Side
@@ -349,9 +350,9 @@ def test_exposure_is_built_from_orders_and_positions() -> None:
     orders = OrderManager(ClOrdIdGenerator("T", boot_ms=0), clock=FakeClock(100.0))
     positions = PositionBook()
     positions.apply_fill(BTC, Side.BUY, D("0.3"), FAIR)
-    orders.new_order(BTC, Side.BUY, D("0.2"), FAIR)
-    orders.new_order(BTC, Side.SELL, D("0.1"), FAIR)
-    orders.new_order("ETH-PYUSD", Side.BUY, D(5), D(3000))
+    new_order(orders, BTC, Side.BUY, D("0.2"), FAIR)
+    new_order(orders, BTC, Side.SELL, D("0.1"), FAIR)
+    new_order(orders, "ETH-PYUSD", Side.BUY, D(5), D(3000))
     exposure = exposure_for(BTC, orders, positions)
     assert exposure == Exposure(
         position_base=D("0.3"),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -369,7 +369,7 @@ class OrderManager:
     """Owns every order of this process and turns venue reports into events.
 
     One owner at a time: call it only holding the trading lock (see module docstring).
-    Requests (:meth:`new_order`, :meth:`cancel`, :meth:`replace`) change state *before* the
+    Requests (:meth:`track`, :meth:`cancel`, :meth:`replace`) change state *before* the
     message is sent, so a report that races the send still finds the order.
     """
 
@@ -450,32 +450,6 @@ class OrderManager:
         self._by_id[order.cl_ord_id] = managed
         self._live[id(managed)] = managed
         return managed
-
-    def new_order(
-        self,
-        symbol: str,
-        side: Side,
-        qty: Decimal,
-        price: Decimal | None,
-        *,
-        ord_type: OrdType = OrdType.LIMIT,
-        time_in_force: TimeInForce = TimeInForce.GTC,
-        post_only: bool = False,
-        self_match_prevention: SelfMatchPrevention | None = None,
-    ) -> NewOrder:
-        """Draft and track in one step (PENDING_NEW); the caller sends the returned command."""
-        order = self.draft_new_order(
-            symbol,
-            side,
-            qty,
-            price,
-            ord_type=ord_type,
-            time_in_force=time_in_force,
-            post_only=post_only,
-            self_match_prevention=self_match_prevention,
-        )
-        self.track(order)
-        return order
 
     def cancel(self, cl_ord_id: str) -> CancelOrder:
         """Move the order to PENDING_CANCEL and return the OrderCancelRequest to send.
@@ -629,11 +603,6 @@ class OrderManager:
         """Working orders, for the venue's open-order limit (50 per client ID in UAT)."""
         return len(self.working_orders(symbol))
 
-    def working_quantity(self, symbol: str, side: Side) -> Decimal:
-        """Worst-case quantity that may still trade on one side (for risk exposure)."""
-        buy, sell, _ = self.exposure_totals(symbol)
-        return buy if side is Side.BUY else sell
-
     def exposure_totals(self, symbol: str) -> tuple[Decimal, Decimal, int]:
         """The worst-case quantity that may still trade on each side of ``symbol`` (buy, sell)
         and the working orders of all symbols, in one pass: the risk check of every order
@@ -650,13 +619,6 @@ class OrderManager:
                 else:
                     sell += order.worst_case_open_qty
         return buy, sell, count
-
-    def count_by_state(self) -> dict[OrderState, int]:
-        """How many tracked orders are in each state (every state listed, zeros included)."""
-        counts = dict.fromkeys(OrderState, 0)
-        for order in self._orders.values():
-            counts[order.state] += 1
-        return counts
 
     def forget_terminal(self, older_than_s: float, now_s: float | None = None) -> int:
         """Drop orders that ended more than ``older_than_s`` ago, so a long run stays bounded.
@@ -913,11 +875,6 @@ class OrderManager:
     def _warn(self, code: str, cl_ord_id: str | None, detail: str) -> OrderWarning:
         logger.debug("order warning %s: %s: %s", code, cl_ord_id, detail)
         return OrderWarning(code=code, cl_ord_id=cl_ord_id, detail=detail)
-
-    def _iter_orders(self, symbol: str | None) -> Iterator[ManagedOrder]:
-        for order in self._orders.values():
-            if symbol is None or order.symbol == symbol:
-                yield order
 
 
 _SIMPLE_REPORT_TRIGGERS: Mapping[ExecType, tuple[Trigger, str]] = MappingProxyType(
