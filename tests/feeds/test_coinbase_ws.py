@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.support.logs import LogCapture
 from tests.support.ws_feed import LocalFeed
 from truex_qf.feeds.coinbase import CoinbaseReference
 from truex_qf.feeds.coinbase_ws import Backoff, CoinbaseStream, parse_ws_ticker
@@ -250,6 +251,7 @@ def test_staleness_and_the_rest_fallback(
     )
     moves: list[str] = []
     reference.set_listener(lambda: moves.append("moved"))
+    logs = LogCapture("truex_qf.feeds.coinbase").__enter__()
     reference.start()
     try:
         # Before the stream's first price the poll answers.
@@ -288,7 +290,15 @@ def test_staleness_and_the_rest_fallback(
         back = reference.latest()
         assert back is not None and back.price == D("64011.00")
         assert len(moves) >= 3  # poll price, stream price, poll price, stream price
+        wait_for(
+            lambda: " ".join(logs.messages()).count("REST poll idle") == 2, "the hand-back's log"
+        )
+        handovers = [m for m in logs.messages() if "polling REST" in m or "poll idle" in m]
+        # at the start (no ticker yet), back to the stream, stale, back again: each once
+        assert len(handovers) == 4, handovers
+        assert "stream quiet (last ticker 2.5 s ago)" in handovers[2]
     finally:
+        logs.__exit__()
         reference.stop()
         rest.stop()
     assert not reference.stream.running and not reference.poll.running

@@ -9,6 +9,7 @@ their price moved, so either way a reference move requotes at once.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Literal
@@ -17,6 +18,8 @@ from truex_qf.feeds.coinbase_rest import CoinbaseRestTicker
 from truex_qf.feeds.coinbase_ws import Backoff, CoinbaseStream
 from truex_qf.strategy.coinbase import DEFAULT_BASE_URL, DEFAULT_WS_URL, SOURCE_NAME
 from truex_qf.strategy.reference import FreshestOf, Listener, ReferencePrice
+
+log = logging.getLogger(__name__)
 
 DEFAULT_FRESH_S = 2.0
 """The stream's latest ticker older than this: the poll takes over. Below fair value's
@@ -55,9 +58,30 @@ class CoinbaseReference:
             symbol_map=symbol_map,
             poll_interval_s=poll_interval_s,
             clock=clock,
-            should_poll=lambda: not self.prices.preferred_fresh(),
+            should_poll=self._should_poll,
         )
         self.prices = FreshestOf(self.stream, (self.poll,), fresh_s=fresh_s, clock=clock)
+        self._polling: bool | None = None  # the fallback's last state, for its log lines
+
+    def _should_poll(self) -> bool:
+        """Asked by the poll's thread before each request: only while the stream is stale.
+        Each hand-over is logged once."""
+        polling = not self.prices.preferred_fresh()
+        if polling != self._polling and (self._polling is not None or polling):
+            stream = self.stream
+            if polling:
+                age = stream.age_s()
+                if not stream.connected:
+                    why = f"down ({stream.last_error or 'not connected yet'})"
+                elif age is None:
+                    why = "without a ticker yet"
+                else:
+                    why = f"quiet (last ticker {age:.1f} s ago)"
+                log.warning("coinbase %s: stream %s: polling REST instead", stream.product_id, why)
+            else:
+                log.info("coinbase %s: stream fresh again: REST poll idle", stream.product_id)
+        self._polling = polling
+        return polling
 
     def latest(self) -> ReferencePrice | None:
         return self.prices.latest()
