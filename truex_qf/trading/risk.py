@@ -18,7 +18,7 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
@@ -163,7 +163,6 @@ class _StateRecord:
     state: TradingState
     reason: str
     at_s: float
-    history: list[tuple[TradingState, str, float]] = field(default_factory=list)
 
 
 class RiskEngine:
@@ -176,7 +175,6 @@ class RiskEngine:
         self._denials: Counter[str] = Counter()
         now_s = clock()
         self._state = _StateRecord(TradingState.ACTIVE, "start", now_s)
-        self._state.history.append((TradingState.ACTIVE, "start", now_s))
         self._kill_switch = False
 
     # ----------------------------------------------------------------- trading state
@@ -188,11 +186,6 @@ class RiskEngine:
     @property
     def state_reason(self) -> str:
         return self._state.reason
-
-    @property
-    def state_history(self) -> list[tuple[TradingState, str, float]]:
-        """Every (state, reason, time) since start, oldest first."""
-        return list(self._state.history)
 
     @property
     def kill_switch_engaged(self) -> bool:
@@ -220,7 +213,6 @@ class RiskEngine:
         at_s = self._now(now_s)
         logger.warning("trading state %s -> %s: %s", self._state.state.value, state.value, reason)
         self._state.state, self._state.reason, self._state.at_s = state, reason, at_s
-        self._state.history.append((state, reason, at_s))
 
     # ----------------------------------------------------------------- checks
 
