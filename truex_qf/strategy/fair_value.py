@@ -43,7 +43,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Protocol, runtime_checkable
 
-from truex_qf.marketdata.book import CROSSED_BOOK, OrderBook
+from truex_qf.marketdata.book import CROSSED_BOOK, BookView
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class PricingDecision:
         return self.state is not PricingState.PULL and self.fair_value is not None
 
 
-def truex_mid(book: OrderBook) -> FairValue | None:
+def truex_mid(book: BookView) -> FairValue | None:
     """The book's mid-point, or None unless both sides have a level."""
     mid = book.mid()
     if mid is None:
@@ -146,7 +146,7 @@ def truex_mid(book: OrderBook) -> FairValue | None:
     return FairValue(mid, "truex_mid", book.updated_s or 0.0)
 
 
-def micro_price(book: OrderBook) -> FairValue | None:
+def micro_price(book: BookView) -> FairValue | None:
     """Size-weighted mid (micro-price) of the top of book, or None unless two-sided.
 
     ``(bid * offer_size + offer * bid_size) / (bid_size + offer_size)``: leans toward the side
@@ -223,7 +223,7 @@ class FairValueModel:
         self.config = config
         self.reference = reference
 
-    def _truex_price(self, book: OrderBook) -> FairValue | None:
+    def _truex_price(self, book: BookView) -> FairValue | None:
         if self.config.truex_method == "micro":
             return micro_price(book)
         return truex_mid(book)
@@ -251,7 +251,7 @@ class FairValueModel:
         """
         return self.config.truex_method == "micro"
 
-    def decide(self, book: OrderBook | None, now_s: float) -> PricingDecision:
+    def decide(self, book: BookView | None, now_s: float) -> PricingDecision:
         """The pricing decision for ``book``'s symbol at time ``now_s``."""
         config = self.config
         pull = PricingState.PULL

@@ -28,9 +28,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from truex_qf.domain.clordid import ClOrdIdGenerator
+from truex_qf.domain.dispatch import HandlerTable, on
 from truex_qf.domain.increments import PriceGrid
 from truex_qf.domain.model import (
     BusinessMessageReject,
+    Command,
     ExecutionReport,
     LogonRefused,
     MarketDataIncrement,
@@ -54,6 +56,7 @@ from truex_qf.marketdata.own_orders import BookWithoutOwnOrders
 from truex_qf.strategy.fair_value import FairValueModel, PriceSource, PricingDecision
 from truex_qf.strategy.quoting import (
     Proposal,
+    Quote,
     WorkingQuote,
     diff_quotes,
     propose,
@@ -70,6 +73,7 @@ from truex_qf.trading.events import (
 )
 from truex_qf.trading.orders import (
     Fill,
+    OrderEvent,
     OrderManager,
     OrderRefused,
     OrderState,
@@ -94,7 +98,7 @@ from truex_qf.trading.risk import RiskEngine, TradingState, exposure_for
 
 log = logging.getLogger("truex_qf.mm")
 
-Send = Callable[[object], bool]
+Send = Callable[[Command], bool]
 
 ORDER_ENTRY_DOWN = "ORDER_ENTRY_DOWN"
 SHUTDOWN = "SHUTDOWN"
@@ -211,22 +215,25 @@ class MarketMaker:
         self._next_forget = 0.0
         self._last_state = (self.risk.state, self.risk.state_reason)
         self._trigger_ns = 0  # receive time of the message being handled, for tick-to-quote
-        self._handlers: dict[type, Callable[[object], None]] = {
-            ExecutionReport: self._on_execution_report,
-            OrderCancelReject: self._on_cancel_reject,
-            BusinessMessageReject: self._on_business_reject,
-            MarketDataSnapshot: self._on_snapshot,
-            MarketDataIncrement: self._on_increment,
-            MarketDataReject: self._on_md_reject,
-            SecurityList: self._on_security_list,
-            SecurityListUpdate: self._on_security_list_update,
-            SessionLoggedOn: self._on_logged_on,
-            SessionLoggedOut: self._on_logged_out,
-            LogonRefused: self._on_logon_refused,
-            SessionRejected: self._on_session_rejected,
-            ReconcileResult: self._on_reconcile_result,
-            DeadmanResult: self._on_deadman_result,
-        }
+        # One dict lookup per event; on() holds each handler to the type it is filed under.
+        self._handlers: HandlerTable = dict(
+            [
+                on(ExecutionReport, self._on_execution_report),
+                on(OrderCancelReject, self._on_cancel_reject),
+                on(BusinessMessageReject, self._on_business_reject),
+                on(MarketDataSnapshot, self._on_snapshot),
+                on(MarketDataIncrement, self._on_increment),
+                on(MarketDataReject, self._on_md_reject),
+                on(SecurityList, self._on_security_list),
+                on(SecurityListUpdate, self._on_security_list_update),
+                on(SessionLoggedOn, self._on_logged_on),
+                on(SessionLoggedOut, self._on_logged_out),
+                on(LogonRefused, self._on_logon_refused),
+                on(SessionRejected, self._on_session_rejected),
+                on(ReconcileResult, self._on_reconcile_result),
+                on(DeadmanResult, self._on_deadman_result),
+            ]
+        )
 
     # ------------------------------------------------------------------ inbound events
 
@@ -256,7 +263,7 @@ class MarketMaker:
             self._last_state = current
             self._emit(TradingStateChanged(*current))
 
-    def _on_logged_on(self, event: SessionLoggedOn) -> None:  # type: ignore[override]
+    def _on_logged_on(self, event: SessionLoggedOn) -> None:
         if event.role is SessionRole.MARKET_DATA:
             self._market_data_up = True
             self._send(RequestSecurityList(f"SL{next(self._md_req_ids)}"))
@@ -311,7 +318,7 @@ class MarketMaker:
             self.gave_up = self.risk.state_reason
             log.error("%s for %.0f s: giving up", self.gave_up, waited)
 
-    def _on_logged_out(self, event: SessionLoggedOut) -> None:  # type: ignore[override]
+    def _on_logged_out(self, event: SessionLoggedOut) -> None:
         if event.role is SessionRole.MARKET_DATA:
             if self._market_data_up:
                 self.books.invalidate_all()
@@ -330,10 +337,10 @@ class MarketMaker:
                 log.error("order entry down: cancelling %d orders over REST", len(working))
                 self._venue.deadman(working)
 
-    def _on_logon_refused(self, event: LogonRefused) -> None:  # type: ignore[override]
+    def _on_logon_refused(self, event: LogonRefused) -> None:
         log.error("%s logon refused: %s", event.role.value, event.text)
 
-    def _on_session_rejected(self, event: SessionRejected) -> None:  # type: ignore[override]
+    def _on_session_rejected(self, event: SessionRejected) -> None:
         self.stats.venue_rejects += 1
         self.risk.record_reject()
 
@@ -342,11 +349,11 @@ class MarketMaker:
         self.books.register_subscription(md_req_id, symbols)
         self._send(SubscribeMarketData(md_req_id, symbols, self.strategy.market_depth))
 
-    def _on_snapshot(self, snapshot: MarketDataSnapshot) -> None:  # type: ignore[override]
+    def _on_snapshot(self, snapshot: MarketDataSnapshot) -> None:
         self._resubscribe(self.books.apply_snapshot(snapshot, self.clock()))
         self._mark_dirty(snapshot.symbol)
 
-    def _on_increment(self, increment: MarketDataIncrement) -> None:  # type: ignore[override]
+    def _on_increment(self, increment: MarketDataIncrement) -> None:
         inconsistent = self.books.apply_increment(increment, self.clock())
         self._resubscribe(inconsistent)
         symbols = self.symbols
@@ -361,10 +368,10 @@ class MarketMaker:
             self.stats.resubscribes += 1
             self._subscribe(tuple(sorted(symbols)))
 
-    def _on_md_reject(self, reject: MarketDataReject) -> None:  # type: ignore[override]
+    def _on_md_reject(self, reject: MarketDataReject) -> None:
         log.error("market data request %s refused: %s", reject.md_req_id, reject.text)
 
-    def _on_security_list(self, securities: SecurityList) -> None:  # type: ignore[override]
+    def _on_security_list(self, securities: SecurityList) -> None:
         listed = {s.symbol for s in securities.securities}
         self.unlisted = frozenset(set(self.symbols) - listed)
         if self.unlisted:
@@ -372,7 +379,7 @@ class MarketMaker:
         self._check_quotable()
         self._mark_all_dirty()
 
-    def _on_security_list_update(self, update: SecurityListUpdate) -> None:  # type: ignore[override]
+    def _on_security_list_update(self, update: SecurityListUpdate) -> None:
         """35=BK: a deleted strategy symbol stops being quoted (its orders are cancelled), an
         added one is quotable again."""
         deleted = set(update.deleted_symbols) & set(self.symbols)
@@ -387,7 +394,7 @@ class MarketMaker:
         self._check_quotable()
         self._mark_all_dirty()
 
-    def _on_execution_report(self, report: ExecutionReport) -> None:  # type: ignore[override]
+    def _on_execution_report(self, report: ExecutionReport) -> None:
         """Apply the report; requote in full after a fill, else only if it moved an input.
 
         Most reports only move an order along (PendingNew, PendingReplace, then New or
@@ -405,11 +412,11 @@ class MarketMaker:
         else:
             state.inputs_moved = True
 
-    def _on_cancel_reject(self, reject: OrderCancelReject) -> None:  # type: ignore[override]
+    def _on_cancel_reject(self, reject: OrderCancelReject) -> None:
         self._apply_order_events(self.orders.on_cancel_reject(reject))
         self._mark_all_dirty()
 
-    def _on_business_reject(self, reject: BusinessMessageReject) -> None:  # type: ignore[override]
+    def _on_business_reject(self, reject: BusinessMessageReject) -> None:
         self.stats.venue_rejects += 1
         self.risk.record_reject()
         if reject.reason in THROTTLE_REASONS:
@@ -417,7 +424,7 @@ class MarketMaker:
         self._apply_order_events(self.orders.on_business_reject(reject))
         self._mark_all_dirty()
 
-    def _apply_order_events(self, events: list) -> None:
+    def _apply_order_events(self, events: list[OrderEvent]) -> None:
         for event in events:
             self._emit(event)
             if isinstance(event, Fill):
@@ -569,7 +576,7 @@ class MarketMaker:
             return
         now = self.clock()
         state.inputs, book, priced_book = seen or self._quote_inputs(symbol, state)
-        state.decision = state.fair_value.decide(priced_book, now)  # type: ignore[arg-type]
+        state.decision = state.fair_value.decide(priced_book, now)
         position = self.positions.position_base(symbol)
         proposal = self._proposal(state, position, book)
         working = [
@@ -591,8 +598,8 @@ class MarketMaker:
             self.strategy.requote_size_tolerance,
             self.strategy.requote_mode,
         )
-        for quote in actions.cancel:
-            self._cancel(quote.cl_ord_id)
+        for stale in actions.cancel:
+            self._cancel(stale.cl_ord_id)
         fair = state.decision.fair_value.price if state.decision.fair_value else None
         book_age = priced_book.age_s(now) if priced_book is not None else None
         crossed = book.is_crossed() if book is not None else False
@@ -635,7 +642,7 @@ class MarketMaker:
             )
         return own, tuple(seen)
 
-    def _proposal(self, state: _SymbolState, position: Decimal, book) -> Proposal:  # type: ignore[no-untyped-def]
+    def _proposal(self, state: _SymbolState, position: Decimal, book: OrderBook | None) -> Proposal:
         params = state.strategy.quoting
         assert state.decision is not None
         if self.risk.state is TradingState.HALTED or self.risk.state is TradingState.WAITING:
@@ -652,14 +659,23 @@ class MarketMaker:
             )
         return proposal
 
-    def _create(self, symbol, quote, post_only, fair, book_age, crossed) -> None:  # type: ignore[no-untyped-def]
+    def _create(
+        self,
+        symbol: str,
+        quote: Quote,
+        post_only: bool,
+        fair: Decimal | None,
+        book_age: float | None,
+        crossed: bool,
+    ) -> None:
         draft = self.orders.draft_new_order(
             symbol, quote.side, quote.size, quote.price, post_only=post_only
         )
         exposure = exposure_for(symbol, self.orders, self.positions)
         decision = self.risk.check_new(draft, fair, book_age, crossed, exposure)
         if not decision.allowed:
-            self._log_denial(symbol, quote.side, quote.level, decision.reason_code, decision.detail)
+            reason = decision.reason_code or ""  # a denial always names one (RiskDecision.deny)
+            self._log_denial(symbol, quote.side, quote.level, reason, decision.detail)
             return
         self._denial_logged.pop((symbol, quote.side, quote.level), None)
         self.orders.track(draft)
@@ -668,7 +684,15 @@ class MarketMaker:
             self.stats.orders_sent += 1
             self._sent("new", draft.cl_ord_id, symbol)
 
-    def _replace(self, symbol, working, quote, fair, book_age, crossed) -> None:  # type: ignore[no-untyped-def]
+    def _replace(
+        self,
+        symbol: str,
+        working: WorkingQuote,
+        quote: Quote,
+        fair: Decimal | None,
+        book_age: float | None,
+        crossed: bool,
+    ) -> None:
         order = self.orders.get(working.cl_ord_id)
         if order is None:
             return
@@ -678,7 +702,8 @@ class MarketMaker:
             order, quote.price, total_qty, fair, book_age, crossed, exposure
         )
         if not decision.allowed:
-            self._log_denial(symbol, quote.side, quote.level, decision.reason_code, decision.detail)
+            reason = decision.reason_code or ""  # a denial always names one (RiskDecision.deny)
+            self._log_denial(symbol, quote.side, quote.level, reason, decision.detail)
             return
         try:
             request = self.orders.replace(working.cl_ord_id, quote.price, total_qty)
@@ -717,7 +742,7 @@ class MarketMaker:
                 "risk denied %s %s level %d: %s (%s)", symbol, side.name, level, reason, detail
             )
 
-    def _send(self, command: object) -> bool:
+    def _send(self, command: Command) -> bool:
         sent = self._send_command(command)
         if not sent:
             self.stats.send_failures += 1
@@ -756,7 +781,7 @@ class MarketMaker:
         log.info("reconciling %d working orders with the venue", len(working))
         self._venue.reconcile(ReconcileRequest(working, self.trades_since_s))
 
-    def _on_reconcile_result(self, result: ReconcileResult) -> None:  # type: ignore[override]
+    def _on_reconcile_result(self, result: ReconcileResult) -> None:
         if result.error is not None:
             log.error("reconciliation failed (%s); retrying in %.0f s", result.error, RETRY_S)
             self.last_reconcile_error = result.error
@@ -894,16 +919,16 @@ class MarketMaker:
 
     def _adopt(self, venue: VenueOrder) -> None:
         report = adoption_report(venue)
-        if not report.cl_ord_id or not report.symbol or venue.side is None:
+        if report is None:
             log.error("cannot adopt venue order %s: incomplete", venue.order_id)
             return
         self.orders.track(
-            NewOrder(report.cl_ord_id, report.symbol, venue.side, report.order_qty, report.price)
+            NewOrder(report.cl_ord_id, report.symbol, report.side, report.order_qty, report.price)
         )
         self._correct(report, adopted=True)
         log.warning("adopted venue order %s as %s", venue.order_id, report.cl_ord_id)
 
-    def _on_deadman_result(self, result: DeadmanResult) -> None:  # type: ignore[override]
+    def _on_deadman_result(self, result: DeadmanResult) -> None:
         if result.error or result.failed:
             log.error(
                 "deadman cancel incomplete: %d cancelled, failed %s, %s",

@@ -159,23 +159,27 @@ def unknown_venue_orders(
     return [order for order in active if (order.external_id or "") not in known_cl_ord_ids]
 
 
-def adoption_report(venue: VenueOrder) -> ExecutionReport:
-    """The New report that makes an adopted venue order a managed one.
+def adoption_report(venue: VenueOrder) -> ExecutionReport | None:
+    """The New report that makes an adopted venue order a managed one (None when the venue
+    order lacks an id, its symbol or its side: nothing could manage it).
 
     Only what is still open is adopted: fills before adoption belong to whoever placed the
     order (an earlier run), not to this run's position, so the managed order's quantity is the
     venue's leaves quantity with nothing filled yet.
     """
+    cl_ord_id = venue.external_id or venue.order_id
+    if not cl_ord_id or not venue.symbol or venue.side is None:
+        return None
     quantity = venue.quantity or Decimal(0)
     executed = venue.executed_qty or Decimal(0)
     open_qty = venue.leaves_qty if venue.leaves_qty else quantity - executed
     return ExecutionReport(
         order_id=venue.order_id or "NONE",
-        cl_ord_id=venue.external_id or venue.order_id or "",
+        cl_ord_id=cl_ord_id,
         exec_id=f"RECON-{next(_ids)}-adopt",
         exec_type=ExecType.NEW,
         ord_status=OrdStatus.NEW,
-        symbol=venue.symbol or "",
+        symbol=venue.symbol,
         side=venue.side,
         order_qty=open_qty,
         leaves_qty=open_qty,
