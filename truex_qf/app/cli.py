@@ -489,6 +489,9 @@ def run(
             unknown_orders=unknown_orders,
             stop=stop_requested,
         )
+        for symbol, feed in references.items():
+            # a reference move requotes at once, on the feed's thread, as a book move does
+            feed.set_listener(functools.partial(runner.inputs_moved, symbol))
         _stop_on_signals(kill=runner.kill_requested)
         try:
             summary = runner.run(duration_s)
