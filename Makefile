@@ -17,10 +17,12 @@ $(STAMP): setup.cfg pyproject.toml requirements/quickfix.txt scripts/install_qui
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# ruff, the import contracts (setup.cfg [importlinter]) and mypy (setup.cfg [mypy]).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
