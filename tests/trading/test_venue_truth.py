@@ -239,3 +239,13 @@ def test_a_halt_is_told_at_once_and_keeps_an_earlier_halts_reason(mm):
     assert mm.heard[-1] == TradingStateChanged(TradingState.HALTED, "STORAGE_SPILL_FULL")
     assert not mm.halt("SHUTDOWN")
     assert mm.risk.state_reason == "STORAGE_SPILL_FULL"
+
+
+def test_a_failed_security_list_is_no_delisting(mm):
+    """560=4 (data temporarily unavailable) lists nothing: the symbol stays quotable."""
+    mm.handle(SessionLoggedOn(OE, "oe"))
+    mm.handle(ReconcileResult())
+    mm.handle(SecurityList("SL1", "4", ()))
+    assert mm.risk.state is TradingState.ACTIVE and not mm.unlisted
+    mm.handle(SecurityList("SL2", "0", ()))
+    assert mm.unlisted == {SYMBOL}

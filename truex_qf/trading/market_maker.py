@@ -372,6 +372,14 @@ class MarketMaker:
         log.error("market data request %s refused: %s", reject.md_req_id, reject.text)
 
     def _on_security_list(self, securities: SecurityList) -> None:
+        """35=y: the venue's whole list; a strategy symbol not in it is not quoted. A list the
+        venue marks as failed (SecurityRequestResult 560 other than 0: "no instruments",
+        "temporarily unavailable") changes nothing: it is not a delisting of everything."""
+        if securities.result not in (None, "0"):
+            log.warning(
+                "security list refused (560=%s): the listing stays as known", securities.result
+            )
+            return
         listed = {s.symbol for s in securities.securities}
         self.unlisted = frozenset(set(self.symbols) - listed)
         if self.unlisted:
