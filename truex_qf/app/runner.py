@@ -240,6 +240,7 @@ class Runner:
         self._pipeline_finished = False
         self._flush_asked = False  # the loop was woken for a pending decision
         self._closing = False
+        self._started = False  # start() has begun the run: inputs_moved may decide
         self._next_tick = 0.0
         # market data's quote decisions, coalesced during bursts (module docstring)
         self.gate = DecisionGate(strategy.max_decision_lag_us)
@@ -300,6 +301,7 @@ class Runner:
         if self.rest_worker is not None:
             self.rest_worker.start()
         _freeze_startup_heap()
+        self._started = True
         self.client.start()
         now = time.monotonic()
         self.reconnectors = {
@@ -389,9 +391,11 @@ class Runner:
 
     def inputs_moved(self, symbol: str) -> None:
         """A quote input of ``symbol`` moved outside the FIX stream (a reference price): it
-        is requoted as a book move would be, on the calling thread, holding the lock."""
+        is requoted as a book move would be, on the calling thread, holding the lock. Before
+        :meth:`start` (a feed's first prices) there is no run to record a pass in, and the
+        first decision after logon reads the latest price anyway."""
         with self.trading_lock:
-            if self._closing or self._failure is not None:
+            if not self._started or self._closing or self._failure is not None:
                 return
             self.mm.mark_inputs_moved(symbol)
             self._decide()
