@@ -132,8 +132,9 @@ def paced_trial(
             round(received["own_cpu_s"] / max(n, 1) * 1e6, 1) if "own_cpu_s" in received else None
         ),
     }
-    if "decision_lag_us" in received:
-        result["decision_lag_us"] = received["decision_lag_us"]
+    for key in ("decision_lag_us", "decision_lag_loop_us"):
+        if key in received:
+            result[key] = received[key]
     drain_ms = received.get("writer_drain_ms")
     if drain_ms is not None:
         result["writer_drain_ms"] = drain_ms

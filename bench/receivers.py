@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -253,6 +254,8 @@ class TruexClient:
         self.md = MdTracker()
         # each quote decision's lag: from the oldest message it covered to its end (ns)
         self.decision_lags: list[int] = []
+        self.flush_lags: list[int] = []  # of which the trading loop's (a burst's end)
+        self.loop_ident = threading.get_ident()  # the thread that turns the loop
         self.orders_at_begin = 0
         self.cpu_at_begin = 0.0
         self.writer_depths: list[int] = []
@@ -398,8 +401,14 @@ class TruexClient:
         )
         with self.runner.trading_lock:
             self.decision_lags = []
-            self.runner.on_decision_lag = self.decision_lags.append
+            self.flush_lags = []
+            self.runner.on_decision_lag = self._on_decision_lag
         return {}
+
+    def _on_decision_lag(self, lag_ns: int) -> None:
+        self.decision_lags.append(lag_ns)
+        if threading.get_ident() == self.loop_ident:
+            self.flush_lags.append(lag_ns)
 
     def md_wait(self, timeout_s: float, drain: bool = False) -> dict[str, Any]:
         """Until the measurement's messages are processed; ``drain``: and, for the CPU
@@ -433,6 +442,7 @@ class TruexClient:
             "own_cpu_s": time.process_time() - self.own_cpu_at_begin,  # without the journal's
             # per quote decision, from its oldest message's receipt: the worst message it covers
             "decision_lag_us": summarize_ns(self.decision_lags),
+            "decision_lag_loop_us": summarize_ns(self.flush_lags),
         }
         if writer_drain_ms is not None:
             result["writer_drain_ms"] = round(writer_drain_ms, 1)
