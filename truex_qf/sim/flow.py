@@ -10,6 +10,15 @@ never sees a fill. :class:`SimulatedFlow` adds three things around one symbol:
   price. They hit whatever rests there first, the FIX client's quotes included, and they are
   sometimes larger than that level, so both resting orders and takers get partial fills.
 
+Lead and lag (issue 19), both off by default: the walk can be a *reference* venue's price
+(``on_reference`` is told each new value, e.g.
+:meth:`~truex_qf.sim.reference_feed.SimulatedReference.set`) that the TrueX book follows
+``book_lag_steps`` steps late (the makers quote around the walk's value of that many steps
+ago), and *informed takers* (owner ``SIM-INFORMED``) trade on that lead: with
+``informed_taker_probability`` per step, whatever rests on the TrueX book on the wrong side of
+the reference (a bid above it, an offer below it) is taken, as the venue's real takers
+watching Coinbase do. A quote that follows the TrueX book alone is then picked off.
+
 The flow talks to :class:`~truex_qf.sim.matching.MatchingEngine` directly (no FIX) and hands
 every event list the engine returns to ``publish`` (``VenueApplication.publish`` in the
 simulator), which sends reports and market data. The engine is not thread-safe and FIX
@@ -24,6 +33,7 @@ import math
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Context, Decimal
@@ -47,6 +57,7 @@ from truex_qf.sim.matching import (
 
 MAKER_OWNER = "SIM-MAKER"
 TAKER_OWNER = "SIM-TAKER"
+INFORMED_OWNER = "SIM-INFORMED"
 
 _LOG = logging.getLogger("truex_qf.sim.flow")
 _BPS = Decimal(10_000)
@@ -88,6 +99,8 @@ class FlowSettings:
     # Above maker_size on purpose: a larger taker clears the best level and the IOC
     # remainder is cancelled, so takers see partial fills too, not only resting orders.
     taker_size_max: Decimal = Decimal("0.02")
+    book_lag_steps: int = 0  # the makers quote around the walk's value this many steps ago
+    informed_taker_probability: float = 0.0  # chance per step of taking a stale price
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -102,6 +115,8 @@ class FlowSettings:
             "taker_probability": 0 <= self.taker_probability <= 1,
             "taker_size_min": self.taker_size_min > 0,
             "taker_size_max": self.taker_size_max >= self.taker_size_min,
+            "book_lag_steps": self.book_lag_steps >= 0,
+            "informed_taker_probability": 0 <= self.informed_taker_probability <= 1,
         }
         for field_name, valid in in_range.items():
             if not valid:
@@ -141,14 +156,20 @@ class SimulatedFlow:
         lock: threading.RLock,
         settings: FlowSettings,
         clock: Callable[[], float] = time.monotonic,
+        on_reference: Callable[[Decimal], None] | None = None,
     ) -> None:
         self._engine = engine
+        self._on_reference = on_reference
         self._publish = publish
         self._lock = lock
         self._settings = settings
         self._clock = clock
         self._random = random.Random(settings.seed)
         self._fair_value = settings.start_price
+        # The walk's last values; the oldest is what the makers quote around (the book's lag).
+        self._history: deque[Decimal] = deque(
+            [settings.start_price], maxlen=settings.book_lag_steps + 1
+        )
         # The fair value the resting ladder was quoted around: which way the walk moved since
         # decides which side is re-quoted first (see _requote_makers).
         self._quoted_fair_value = settings.start_price
@@ -160,8 +181,13 @@ class SimulatedFlow:
 
     @property
     def fair_value(self) -> Decimal:
-        """The random walk's current value, the centre of the makers' ladder."""
+        """The random walk's current value (the reference's price when the book lags)."""
         return self._fair_value
+
+    @property
+    def book_value(self) -> Decimal:
+        """The centre of the makers' ladder: the walk's value ``book_lag_steps`` steps ago."""
+        return self._history[0]
 
     @property
     def settings(self) -> FlowSettings:
@@ -227,10 +253,15 @@ class SimulatedFlow:
         """
         with self._lock:
             self._move_fair_value()
+            self._history.append(self._fair_value)
             # Only used while the book has no mid and no trade, e.g. before the first quotes.
-            self._engine.set_reference_price(self._settings.symbol, self._fair_value)
+            self._engine.set_reference_price(self._settings.symbol, self.book_value)
             self._send_taker()
+            self._send_informed_taker()
             self._requote_makers()
+            reference = self._fair_value
+        if self._on_reference is not None:  # outside the venue's lock: it may wait on I/O
+            self._on_reference(reference)
 
     def _move_fair_value(self) -> None:
         """One geometric random-walk step: multiply by exp(clipped normal), so it stays > 0."""
@@ -250,19 +281,38 @@ class SimulatedFlow:
         opposite = top.offers if side is Side.BUY else top.bids
         if not opposite:
             return
-        price = opposite[0].price
+        self._take(TAKER_OWNER, side, opposite[0].price, size)
+
+    def _send_informed_taker(self) -> None:
+        """With ``informed_taker_probability``, take the TrueX book's best price if it is on
+        the wrong side of the reference (the walk's current value): an offer below it is
+        bought, a bid above it sold, as much as a taker's largest size."""
+        settings = self._settings
+        if not settings.informed_taker_probability:
+            return
+        if self._random.random() >= settings.informed_taker_probability:
+            return
+        top = self._engine.depth(settings.symbol, 1)
+        reference = self._fair_value
+        if top.offers and top.offers[0].price < reference:
+            self._take(INFORMED_OWNER, Side.BUY, top.offers[0].price, settings.taker_size_max)
+        elif top.bids and top.bids[0].price > reference:
+            self._take(INFORMED_OWNER, Side.SELL, top.bids[0].price, settings.taker_size_max)
+
+    def _take(self, owner: str, side: Side, price: Decimal, size: Decimal) -> None:
+        """An IOC limit order of ``owner`` at ``price``, rounded to the lot grid."""
         quantity = self._engine.grid.round_quantity(price, size)
         if self._engine.grid.check_order(price, quantity) is not None:
             return  # too small for the grid at this price; skip rather than be rejected
         order = NewOrder(
             _TAKER_CL_ORD_IDS.next_id(),
-            settings.symbol,
+            self._settings.symbol,
             side,
             quantity,
             price,
             time_in_force=TimeInForce.IOC,
         )
-        self._publish(self._engine.submit(TAKER_OWNER, order))
+        self._publish(self._engine.submit(owner, order))
 
     def _requote_makers(self) -> None:
         """Bring every (side, level) slot to its price around the fair value, at full size.
@@ -271,7 +321,8 @@ class SimulatedFlow:
         away from the other side, so no re-priced order can cross one of the makers' own and
         be cancelled by self-match prevention.
         """
-        moved_up = self._fair_value >= self._quoted_fair_value
+        centre = self.book_value
+        moved_up = centre >= self._quoted_fair_value
         sides = (Side.SELL, Side.BUY) if moved_up else (Side.BUY, Side.SELL)
         working = self._working_maker_orders()
         tracked = set(self._maker_order_ids.values())
@@ -281,7 +332,7 @@ class SimulatedFlow:
         for side in sides:
             for level in range(self._settings.maker_levels):
                 self._quote_slot((side, level), working)
-        self._quoted_fair_value = self._fair_value
+        self._quoted_fair_value = centre
 
     def _quote_slot(self, slot: tuple[Side, int], working: dict[str, RestingOrderView]) -> None:
         """Submit, replace or leave the maker order of one slot.
@@ -317,8 +368,9 @@ class SimulatedFlow:
         """The maker price of ``level`` (0 = innermost) on ``side``, rounded away from mid."""
         settings = self._settings
         distance_bps = settings.maker_half_spread_bps + level * settings.maker_spacing_bps
-        offset = self._fair_value * distance_bps / _BPS
-        raw = self._fair_value - offset if side is Side.BUY else self._fair_value + offset
+        centre = self.book_value
+        offset = centre * distance_bps / _BPS
+        raw = centre - offset if side is Side.BUY else centre + offset
         return self._engine.grid.round_price(raw, side is Side.BUY)
 
     # ------------------------------------------------------------------ maker orders
