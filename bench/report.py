@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import platform
+import struct
 from pathlib import Path
 from typing import Any
 
 from bench.bare import FLOOR_STEPS
 from bench.common import TARGETS, Mode
 from bench.process import summarize_ns
-from truex_qf.app.cpu_wake import (
-    current_limit_us,
-    idle_driver,
-)
+from truex_qf.app.cpu_wake import DEVICE
+
+
+def current_limit_us(device: Path = DEVICE) -> int | None:
+    """The CPU wake-up limit in force now (the lowest any process holds, see
+    truex_qf.app.cpu_wake), or None if it cannot be read."""
+    try:
+        with device.open("rb") as handle:
+            data = handle.read(4)
+    except OSError:
+        return None
+    return struct.unpack("=i", data)[0] if len(data) == 4 else None
+
+
+def idle_driver() -> str | None:
+    """The kernel's cpuidle driver (``haltpoll``, ``intel_idle``...)."""
+    with contextlib.suppress(OSError):
+        return Path("/sys/devices/system/cpu/cpuidle/current_driver").read_text().strip()
+    return None
 
 
 def machine_facts() -> dict[str, Any]:

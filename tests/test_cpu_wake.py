@@ -7,11 +7,11 @@ import struct
 
 import pytest
 
+from bench.report import current_limit_us
 from truex_qf.app.cpu_wake import (
     DEVICE,
     MAX_US,
     cpu_wake_latency,
-    current_limit_us,
     parse_wake_latency,
 )
 from truex_qf.domain.errors import ConfigError, TruexError

@@ -71,20 +71,3 @@ def cpu_wake_latency(limit_us: int | None, device: Path = DEVICE) -> Iterator[No
         yield
     finally:
         os.close(descriptor)
-
-
-def current_limit_us(device: Path = DEVICE) -> int | None:
-    """The limit in force now (the lowest any process holds), or None if it cannot be read."""
-    try:
-        with device.open("rb") as handle:
-            data = handle.read(4)
-    except OSError:
-        return None
-    return struct.unpack("=i", data)[0] if len(data) == 4 else None
-
-
-def idle_driver() -> str | None:
-    """The kernel's cpuidle driver (``haltpoll``, ``intel_idle``...), for the bench's facts."""
-    with contextlib.suppress(OSError):
-        return Path("/sys/devices/system/cpu/cpuidle/current_driver").read_text().strip()
-    return None

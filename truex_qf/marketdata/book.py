@@ -364,9 +364,6 @@ class BookKeeper:
         """Remember what ``md_req_id`` asked for, to route entries that carry no Symbol(55)."""
         self._symbols_by_req[md_req_id] = tuple(symbols)
 
-    def forget_subscription(self, md_req_id: str) -> None:
-        self._symbols_by_req.pop(md_req_id, None)
-
     def book(self, symbol: str) -> OrderBook | None:
         return self._books.get(symbol)
 

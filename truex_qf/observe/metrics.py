@@ -615,10 +615,6 @@ class Metrics:
         quote sample, so a later timer-driven requote does not measure from it."""
         self._tick_ns = None
 
-    def observe_tick_to_quote(self, latency_s: float) -> None:
-        """Record a tick-to-quote latency measured by the caller (instead of the pairing)."""
-        self.tick_to_quote.observe(latency_s)
-
     def _refresh_rate(self, now_s: float) -> None:
         while self._sent_s and now_s - self._sent_s[0] >= 1.0:
             self._sent_s.popleft()

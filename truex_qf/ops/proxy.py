@@ -478,10 +478,6 @@ class ProxyServer:
         """Bound port per listener name (``routing``, ``oe``, ``md``); empty before start."""
         return dict(self._ports)
 
-    @property
-    def open_connections(self) -> int:
-        return len(self._handlers)
-
     async def start(self) -> dict[str, int]:
         """Bind every listener; a port that cannot be bound is a ConfigError naming it."""
         host = self.config.listen_host

@@ -487,11 +487,6 @@ class MatchingEngine:
         """Every match so far, oldest first."""
         return list(self._trades)
 
-    @property
-    def balance_book(self) -> BalanceBook:
-        """The venue's balance book (read it under the same lock as the engine)."""
-        return self._balances
-
     def balances(self, owner: str) -> list[AssetBalance]:
         """``owner``'s balance and order hold of every asset it has or holds, by asset name."""
         totals = self._balances.balances(owner)

@@ -50,7 +50,7 @@ from truex_qf.domain.model import (
     Side,
     SubscribeMarketData,
 )
-from truex_qf.domain.venue_orders import Balance, VenueOrder, VenueTrade
+from truex_qf.domain.venue_orders import VenueOrder, VenueTrade
 from truex_qf.marketdata.book import BookKeeper, OrderBook
 from truex_qf.marketdata.own_orders import BookWithoutOwnOrders
 from truex_qf.strategy.fair_value import FairValueModel, PriceSource, PricingDecision
@@ -202,7 +202,6 @@ class MarketMaker:
         self.gave_up: str | None = None  # the WAITING reason the run gave up on
         self.last_reconcile_error: str | None = None
         self.unlisted: frozenset[str] = frozenset()  # strategy symbols the venue does not list
-        self.venue_balances: tuple[Balance, ...] = ()
         self.trades_since_s: float | None = None  # epoch s; None: the venue's whole history
         self._known_fills: set[object] = set()  # ExecIDs and (TrdMatchID, side) recorded
         self._store_fills: set[object] = set()  # of which the store handed over
@@ -796,7 +795,6 @@ class MarketMaker:
             self._reconcile_retry_at = self.clock() + RETRY_S
             return
         self.last_reconcile_error = None
-        self.venue_balances = result.balances
         if result.balances:
             log.info(
                 "venue balances: %s",
