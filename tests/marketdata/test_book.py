@@ -39,6 +39,16 @@ def change(
     return BookChange(action, entry_type, D(price), D(size), symbol=symbol)
 
 
+def consistent(book: OrderBook) -> bool:
+    """A snapshot has been applied and nothing since has made the book suspect."""
+    return book.has_snapshot and book.inconsistency is None
+
+
+def suspect(keeper: BookKeeper) -> set[str]:
+    """The symbols whose book waits for a new snapshot (a resubscription)."""
+    return {symbol for symbol, book in keeper.books.items() if book.inconsistency is not None}
+
+
 def book_side(book: OrderBook, side: Side) -> list[tuple[str, str]]:
     return [(str(level.price), str(level.size)) for level in book.levels(side)]
 
@@ -65,7 +75,7 @@ def test_snapshot_builds_sorted_sides(book: OrderBook) -> None:
     assert book_side(book, Side.BUY) == [("100000", "1"), ("99999.5", "2"), ("99990", "3")]
     assert book_side(book, Side.SELL) == [("100001", "0.5"), ("100002.5", "1.5")]
     assert book.mid() == D("100000.5")
-    assert book.is_consistent
+    assert consistent(book)
     assert not book.is_crossed()
 
 
@@ -86,7 +96,7 @@ def test_snapshot_then_increments_rebuild_expected_book(book: OrderBook) -> None
     assert book.best_bid() == Level(D("100000.5"), D("0.25"))
     assert book.best_offer() == Level(D("100002.5"), D("1.5"))
     assert book.mid() == D("100001.5")
-    assert book.is_consistent
+    assert consistent(book)
 
 
 def test_levels_limits_depth(book: OrderBook) -> None:
@@ -105,7 +115,7 @@ def test_deleting_best_levels_moves_best_price(book: OrderBook) -> None:
     )
     assert book.best_bid() is None
     assert book.mid() is None
-    assert book.is_consistent
+    assert consistent(book)
 
 
 def test_new_snapshot_replaces_whole_book(book: OrderBook) -> None:
@@ -123,7 +133,7 @@ def test_empty_book_sentinel_snapshot_gives_empty_book() -> None:
     assert b.best_offer() is None
     assert b.levels(Side.BUY) == [] and b.levels(Side.SELL) == []
     assert b.mid() is None
-    assert b.has_snapshot and b.is_consistent
+    assert b.has_snapshot and consistent(b)
     # Quoting into it afterwards builds the book from increments.
     b.apply_increment([change(NEW, OFFER, "101", "1")], now_s=2.0)
     assert b.best_offer() == Level(D("101"), D("1"))
@@ -164,12 +174,12 @@ def test_crossed_increment_flags_once(book: OrderBook) -> None:
     assert problem == CROSSED_BOOK
     assert book.is_crossed()
     assert book.inconsistency == CROSSED_BOOK
-    assert not book.is_consistent
+    assert not consistent(book)
     # Still broken, but reported only once.
     assert book.apply_increment([change(NEW, BID, "100002", "1")], now_s=12.0) is None
     # A new snapshot clears it.
     book.apply_snapshot(snapshot((BID, "1", "1"), (OFFER, "2", "1")), now_s=13.0)
-    assert book.is_consistent
+    assert consistent(book)
 
 
 def test_locked_book_counts_as_crossed(book: OrderBook) -> None:
@@ -263,13 +273,13 @@ def test_keeper_reports_resubscribe_and_clears_on_snapshot() -> None:
         MarketDataIncrement(None, (change(DELETE, OFFER, "105", "0"),)), 2.0
     )
     assert flagged == {SYMBOL}
-    assert keeper.needs_resubscribe == {SYMBOL}
-    # Reported once; the standing set keeps it.
+    assert suspect(keeper) == {SYMBOL}
+    # Reported once; the book stays suspect.
     again = keeper.apply_increment(MarketDataIncrement(None, (change(NEW, BID, "99", "1"),)), 3.0)
     assert again == frozenset()
-    assert keeper.needs_resubscribe == {SYMBOL}
+    assert suspect(keeper) == {SYMBOL}
     keeper.apply_snapshot(snapshot((BID, "100", "1"), (OFFER, "101", "1")), 4.0)
-    assert keeper.needs_resubscribe == frozenset()
+    assert suspect(keeper) == set()
 
 
 def test_keeper_flags_crossing_increment() -> None:
@@ -297,4 +307,4 @@ def test_keeper_invalidate_all() -> None:
     assert keeper.invalidate_all() == {SYMBOL}
     book = keeper.book(SYMBOL)
     assert book is not None and book.inconsistency == SESSION_DOWN
-    assert keeper.needs_resubscribe == {SYMBOL}
+    assert suspect(keeper) == {SYMBOL}

@@ -257,11 +257,6 @@ class OrderBook:
 
     # ------------------------------------------------------------------ reads
 
-    @property
-    def is_consistent(self) -> bool:
-        """A snapshot has been applied and nothing since has made the book suspect."""
-        return self.has_snapshot and self.inconsistency is None
-
     def best_bid(self) -> Level | None:
         prices = self._bid_prices
         if not prices:
@@ -340,12 +335,12 @@ class OrderBook:
 
 
 class BookKeeper:
-    """Every symbol's book, routing 35=W/35=X values and collecting symbols to resubscribe.
+    """Every symbol's book, routing 35=W/35=X values and saying which symbols to resubscribe.
 
     ``apply_snapshot`` and ``apply_increment`` return the symbols whose book became
     inconsistent because of that message (once per episode, so acting on the return value
-    resubscribes once); :attr:`needs_resubscribe` is the standing set of such symbols until
-    a new snapshot arrives for each.
+    resubscribes once); each such book keeps its :attr:`OrderBook.inconsistency` until a new
+    snapshot arrives for it.
 
     Not thread-safe, by design: the trading loop is the only writer and reader (the FIX edge
     hands it the domain values), as for all trading state.
@@ -354,7 +349,6 @@ class BookKeeper:
     def __init__(self) -> None:
         self._books: dict[str, OrderBook] = {}
         self._symbols_by_req: dict[str, tuple[str, ...]] = {}
-        self._needs_resubscribe: set[str] = set()
         self.unroutable_changes = 0
         """Increment entries dropped because neither 55 nor the MDReqID named their symbol."""
         self.last_touched: Iterable[str] = ()
@@ -371,20 +365,14 @@ class BookKeeper:
     def books(self) -> Mapping[str, OrderBook]:
         return self._books
 
-    @property
-    def needs_resubscribe(self) -> frozenset[str]:
-        return frozenset(self._needs_resubscribe)
-
     def apply_snapshot(self, snapshot: MarketDataSnapshot, now_s: float) -> frozenset[str]:
         """Replace ``snapshot.symbol``'s book; returns it in a set if the new book is crossed."""
         symbol = snapshot.symbol
         book = self._books.get(symbol)
         if book is None:
             book = self._books[symbol] = OrderBook(symbol)
-        self._needs_resubscribe.discard(symbol)
         if book.apply_snapshot(snapshot, now_s) is None:
             return frozenset()
-        self._needs_resubscribe.add(symbol)
         return frozenset((symbol,))
 
     def apply_increment(self, increment: MarketDataIncrement, now_s: float) -> frozenset[str]:
@@ -429,14 +417,10 @@ class BookKeeper:
         for symbol, touched_book in touched.items():
             if touched_book._finish_update(now_s, problems.get(symbol)) is not None:
                 flagged.append(symbol)
-        if not flagged:
-            return frozenset()
-        self._needs_resubscribe.update(flagged)
         return frozenset(flagged)
 
     def invalidate_all(self, reason: str = SESSION_DOWN) -> frozenset[str]:
         """Mark every book untrustworthy (e.g. the MD session dropped); returns their symbols."""
         for book in self._books.values():
             book.invalidate(reason)
-        self._needs_resubscribe.update(self._books)
         return frozenset(self._books)
