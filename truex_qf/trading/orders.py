@@ -31,7 +31,6 @@ from truex_qf.domain.model import (
     NO_ORDER_ID,
     BusinessMessageReject,
     CancelOrder,
-    CxlRejReason,
     CxlRejResponseTo,
     ExecType,
     ExecutionReport,
@@ -536,7 +535,7 @@ class OrderManager:
                     f"reject of {rej.cl_ord_id}, in flight is {order.pending_request_id}",
                 )
             ]
-        if rej.reason == CxlRejReason.UNKNOWN_ORDER.value:
+        if rej.order_gone:
             trigger, reason = Trigger.ORDER_UNKNOWN_AT_VENUE, ORDER_UNKNOWN_AT_VENUE
         elif rej.response_to is CxlRejResponseTo.REPLACE:
             trigger, reason = Trigger.REPLACE_REJECTED, REPLACE_REJECTED
