@@ -17,6 +17,10 @@ show, and they are stable enough to compare code changes in one run.
     only as the stream does. Per message, on average: ``Message.toString``, reading the 35=X,
     applying it (the book and the top-of-book check), and the requote pass; and how many passes
     ran a full requote, at what cost each.
+``market data, coalesced``
+    the same, with the quote decision once per ``--burst`` messages (after the last of each),
+    as the runner coalesces a burst (issue 19, ``truex_qf.app.decision_gate``): what deciding
+    on every message costs, per message, against deciding once per burst.
 ``tick``
     the bench's tick-to-quote phase: tolerance 0, every message moving the top of book, so every
     pass replaces both quotes (the "venue" answers each replace with Replaced before the next
@@ -73,15 +77,17 @@ def quoting(strategy: StrategySettings) -> tuple[MarketMaker, InstantVenue, Book
     return mm, venue, stream
 
 
-def timed_pass(mm: MarketMaker, raw: str) -> tuple[int, int, int, int]:
-    """Read, apply and requote one 35=X: the clock before each step and after the last."""
+def timed_pass(mm: MarketMaker, raw: str, decide: bool = True) -> tuple[int, int, int, int]:
+    """Read, apply and requote (``decide``) one 35=X: the clock before each step and after
+    the last."""
     clock = time.perf_counter_ns
     read_at = clock()
     event = read_increment(raw, read_at)
     applied_at = clock()
     mm.handle(event)
     requoted_at = clock()
-    mm.requote_dirty()
+    if decide:
+        mm.requote_dirty()
     return read_at, applied_at, requoted_at, clock()
 
 
@@ -93,7 +99,7 @@ def _median_us(samples: list[int]) -> float | None:
     return round(statistics.median(samples) / 1000, 1) if samples else None
 
 
-def market_data(n: int) -> dict[str, Any]:
+def market_data(n: int, burst: int = 1) -> dict[str, Any]:
     strategy = dataclasses.replace(
         bench_strategy(),
         requote_tolerance_bps=default_strategy().requote_tolerance_bps,
@@ -111,10 +117,11 @@ def market_data(n: int) -> dict[str, Any]:
 
     mm.requote = counted  # type: ignore[method-assign]
     totals = dict.fromkeys(("to_string", "read", "apply", "requote_pass"), 0)
-    for message in messages:
+    for index, message in enumerate(messages):
         start = time.perf_counter_ns()
         raw = message.toString()
-        read_at, applied_at, requoted_at, done_at = timed_pass(mm, raw)
+        decide = (index + 1) % burst == 0 or index == n - 1
+        read_at, applied_at, requoted_at, done_at = timed_pass(mm, raw, decide)
         totals["to_string"] += read_at - start
         totals["read"] += applied_at - read_at
         totals["apply"] += requoted_at - applied_at
@@ -125,6 +132,7 @@ def market_data(n: int) -> dict[str, Any]:
     per_message["total"] = round(sum(per_message.values()), 2)
     return {
         "messages": n,
+        "burst": burst,
         "per_message_us": per_message,
         "full_requotes": full["count"],
         "full_requote_us": _us(full["ns"], full["count"]),
@@ -191,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=5000, help="messages per phase")
     parser.add_argument("--stages", action="store_true", help="time the requote's steps too")
+    parser.add_argument(
+        "--burst", type=int, default=10, help="messages per quote decision, coalesced phase"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if args.messages < 10:
@@ -201,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = {
         "machine": machine_facts(),
         "market_data": market_data(args.messages),
+        "market_data_coalesced": market_data(args.messages, max(1, args.burst)),
         "tick": tick(args.messages, args.stages),
     }
     md, tk = figures["market_data"], figures["tick"]
@@ -211,6 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  full requotes: {md['full_requotes']} of {md['messages']} messages, "
         f"{md['full_requote_us']} us each"
+    )
+    coalesced = figures["market_data_coalesced"]
+    print(
+        f"market data, one decision per {coalesced['burst']} messages, per message, mean us: "
+        + ", ".join(f"{key} {value}" for key, value in coalesced["per_message_us"].items())
     )
     print(
         f"tick, {tk['ticks_with_orders']} ticks with orders, p50 us: "
