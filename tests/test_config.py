@@ -1,16 +1,24 @@
 """Configuration errors are one line naming the setting and never echo a secret."""
 
+import ast
 from pathlib import Path
 
 import pytest
 
+import truex_qf
 from truex_qf.config import (
+    give_up_after_s,
+    live_namespace,
     load_env_file,
     load_fix_settings,
     prepare_state_dir,
+    recording_settings,
     redis_url,
     rest_url,
+    rest_url_is_set,
+    runtime_dir,
     state_dir_setting,
+    unknown_orders,
 )
 from truex_qf.domain.errors import ConfigError
 
@@ -133,3 +141,92 @@ def test_state_dir_is_made_and_proven_writable(tmp_path: Path):
     with pytest.raises(ConfigError, match="cannot write in the folder /proc"):
         prepare_state_dir(Path("/proc"))
     assert state_dir_setting({"TRUEX_STATE_DIR": "  "}) == Path("state")
+
+
+def test_recording_settings_defaults_and_values():
+    assert recording_settings({}) == recording_settings({"TRUEX_METRICS_HOST": " "})
+    empty = recording_settings({})
+    assert (empty.database_url, empty.redis_url, empty.metrics_port, empty.alert_webhook) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert (empty.metrics_host, empty.namespace) == ("127.0.0.1", None)
+    given = recording_settings(
+        {
+            "DATABASE_URL": " postgresql://u@h/db ",
+            "REDIS_URL": "redis://h:6379/0",
+            "TRUEX_METRICS_PORT": "9100",
+            "TRUEX_METRICS_HOST": "0.0.0.0",
+            "TRUEX_ALERT_WEBHOOK_URL": "https://hooks.example/x",
+            "TRUEX_LIVE_NAMESPACE": "MM1",
+        }
+    )
+    assert given.database_url == "postgresql://u@h/db"
+    assert (given.redis_url, given.metrics_port, given.metrics_host) == (
+        "redis://h:6379/0",
+        9100,
+        "0.0.0.0",
+    )
+    assert (given.alert_webhook, given.namespace) == ("https://hooks.example/x", "MM1")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("TRUEX_METRICS_PORT", "91OO", "not a port number"),
+        ("TRUEX_METRICS_HOST", "bad host", "malformed"),
+        ("TRUEX_ALERT_WEBHOOK_URL", "ftp://hooks.example", "is not supported"),
+        ("REDIS_URL", "http://h", "is not supported"),
+    ],
+)
+def test_recording_settings_name_the_bad_one(name, value, fragment):
+    with pytest.raises(ConfigError) as caught:
+        recording_settings({name: value})
+    assert caught.value.setting == name
+    assert fragment in str(caught.value)
+
+
+def test_run_options_from_the_environment():
+    assert unknown_orders({}) == "cancel"
+    assert unknown_orders({"TRUEX_UNKNOWN_ORDERS": " Adopt "}) == "adopt"
+    with pytest.raises(ConfigError, match="TRUEX_UNKNOWN_ORDERS: 'keep': use cancel or adopt"):
+        unknown_orders({"TRUEX_UNKNOWN_ORDERS": "keep"})
+    assert give_up_after_s({}) is None
+    assert give_up_after_s({"TRUEX_GIVE_UP_AFTER_S": "2.5"}) == 2.5
+    for bad, fragment in (("soon", "is not a number"), ("-1", "positive"), ("inf", "positive")):
+        with pytest.raises(ConfigError, match=f"TRUEX_GIVE_UP_AFTER_S: .*{fragment}"):
+            give_up_after_s({"TRUEX_GIVE_UP_AFTER_S": bad})
+    assert live_namespace({"TRUEX_LIVE_NAMESPACE": "  "}) is None
+    assert runtime_dir({}) is None
+    assert runtime_dir({"XDG_RUNTIME_DIR": "/run/user/1"}) == Path("/run/user/1")
+    assert not rest_url_is_set({}) and rest_url_is_set({"TRUEX_REST_URL": "off"})
+
+
+_ENV_READS = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
+
+
+def _environment_reads(path: Path) -> list[int]:
+    """Lines of ``path`` that touch the process environment (os.environ, os.getenv...)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in _ENV_READS:
+            lines.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            lines.extend(node.lineno for alias in node.names if alias.name in _ENV_READS)
+    return lines
+
+
+def test_only_config_reads_the_environment():
+    """Settings in one place: every other module receives values from truex_qf.config."""
+    package = Path(truex_qf.__file__).parent
+    readers = {
+        f"{path.relative_to(package)}:{line}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "config.py" or path.parent != package
+        for line in _environment_reads(path)
+    }
+    assert readers == set()
+    assert _environment_reads(package / "config.py")  # the guard sees a read where there is one

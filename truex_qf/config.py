@@ -113,6 +113,24 @@ def load_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+def process_environment() -> Mapping[str, str]:
+    """The process environment: the only place truex-qf reads it.
+
+    Every other module receives values (or, for the diagnostics that report on the
+    environment itself, this mapping) from the functions of this module.
+    """
+    return os.environ
+
+
+def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if env is None else env
+
+
+def _text(env: Mapping[str, str] | None, name: str) -> str:
+    """``env[name]`` stripped, "" when unset."""
+    return _env(env).get(name, "").strip()
+
+
 def apply_env_file(path: Path, environ: dict[str, str] | None = None) -> None:
     """Load ``path`` into the environment; variables already set in the environment win."""
     target = os.environ if environ is None else environ
@@ -215,8 +233,7 @@ WEB_SCHEMES = ("http", "https")
 
 def redis_url(env: Mapping[str, str] | None = None) -> str | None:
     """``REDIS_URL`` (redis://, rediss:// or unix://), None when unset."""
-    env = os.environ if env is None else env
-    value = env.get("REDIS_URL", "").strip()
+    value = _text(env, "REDIS_URL")
     if not value:
         return None
     return parse_url("REDIS_URL", value, REDIS_SCHEMES, needs_host=not value.startswith("unix"))
@@ -224,11 +241,95 @@ def redis_url(env: Mapping[str, str] | None = None) -> str | None:
 
 def rest_url(env: Mapping[str, str] | None = None) -> str | None:
     """``TRUEX_REST_URL`` (default: UAT's), or None for ``off`` (no REST client)."""
-    env = os.environ if env is None else env
-    value = env.get("TRUEX_REST_URL", "").strip() or UAT_REST_URL
+    value = _text(env, "TRUEX_REST_URL") or UAT_REST_URL
     if value.lower() == "off":
         return None
     return parse_url("TRUEX_REST_URL", value, WEB_SCHEMES)
+
+
+def rest_url_is_set(env: Mapping[str, str] | None = None) -> bool:
+    """Whether ``TRUEX_REST_URL`` is set at all (unset: UAT's, which the doctor warns about)."""
+    return bool(_text(env, "TRUEX_REST_URL"))
+
+
+def database_url_setting(env: Mapping[str, str] | None = None) -> str | None:
+    """``DATABASE_URL`` as given, None when unset (storage.database checks and completes it)."""
+    return _text(env, "DATABASE_URL") or None
+
+
+def live_namespace(env: Mapping[str, str] | None = None) -> str | None:
+    """``TRUEX_LIVE_NAMESPACE``: the live state's Redis namespace, None when unset."""
+    return _text(env, "TRUEX_LIVE_NAMESPACE") or None
+
+
+def sender_comp_id_setting(env: Mapping[str, str] | None = None) -> str | None:
+    """``TRUEX_SENDER_COMP_ID`` as given, unchecked (a status view's last-resort namespace)."""
+    return _text(env, "TRUEX_SENDER_COMP_ID") or None
+
+
+UNKNOWN_ORDER_POLICIES = ("cancel", "adopt")
+
+
+def unknown_orders(env: Mapping[str, str] | None = None) -> str:
+    """``TRUEX_UNKNOWN_ORDERS``: what reconciliation does with venue orders we did not place."""
+    value = _text(env, "TRUEX_UNKNOWN_ORDERS").lower() or "cancel"
+    if value not in UNKNOWN_ORDER_POLICIES:
+        raise ConfigError("TRUEX_UNKNOWN_ORDERS", f"{value!r}: use cancel or adopt")
+    return value
+
+
+GIVE_UP_ENV = "TRUEX_GIVE_UP_AFTER_S"
+
+
+def give_up_after_s(env: Mapping[str, str] | None = None) -> float | None:
+    """``TRUEX_GIVE_UP_AFTER_S``: how long the run may wait (WAITING: for reconciliation, for a
+    quotable symbol) before it gives up and exits 1; None when unset (the market maker's
+    default, 60 s)."""
+    text = _text(env, GIVE_UP_ENV)
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(GIVE_UP_ENV, f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise ConfigError(GIVE_UP_ENV, f"{text!r} must be a positive number of seconds")
+    return value
+
+
+def runtime_dir(env: Mapping[str, str] | None = None) -> Path | None:
+    """``XDG_RUNTIME_DIR`` (the per-user runtime folder for the account locks), None when unset."""
+    text = _text(env, "XDG_RUNTIME_DIR")
+    return Path(text) if text else None
+
+
+@dataclass(frozen=True)
+class RecordingSettings:
+    """Where a run records to and what watches it, as the environment says.
+
+    ``database_url`` is None for the default SQLite file in the state folder.
+    """
+
+    database_url: str | None
+    redis_url: str | None
+    metrics_port: int | None
+    metrics_host: str
+    alert_webhook: str | None
+    namespace: str | None
+
+
+def recording_settings(env: Mapping[str, str] | None = None) -> RecordingSettings:
+    """DATABASE_URL, REDIS_URL, TRUEX_METRICS_PORT/HOST, TRUEX_ALERT_WEBHOOK_URL and
+    TRUEX_LIVE_NAMESPACE, each checked (DATABASE_URL by storage.database)."""
+    env = _env(env)
+    return RecordingSettings(
+        database_url=database_url_setting(env),
+        redis_url=redis_url(env),
+        metrics_port=optional_port(env, "TRUEX_METRICS_PORT"),
+        metrics_host=optional_host(env, "TRUEX_METRICS_HOST", "127.0.0.1"),
+        alert_webhook=optional_url(env, "TRUEX_ALERT_WEBHOOK_URL", WEB_SCHEMES),
+        namespace=live_namespace(env),
+    )
 
 
 # ----------------------------------------------------------------------------- the state folder
@@ -236,8 +337,7 @@ def rest_url(env: Mapping[str, str] | None = None) -> str | None:
 
 def state_dir_setting(env: Mapping[str, str] | None = None) -> Path:
     """``TRUEX_STATE_DIR`` as a path (default ``state``), not yet checked against the disk."""
-    env = os.environ if env is None else env
-    return Path(env.get("TRUEX_STATE_DIR", "").strip() or "state")
+    return Path(_text(env, "TRUEX_STATE_DIR") or "state")
 
 
 def prepare_state_dir(path: Path, setting: str = "TRUEX_STATE_DIR") -> Path:
@@ -295,7 +395,7 @@ def load_identity(env: Mapping[str, str]) -> tuple[str, str]:
 
 def load_fix_settings(env: Mapping[str, str] | None = None) -> FixSettings:
     """Validated FIX settings from ``env`` (default: the process environment)."""
-    env = os.environ if env is None else env
+    env = _env(env)
     credentials = load_credentials(env)
     sender, client_id = load_identity(env)
     if sender == credentials.api_key:

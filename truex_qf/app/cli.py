@@ -40,11 +40,15 @@ from truex_qf.config import (
     UAT_ORDER_ENTRY_PORT,
     apply_env_file,
     check_state_dir,
+    live_namespace,
     load_fix_settings,
     prepare_state_dir,
+    process_environment,
     redis_url,
     rest_url,
+    sender_comp_id_setting,
     state_dir_setting,
+    unknown_orders,
 )
 from truex_qf.domain.errors import ConfigError, TruexError
 from truex_qf.domain.model import Side
@@ -319,7 +323,7 @@ def simulate(
     )
 
     global _waits_for_stop
-    identity = simulator_identity(os.environ)
+    identity = simulator_identity(process_environment())
     ports = {"--oe-port": oe_port, "--md-port": md_port, "--rest-port": rest_port}
     if len(set(ports.values())) < len(ports):
         raise ConfigError("--oe-port/--md-port/--rest-port", "must be three different ports")
@@ -918,9 +922,9 @@ def status(interval_s: float, once: bool, namespace: str | None, run_id: str | N
         run = None
     namespace = (
         namespace
-        or os.environ.get("TRUEX_LIVE_NAMESPACE", "").strip()
+        or live_namespace()
         or (run.sender_comp_id if run else "")
-        or os.environ.get("TRUEX_SENDER_COMP_ID", "").strip()
+        or sender_comp_id_setting()
         or "default"
     )
     with contextlib.ExitStack() as stack:
@@ -1062,7 +1066,7 @@ def doctor(timeout_s: float) -> None:
     from truex_qf.ops.doctor import exit_code, format_check, run_doctor, runbook_line
 
     checks = run_doctor(
-        os.environ, timeout_s=timeout_s, report=lambda c: click.echo(format_check(c))
+        process_environment(), timeout_s=timeout_s, report=lambda c: click.echo(format_check(c))
     )
     if runbook_line(checks):
         click.echo(runbook_line(checks))
@@ -1073,11 +1077,7 @@ def _unknown_order_policy():
     """TRUEX_UNKNOWN_ORDERS: what reconciliation does with venue orders we did not place."""
     from truex_qf.trading.reconcile import UnknownOrderPolicy
 
-    value = os.environ.get("TRUEX_UNKNOWN_ORDERS", "").strip().lower() or "cancel"
-    try:
-        return UnknownOrderPolicy(value)
-    except ValueError:
-        raise ConfigError("TRUEX_UNKNOWN_ORDERS", f"{value!r}: use cancel or adopt") from None
+    return UnknownOrderPolicy(unknown_orders())
 
 
 def _positive_duration(duration_s: float) -> None:

@@ -40,11 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from truex_qf.config import runtime_dir
 from truex_qf.domain.errors import TruexError
 
 LOCK_FILE = "truex-qf.lock"
 PID_FILE = "truex-qf.pid"
-RUNTIME_DIR_ENV = "XDG_RUNTIME_DIR"
 # The holder writes its PID right after taking the lock: a reader that finds the file still
 # empty waits this long for it.
 _PID_WAIT_S = 1.0
@@ -76,9 +76,9 @@ def account_lock_path(key: str) -> Path:
 
 
 def _account_lock_dir() -> Path:
-    runtime = os.environ.get(RUNTIME_DIR_ENV, "").strip()
-    if runtime and Path(runtime).is_dir():
-        folder = Path(runtime) / "truex-qf"
+    runtime = runtime_dir()
+    if runtime is not None and runtime.is_dir():
+        folder = runtime / "truex-qf"
     else:
         folder = Path(tempfile.gettempdir()) / f"truex-qf-{os.getuid()}"
     try:

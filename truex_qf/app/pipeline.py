@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
 import time
 import uuid
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import inspect
 
-from truex_qf.config import WEB_SCHEMES, optional_host, optional_port, optional_url, redis_url
+from truex_qf.config import recording_settings
 from truex_qf.domain.model import Command, SessionLoggedOn, SessionLoggedOut, SessionRole
 from truex_qf.observe.alerts import AlertManager
 from truex_qf.observe.live_state import (
@@ -87,17 +86,20 @@ class PipelineSettings:
 def pipeline_settings(
     state_dir: Path, namespace: str, env: Mapping[str, str] | None = None
 ) -> PipelineSettings:
-    """From DATABASE_URL, REDIS_URL, TRUEX_METRICS_PORT/HOST, TRUEX_ALERT_WEBHOOK_URL."""
-    env = os.environ if env is None else env
+    """From the environment as :func:`truex_qf.config.recording_settings` reads it (``env``:
+    another mapping, for tests): DATABASE_URL, REDIS_URL, TRUEX_METRICS_PORT/HOST,
+    TRUEX_ALERT_WEBHOOK_URL, TRUEX_LIVE_NAMESPACE."""
+    url = database_url(state_dir, env)  # checked first, as before
+    recording = recording_settings(env)
     return PipelineSettings(
-        database_url=database_url(state_dir, env),
-        create_fresh_schema=not env.get("DATABASE_URL", "").strip(),
+        database_url=url,
+        create_fresh_schema=recording.database_url is None,
         spill_path=state_dir / "store-spill.jsonl",
-        redis_url=redis_url(env),
-        metrics_port=optional_port(env, "TRUEX_METRICS_PORT"),
-        metrics_host=optional_host(env, "TRUEX_METRICS_HOST", "127.0.0.1"),
-        alert_webhook=optional_url(env, "TRUEX_ALERT_WEBHOOK_URL", WEB_SCHEMES),
-        namespace=env.get("TRUEX_LIVE_NAMESPACE", "").strip() or namespace,
+        redis_url=recording.redis_url,
+        metrics_port=recording.metrics_port,
+        metrics_host=recording.metrics_host,
+        alert_webhook=recording.alert_webhook,
+        namespace=recording.namespace or namespace,
     )
 
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import queue
 import threading
 import time
@@ -44,7 +43,8 @@ from truex_qf.app.decision_gate import DecisionGate
 from truex_qf.app.live_view import LiveView, shown
 from truex_qf.app.pipeline import Pipeline, describe_venue
 from truex_qf.config import FixSettings
-from truex_qf.domain.errors import ConfigError, LogonRejectedError, TruexError
+from truex_qf.config import give_up_after_s as give_up_setting
+from truex_qf.domain.errors import LogonRejectedError, TruexError
 from truex_qf.domain.model import (
     InboundEvent,
     LogonRefused,
@@ -79,7 +79,6 @@ LOGON_TIMEOUT_S = 30.0
 STOP_POLL_S = 0.1  # how often the loop looks at a stop request (Ctrl-C, end of --duration)
 QUEUE_POLL_S = 0.05  # how often shutdown looks at the queue of session events
 CANCEL_RETRY_S = 0.2  # shutdown: cancel again after this long without a report
-GIVE_UP_ENV = "TRUEX_GIVE_UP_AFTER_S"
 VENUE_TRADE_HISTORY_S = 27 * 86400.0  # TrueX lists 28 days of trades; a day's margin
 NO_REST_REASON = "no REST client (TRUEX_REST_URL=off)"
 _MARKET_DATA = (MarketDataIncrement, MarketDataSnapshot)
@@ -88,16 +87,8 @@ _MARKET_DATA = (MarketDataIncrement, MarketDataSnapshot)
 def give_up_after_s(env: dict[str, str] | None = None) -> float:
     """TRUEX_GIVE_UP_AFTER_S: how long the run may wait (WAITING: for reconciliation, for a
     quotable symbol) before it gives up and exits 1; 60 s by default."""
-    text = (os.environ if env is None else env).get(GIVE_UP_ENV, "").strip()
-    if not text:
-        return DEFAULT_GIVE_UP_S
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(GIVE_UP_ENV, f"{text!r} is not a number of seconds") from None
-    if not 0 < value < float("inf"):
-        raise ConfigError(GIVE_UP_ENV, f"{text!r} must be a positive number of seconds")
-    return value
+    value = give_up_setting(env)  # read and checked by truex_qf.config
+    return DEFAULT_GIVE_UP_S if value is None else value
 
 
 class GaveUpError(TruexError):

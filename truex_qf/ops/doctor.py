@@ -49,7 +49,9 @@ from truex_qf.config import (
     UAT_REST_URL,
     FixSettings,
     load_fix_settings,
+    rest_url_is_set,
 )
+from truex_qf.config import rest_url as config_rest_url
 from truex_qf.domain.errors import ConfigError, TruexError
 from truex_qf.fix.signing import logon_signature
 from truex_qf.observe.runbook import doctor_link
@@ -494,7 +496,7 @@ class _Doctor:
             return None
         try:
             settings = load_fix_settings(self.env)
-            rest_url = _rest_url(self.env)
+            rest_url = config_rest_url(self.env) or ""
         except ConfigError as exc:
             self.emit(CONFIG, Verdict.FAIL, str(exc), f"fix {exc.setting}")
             return None
@@ -520,7 +522,7 @@ class _Doctor:
                 f"OE port {oe_port} and MD port {md_port} look swapped ({detail})",
                 PORTS_HINT,
             )
-        elif _is_loopback(settings.host) and not self.env.get("TRUEX_REST_URL", "").strip():
+        elif _is_loopback(settings.host) and not rest_url_is_set(self.env):
             self.emit(
                 CONFIG,
                 Verdict.WARN,
@@ -821,21 +823,6 @@ def run_doctor(
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _rest_url(env: Mapping[str, str]) -> str:
-    """TRUEX_REST_URL validated; "" when it is ``off``."""
-    url = env.get("TRUEX_REST_URL", "").strip() or DEFAULT_REST_URL
-    if url.lower() == "off":
-        return ""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError("TRUEX_REST_URL", f"{url!r} is not an http(s) URL (or 'off')")
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        raise ConfigError("TRUEX_REST_URL", f"{url!r} has a malformed port") from None
-    return url
 
 
 def _is_loopback(host: str) -> bool:

@@ -16,7 +16,6 @@ that does not exist yet is skipped, never created: reading must not leave files 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,7 +44,6 @@ def demo_state_dir(state_dir: Path) -> Path:
 
 def store_urls(state_dir: Path, env: Mapping[str, str] | None = None) -> list[str]:
     """The state folder's stores that exist: the program's, then the demo's (module doc)."""
-    env = os.environ if env is None else env
     urls = []
     for folder in (Path(state_dir), demo_state_dir(state_dir)):
         url = database_url(folder, env)

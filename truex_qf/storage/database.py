@@ -10,7 +10,6 @@ Every message that names a database shows its URL with the password masked.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from truex_qf.config import database_url_setting
 from truex_qf.domain import netutil
 from truex_qf.domain.errors import ConfigError, TruexError
 from truex_qf.storage.schema import SCHEMA_REVISION
@@ -51,14 +51,14 @@ def mask_url(url: str | URL) -> str:
     return netutil.mask_url(url)
 
 
-def database_url(state_dir: Path, env: Mapping[str, str] = os.environ) -> str:
+def database_url(state_dir: Path, env: Mapping[str, str] | None = None) -> str:
     """``DATABASE_URL`` when set, else the SQLite file ``truex-qf.db`` in ``state_dir``.
 
     ``postgres://`` and ``postgresql://`` mean PostgreSQL through psycopg2. Raises
     :class:`ConfigError` naming ``DATABASE_URL`` (with the password masked) when it does not
     parse or names a database this program cannot write to.
     """
-    raw = env.get("DATABASE_URL", "").strip()
+    raw = database_url_setting(env)  # the environment (or ``env``), read by truex_qf.config
     if not raw:
         path = Path(state_dir).expanduser().resolve() / SQLITE_FILE_NAME
         return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)

@@ -13,11 +13,10 @@ then check the generated ops by hand and bump ``SCHEMA_REVISION`` in ``schema.py
 
 from __future__ import annotations
 
-import os
-
 from alembic import context
 from sqlalchemy import Connection
 
+from truex_qf.config import database_url_setting
 from truex_qf.storage.schema import metadata
 
 config = context.config
@@ -43,7 +42,7 @@ def run_migrations() -> None:
     # imported here: the program's path above never needs an engine of its own
     from truex_qf.storage.database import make_engine
 
-    url = config.attributes.get("database_url") or os.environ.get("DATABASE_URL")
+    url = config.attributes.get("database_url") or database_url_setting()
     if not url:
         raise RuntimeError("set DATABASE_URL to the database to migrate")
     engine = make_engine(url)
