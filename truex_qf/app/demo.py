@@ -2,11 +2,19 @@
 
 No servers, no credentials to set: the demo makes a throw-away API key and secret, starts the
 simulator on free loopback ports with a seeded BTC-PYUSD book, and points the client at it.
+
+As on the real venue, the price moves first on a reference venue (a simulated Coinbase ticker
+on a loopback websocket, :mod:`truex_qf.sim.reference_feed`), the TrueX book follows it
+``DEMO_BOOK_LAG_STEPS`` flow steps late, and informed takers pick off quotes left on the wrong
+side of the reference (:mod:`truex_qf.sim.flow`). The demo quotes off the streamed reference
+(``primary = "reference"``), which is what keeps it from being picked off:
+``python -m bench.reference_cost`` measures the difference.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import secrets
 import threading
 import uuid
@@ -19,15 +27,21 @@ from truex_qf.app.pipeline import Pipeline, pipeline_settings
 from truex_qf.app.runner import Runner, RunSummary
 from truex_qf.config import Credentials, FixSettings
 from truex_qf.domain.netutil import free_port
+from truex_qf.feeds.coinbase_ws import CoinbaseStream
 from truex_qf.rest.client import TruexRestClient
 from truex_qf.sim.fix_acceptor import VenueAccount
 from truex_qf.sim.flow import FlowSettings, SimulatedFlow
+from truex_qf.sim.reference_feed import SimulatedReference
 from truex_qf.sim.rest_server import SimulatorRestServer
 from truex_qf.sim.server import SimulatedVenue, SimulatorSettings
+from truex_qf.strategy.coinbase import SOURCE_NAME as COINBASE
+from truex_qf.strategy.coinbase import coinbase_product
 from truex_qf.strategy.settings import StrategySettings, default_strategy
 
 DEMO_SYMBOL = "BTC-PYUSD"
 DEMO_MID = Decimal("100000")
+DEMO_BOOK_LAG_STEPS = 5  # the TrueX book follows the reference 1 s late (0.2 s flow steps)
+DEMO_INFORMED_TAKERS = 0.3  # chance per flow step of an informed taker
 
 
 @dataclass(frozen=True)
@@ -76,7 +90,8 @@ def demo_strategy(base: StrategySettings) -> StrategySettings:
 
     The simulated makers stand 8 bps either side of their fair value; at 4 bps our quotes are
     the best bid and offer most of the time, so the demo shows fills, skew and PnL within
-    seconds. Everything else (risk limits, requote rules) is the default.
+    seconds. Fair value is the streamed reference (the simulated Coinbase ticker), the TrueX
+    book its guard. Everything else (risk limits, requote rules) is the default.
     """
     symbols = []
     for symbol in base.symbols:
@@ -89,7 +104,10 @@ def demo_strategy(base: StrategySettings) -> StrategySettings:
             inventory_skew_bps=Decimal(6),
             max_skew_bps=Decimal(6),
         )
-        symbols.append(dataclasses.replace(symbol, quoting=quoting))
+        fair_value = dataclasses.replace(symbol.fair_value, primary="reference")
+        symbols.append(
+            dataclasses.replace(symbol, quoting=quoting, reference=COINBASE, fair_value=fair_value)
+        )
     return dataclasses.replace(base, symbols=tuple(symbols), requote_tolerance_bps=Decimal(3))
 
 
@@ -112,12 +130,22 @@ def run_demo(
     """The simulator with flow and the market maker against it, for ``duration_s``."""
     local = start_local_venue(state_dir, seed=False)
     engine = local.venue.engine
+    reference = SimulatedReference(coinbase_product(DEMO_SYMBOL), DEMO_MID)
+    stream = CoinbaseStream(DEMO_SYMBOL, url=reference.start(), proxy=None)
     flow = SimulatedFlow(
         engine,
         local.venue.application.publish,
         local.venue.application.lock,
-        FlowSettings(symbol=DEMO_SYMBOL, start_price=DEMO_MID, seed=flow_seed),
+        FlowSettings(
+            symbol=DEMO_SYMBOL,
+            start_price=DEMO_MID,
+            book_lag_steps=DEMO_BOOK_LAG_STEPS,
+            informed_taker_probability=DEMO_INFORMED_TAKERS,
+            seed=flow_seed,
+        ),
+        on_reference=reference.set,
     )
+    stream.start()
     flow.start()
     rest_server = SimulatorRestServer(local.venue)
     rest_server.start()
@@ -128,12 +156,14 @@ def run_demo(
         runner = Runner(
             local.client_settings,
             demo_strategy(default_strategy()),
+            references={DEMO_SYMBOL: stream},
             view=view,
             pipeline=pipeline,
             mode="demo",
             rest=rest,
             stop=stop,
         )
+        stream.set_listener(functools.partial(runner.inputs_moved, DEMO_SYMBOL))
         summary = runner.run(duration_s)
         client_id = local.client_settings.client_id
         with local.venue.application.lock:
@@ -143,5 +173,7 @@ def run_demo(
         return DemoRun(summary=summary, venue_fills=venue_fills, run_id=pipeline.run_id)
     finally:
         flow.stop()
+        stream.stop()
+        reference.stop()
         rest_server.stop()
         local.venue.stop(force=True)
