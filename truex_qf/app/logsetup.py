@@ -158,7 +158,9 @@ def stop_logging() -> None:
     global _listener, _queue_handler, _records
     _records = None
     if _queue_handler is not None:
-        logging.getLogger("truex_qf").removeHandler(_queue_handler)
+        package = logging.getLogger("truex_qf")
+        package.removeHandler(_queue_handler)
+        package.propagate = True  # as before configure_logging: records reach the root again
         _queue_handler = None
     if _listener is not None:
         listener, _listener = _listener, None
