@@ -128,6 +128,7 @@ def test_run_lands_in_postgres_verifies_and_replays(tmp_path, market, postgres_d
         )
         second = scrape(pipeline.metrics_port)
         assert total(second, "truexqf_orders_sent_total") > 0
+        assert total(second, "truexqf_decision_lag_seconds_count") > 0  # the runner's decisions
         assert second['truexqf_session_up{role="order_entry"}'] == 1
         live = read_live_state(redis_url, DEFAULT_PREFIX, pipeline.settings.namespace)
         assert DEMO_SYMBOL in json.dumps(live)

@@ -120,6 +120,7 @@ EXPECTED_NAMES = (
     "truexqf_order_messages_last_second",
     "truexqf_order_messages_limit_per_second",
     "truexqf_tick_to_quote_seconds",
+    "truexqf_decision_lag_seconds",
     "truexqf_order_to_ack_seconds",
     "truexqf_cancel_to_ack_seconds",
 )
@@ -404,3 +405,10 @@ def test_the_waiting_state_is_a_gauge_value_with_its_reason():
     text = metrics.render()
     assert "truexqf_trading_state 3.0" in text
     assert 'reason="WAITING_FOR_RECONCILIATION",state="WAITING"' in text
+
+
+def test_decision_lag_is_a_histogram_of_each_decision(metrics):
+    metrics.decision_made(150_000)
+    metrics.decision_made(2_000_000)
+    assert value(metrics, "truexqf_decision_lag_seconds_count") == 2
+    assert value(metrics, "truexqf_decision_lag_seconds_sum") == pytest.approx(0.00215)

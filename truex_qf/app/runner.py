@@ -236,8 +236,11 @@ class Runner:
         # market data's quote decisions, coalesced during bursts (module docstring)
         self.gate = DecisionGate(strategy.max_decision_lag_us)
         self._clock_ns = time.perf_counter_ns  # the clock of the events' received_ns
-        # the bench's probe: each decision's lag, from the oldest message it covered (ns)
-        self.on_decision_lag: Callable[[int], None] | None = None
+        # each decision's lag from the oldest message it covered (ns): the metrics' histogram
+        # truexqf_decision_lag_seconds when recording (the bench puts its own recorder here)
+        self.on_decision_lag: Callable[[int], None] | None = (
+            pipeline.metrics.decision_made if pipeline is not None else None
+        )
 
     def run(self, duration_s: float | None = None) -> RunSummary:
         """Trade until ``duration_s`` passes or :attr:`stop_requested` is set; then flatten."""

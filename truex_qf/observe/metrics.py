@@ -407,6 +407,13 @@ class Metrics:
             buckets=LATENCY_BUCKETS_S,
             registry=r,
         )
+        self.decision_lag = Histogram(
+            "truexqf_decision_lag_seconds",
+            "From the oldest market-data message a quote decision covers to that decision "
+            "(bursts are decided on together, within max_decision_lag_us while they last).",
+            buckets=LATENCY_BUCKETS_S,
+            registry=r,
+        )
         self.order_to_ack = Histogram(
             "truexqf_order_to_ack_seconds",
             "From sending a new order or replace to the venue's definitive answer.",
@@ -503,6 +510,10 @@ class Metrics:
         return age_s
 
     # ------------------------------------------------------------------ inbound events
+
+    def decision_made(self, lag_ns: int) -> None:
+        """A quote decision, ``lag_ns`` after the oldest message it covers (the runner's)."""
+        self.decision_lag.observe(lag_ns / 1e9)
 
     def observe(self, event: object) -> None:
         """Count one inbound domain event (anything taken off the event queue)."""
