@@ -22,6 +22,7 @@ import quickfix as fix
 from tests.support.orders import new_order
 from tests.support.rawfix import RawVenue
 from tests.support.sessions import EventLog, unique_comp_id
+from tests.support.timing import wait_until
 from truex_qf.app.demo import DEMO_MID, DEMO_SYMBOL, LocalVenue
 from truex_qf.config import Credentials, FixSettings
 from truex_qf.domain.clordid import ClOrdIdGenerator
@@ -177,6 +178,14 @@ def test_security_list_update_reaches_the_client_as_an_event(
             dictionaries,
         )
         update = events.wait_for(lambda e: isinstance(e, SecurityListUpdate))
+        # the client hands the event on before it logs the warning: wait for the line too
+        wait_until(
+            lambda: any(
+                "security list delete BTC-PYUSD" in r.getMessage()
+                for r in caplog.records
+                if r.levelno == logging.WARNING
+            )
+        )
     assert isinstance(update, SecurityListUpdate)
     assert [(u.action, u.security.symbol) for u in update.updates] == [
         (ListUpdateAction.ADD, "SOL-PYUSD"),
@@ -239,6 +248,8 @@ def test_invalid_session_id_with_empty_comp_ids(raw_oe, caplog) -> None:
     with caplog.at_level(logging.ERROR, logger="truex_qf.fix"):
         gateway.send("j", [(45, "0"), (380, "0"), (58, "Invalid session ID")], "", "")
         reject = events.wait_for(lambda e: isinstance(e, BusinessMessageReject))
+        # the event is handed on before the line is logged: wait for the line too
+        wait_until(lambda: any("Invalid session ID" in r.getMessage() for r in caplog.records))
     assert isinstance(reject, BusinessMessageReject)
     assert (reject.reason, reject.ref_seq_num, reject.text) == ("0", 0, "Invalid session ID")
     assert reject.invalid_session
