@@ -64,7 +64,7 @@ def state_text(mm: MarketMaker) -> str:
     return f"{mm.risk.state.value} ({detail})" if detail else mm.risk.state.value
 
 
-def _currencies(symbol: str) -> tuple[str, str]:
+def currencies(symbol: str) -> tuple[str, str]:
     """``BTC-PYUSD`` -> (``BTC``, ``PYUSD``): TrueX names a pair base-quote."""
     base, _, quote = symbol.partition("-")
     return base, quote or "quote"
@@ -74,7 +74,7 @@ def status_lines(mm: MarketMaker, uptime_s: float) -> list[str]:
     """The footer's lines: two for the run (uptime and state; sessions and counts), two per
     symbol (the market and our quotes; our position and PnL). Call holding the trading lock."""
     oe, md = mm.sessions_up
-    bases = {_currencies(symbol)[0] for symbol in mm.symbols}
+    bases = {currencies(symbol)[0] for symbol in mm.symbols}
     unit = bases.pop() if len(bases) == 1 else "base"
     lines = [
         f"up {duration_text(uptime_s)} | {state_text(mm)}",
@@ -85,7 +85,7 @@ def status_lines(mm: MarketMaker, uptime_s: float) -> list[str]:
     ]
     fair_values = mm.fair_values()
     for symbol in mm.symbols:
-        base, quote = _currencies(symbol)
+        base, quote = currencies(symbol)
         book = mm.books.book(symbol)
         bid = book.best_bid_price() if book else None
         ask = book.best_offer_price() if book else None

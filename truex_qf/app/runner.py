@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from truex_qf.app.decision_gate import DecisionGate
-from truex_qf.app.live_view import LiveView, shown
+from truex_qf.app.live_view import LiveView, currencies, shown
 from truex_qf.app.pipeline import Pipeline, describe_venue
 from truex_qf.config import FixSettings
 from truex_qf.config import give_up_after_s as give_up_setting
@@ -114,15 +114,24 @@ class RunSummary:
     working_orders_after_shutdown: int
 
     def lines(self) -> list[str]:
-        def per_symbol(values: dict) -> str:
-            return ", ".join(f"{s} {shown(v)}" for s, v in sorted(values.items())) or "none"
+        def per_symbol(values: dict, in_quote: bool = True) -> str:
+            """Each symbol's amount with its unit: money in the pair's quote currency
+            (TrueX's fee currency), a position in its base currency."""
+            return (
+                ", ".join(
+                    f"{s} {shown(v)}"
+                    + ("" if v is None else f" {currencies(s)[1 if in_quote else 0]}")
+                    for s, v in sorted(values.items())
+                )
+                or "none"
+            )
 
         denials = ", ".join(f"{k} {v}" for k, v in sorted(self.risk_denials.items()))
         return [
             f"orders sent: {self.orders_sent} new, {self.replaces_sent} replace, "
             f"{self.cancels_sent} cancel",
             f"fills: {self.fills} ({self.filled_base} base)",
-            f"position: {per_symbol(self.positions)}",
+            f"position: {per_symbol(self.positions, in_quote=False)}",
             f"realized pnl: {per_symbol(self.realized_pnl)} (fees {per_symbol(self.fees)})",
             f"unrealized pnl: {per_symbol(self.unrealized_pnl)}",
             f"risk denials: {sum(self.risk_denials.values())}"
