@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 
 from truex_qf import __version__
 from truex_qf.feeds.coinbase_wire import reference_price
+from truex_qf.feeds.latest import LatestReference
 from truex_qf.strategy.coinbase import DEFAULT_BASE_URL, SOURCE_NAME, coinbase_product
 from truex_qf.strategy.reference import Listener, ReferencePrice
 
@@ -74,8 +75,7 @@ class CoinbaseRestTicker:
         self.timeout_s = timeout_s
         self.should_poll = should_poll
         self._clock = clock
-        self._latest: ReferencePrice | None = None
-        self._listener: Listener | None = None
+        self._prices = LatestReference(f"coinbase ticker {self.product_id}")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.successes = 0
@@ -86,11 +86,11 @@ class CoinbaseRestTicker:
 
     def latest(self) -> ReferencePrice | None:
         """The most recent good observation (None before the first); never blocks."""
-        return self._latest
+        return self._prices.value
 
     def set_listener(self, listener: Listener | None) -> None:
         """Called after a poll that changed the price (on the polling thread)."""
-        self._listener = listener
+        self._prices.listener = listener
 
     def fetch(self) -> ReferencePrice:
         """One request, raising on any failure (:meth:`poll_once` is the safe wrapper)."""
@@ -129,19 +129,8 @@ class CoinbaseRestTicker:
             )
         self.consecutive_errors = 0
         self.successes += 1
-        previous, self._latest = self._latest, observation
-        if previous is None or previous.price != observation.price:
-            self._notify()
+        self._prices.publish(observation)
         return observation
-
-    def _notify(self) -> None:
-        listener = self._listener
-        if listener is None:
-            return
-        try:
-            listener()
-        except Exception:  # the trading side's problem, not the poll's
-            log.exception("coinbase ticker %s: the price listener failed", self.product_id)
 
     def start(self) -> None:
         """Start polling on a daemon thread (idempotent)."""

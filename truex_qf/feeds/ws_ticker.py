@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from websockets.asyncio.client import connect
 
+from truex_qf.feeds.latest import LatestReference
 from truex_qf.strategy.reference import Listener, ReferencePrice
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,7 @@ class WebsocketTicker:
         self.open_timeout_s = open_timeout_s
         self.proxy = proxy  # websockets' default: the environment's proxy settings
         self._clock = clock
-        self._latest: ReferencePrice | None = None
-        self._listener: Listener | None = None
+        self._prices = LatestReference(f"{self.name} {product_id}")
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task[None] | None = None
@@ -114,16 +114,16 @@ class WebsocketTicker:
 
     def latest(self) -> ReferencePrice | None:
         """The most recent good ticker (None before the first); never blocks."""
-        return self._latest
+        return self._prices.value
 
     def age_s(self) -> float | None:
         """Seconds since the latest ticker was received (None before the first)."""
-        latest = self._latest
+        latest = self._prices.value
         return None if latest is None else self._clock() - latest.timestamp_s
 
     def set_listener(self, listener: Listener | None) -> None:
         """Called on the feed's thread after a ticker changed the price."""
-        self._listener = listener
+        self._prices.listener = listener
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -239,19 +239,8 @@ class WebsocketTicker:
         if observation is None:
             return False
         self.tickers += 1
-        previous, self._latest = self._latest, observation
-        if previous is None or previous.price != observation.price:
-            self._notify()
+        self._prices.publish(observation)
         return True
-
-    def _notify(self) -> None:
-        listener = self._listener
-        if listener is None:
-            return
-        try:
-            listener()
-        except Exception:  # the trading side's problem, not the feed's
-            log.exception("%s %s: the price listener failed", self.name, self.product_id)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.product_id!r}, url={self.url!r})"
