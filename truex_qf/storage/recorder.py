@@ -87,8 +87,16 @@ class JournalTap:
 class StoreRecorder:
     """A market-maker listener: orders, order events, fills, risk and session events."""
 
-    def __init__(self, run_id: str, submit: Submit, orders: OrderManager) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        submit: Submit,
+        orders: OrderManager,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        """``clock``: the UTC time rows are stamped with (a backtest's virtual clock)."""
         self.run_id = run_id
+        self._now = clock
         self._submit = submit
         self._orders = orders
         self._created: dict[str, datetime] = {}  # first time each order lineage was seen
@@ -118,7 +126,7 @@ class StoreRecorder:
         return order.cl_ord_ids[0] if order and order.cl_ord_ids else cl_ord_id
 
     def _order_changed(self, event: OrderStateChanged) -> None:
-        at = now_utc()
+        at = self._now()
         self._row(
             "order_events",
             cl_ord_id=self._lineage(event.cl_ord_id),
@@ -132,7 +140,7 @@ class StoreRecorder:
         self._upsert_order(event.cl_ord_id, at)
 
     def _fill(self, fill: Fill) -> None:
-        at = now_utc()
+        at = self._now()
         self._row(
             "executions",
             exec_id=fill.exec_id,
@@ -182,7 +190,7 @@ class StoreRecorder:
             reason_code=event.reason_code,
             symbol=event.symbol,
             detail=f"{event.side.name} level {event.level}: {event.detail}",
-            at=now_utc(),
+            at=self._now(),
         )
 
     def _state_changed(self, event: TradingStateChanged) -> None:
@@ -192,7 +200,7 @@ class StoreRecorder:
             reason_code=event.state.value,
             symbol=None,
             detail=event.reason,
-            at=now_utc(),
+            at=self._now(),
         )
 
     def _session(
@@ -210,12 +218,12 @@ class StoreRecorder:
             role=event.role.value,
             kind=kind,
             text=getattr(event, "text", None),
-            at=now_utc(),
+            at=self._now(),
         )
 
     def snapshot(self, positions: PositionBook, fair_values: Mapping[str, Decimal]) -> None:
         """Position and PnL per symbol, now (the runner calls this periodically and at the end)."""
-        at = now_utc()
+        at = self._now()
         for symbol, snap in positions.snapshot(fair_values).items():
             self._row(
                 "position_snapshots",
