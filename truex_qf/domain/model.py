@@ -331,7 +331,10 @@ class BookEntry:
 
 
 class BookChange(NamedTuple):
-    """One entry of an incremental refresh (a named tuple: see the module docstring)."""
+    """One entry of an incremental refresh (a named tuple: see the module docstring).
+
+    ``aggressor_side``: AggressorSide(2446) of a trade entry, when the venue sent it.
+    """
 
     action: MDUpdateAction
     entry_type: MDEntryType
@@ -339,6 +342,7 @@ class BookChange(NamedTuple):
     size: Decimal
     symbol: str | None = None
     level: int | None = None
+    aggressor_side: Side | None = None
 
 
 @dataclass(frozen=True, slots=True)

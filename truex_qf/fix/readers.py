@@ -266,7 +266,7 @@ def read_increment(raw: str, received_ns: int = 0) -> MarketDataIncrement:
     """
     md_req_id: str | None = None
     changes: list[BookChange] = []
-    entry: list[str | None] | None = None  # 279, 269, 270, 271, 55, 1023 of the current entry
+    entry: list[str | None] | None = None  # 279, 269, 270, 271, 55, 1023, 2446 of an entry
     start = raw.find("\x01262=")
     group = raw.find("\x01268=")
     if start < 0 or 0 <= group < start:
@@ -276,7 +276,7 @@ def read_increment(raw: str, received_ns: int = 0) -> MarketDataIncrement:
         if tag == "279":
             if entry is not None:
                 changes.append(_book_change(entry))
-            entry = [value, None, None, None, None, None]
+            entry = [value, None, None, None, None, None, None]
         elif entry is None:
             if tag == "262":
                 md_req_id = value
@@ -289,7 +289,8 @@ def read_increment(raw: str, received_ns: int = 0) -> MarketDataIncrement:
     return MarketDataIncrement(md_req_id=md_req_id, changes=tuple(changes), received_ns=received_ns)
 
 
-_ENTRY_SLOTS = {"269": 1, "270": 2, "271": 3, "55": 4, "1023": 5}
+_ENTRY_SLOTS = {"269": 1, "270": 2, "271": 3, "55": 4, "1023": 5, "2446": 6}
+_AGGRESSORS: dict[str | None, Side] = {side.value: side for side in Side}
 
 # MDEntryPx text -> its Decimal, so that a price seen before comes back as the same object. A
 # book sees the same few hundred prices over and over, and a Decimal computes its hash once:
@@ -310,7 +311,7 @@ def _entry_price(text: str) -> Decimal:
 
 
 def _book_change(entry: list[str | None]) -> BookChange:
-    action_text, type_text, price, size, symbol, level = entry
+    action_text, type_text, price, size, symbol, level, aggressor = entry
     if type_text is None:
         raise MalformedMessage("X", 269, "is missing from an entry")
     action = _ACTIONS.get(action_text)
@@ -326,6 +327,7 @@ def _book_change(entry: list[str | None]) -> BookChange:
         _to_decimal("X", 271, size or "0"),
         symbol,
         int(level) if level and level.isdigit() else None,
+        _AGGRESSORS.get(aggressor),  # None when absent (or a value TrueX does not define)
     )
 
 

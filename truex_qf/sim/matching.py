@@ -259,6 +259,11 @@ class MatchingEngine:
     ``symbols`` may map each symbol to its quote currency (the venue's symbol table); a plain
     list takes the part after the dash. ``balances`` is the venue's balance book; without one
     the engine records balances from the defaults but refuses nothing for lack of funds.
+
+    ``unchecked_owners``: owners whose orders skip the tick/lot/notional grid and the price
+    band. They stand for liquidity a real venue has already accepted (the observed book that
+    :class:`~truex_qf.sim.local_venue.LocalVenue` mirrors), whose sizes and depth need not
+    fit our grid or band.
     """
 
     def __init__(
@@ -272,6 +277,7 @@ class MatchingEngine:
         clock: Callable[[], datetime] = utc_now,
         first_id: int | None = None,
         balances: BalanceBook | None = None,
+        unchecked_owners: Iterable[str] = (),
     ) -> None:
         quotes: Mapping[str, str] = symbols if isinstance(symbols, Mapping) else {}
         self._books: dict[str, OrderBook] = {}
@@ -281,6 +287,7 @@ class MatchingEngine:
         self._balances = balances if balances is not None else BalanceBook(enforced=False)
         self._grid = grid
         self._price_band = price_band
+        self._unchecked_owners = frozenset(unchecked_owners)
         self._maker_fee_bps = maker_fee_bps
         self._taker_fee_bps = taker_fee_bps
         self._clock = clock
@@ -341,7 +348,11 @@ class MatchingEngine:
         if acknowledge is not None:
             acknowledge([op.events.pop()])
 
-        if record.ord_type is OrdType.LIMIT and self._outside_band(book, record.price):
+        if (
+            record.ord_type is OrdType.LIMIT
+            and owner not in self._unchecked_owners
+            and self._outside_band(book, record.price)
+        ):
             record.ord_status = OrdStatus.REJECTED
             self._report(op, record, ExecType.REJECTED, text=OUTSIDE_PRICE_BANDS)
             return op.finish()
@@ -535,7 +546,11 @@ class MatchingEngine:
         if ord_type is OrdType.LIMIT:
             if order.price is None:
                 return PRICE_REQUIRED
-            problem = self._grid_problem(order.price, order.quantity)
+            problem = (
+                None
+                if owner in self._unchecked_owners
+                else self._grid_problem(order.price, order.quantity)
+            )
         else:
             problem = self._market_grid_problem(book, side, order.quantity)
         if problem is not None:
@@ -683,7 +698,8 @@ class MatchingEngine:
             return reject(CxlRejReason.OTHER, REPLACE_NOT_LIMIT)
         if request.price is None:
             return reject(CxlRejReason.OTHER, PRICE_REQUIRED)
-        problem = self._grid_problem(request.price, request.quantity)
+        unchecked = order.owner in self._unchecked_owners
+        problem = None if unchecked else self._grid_problem(request.price, request.quantity)
         if problem == INVALID_PRICE_INCREMENT:
             return reject(CxlRejReason.INVALID_PRICE_INCREMENT, problem)
         if problem is not None:
@@ -691,7 +707,7 @@ class MatchingEngine:
         if request.quantity <= order.cum_qty:
             return reject(CxlRejReason.OTHER, REPLACE_QTY_NOT_ABOVE_FILLED)
         book = self._books[order.symbol]
-        if self._outside_band(book, request.price):
+        if not unchecked and self._outside_band(book, request.price):
             return reject(CxlRejReason.OTHER, OUTSIDE_PRICE_BANDS)
         if order.post_only and book.side(order.side.opposite).crosses(request.price):
             return reject(CxlRejReason.OTHER, POST_ONLY_WOULD_CROSS)
