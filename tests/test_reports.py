@@ -529,16 +529,50 @@ def test_report_html_draws_every_chart(engine, tmp_path):
     assert len(series.buys[BTC]) == 2 and len(series.sells[BTC]) == 1
     # inventory: the 10:00:05 and 10:00:20 snapshots and the three fills, in time order
     assert [value for _, value in series.inventory[BTC]] == [0, 1.2, 2.0, 1.0, 1]
+    assert [value for _, value in series.ask_quotes[BTC]] == [100.6, None, 101.1, 101.2]
+    assert [value for _, value in series.reference[ETH]] == [None, None]
     page = render_html(_summary(engine).run, series)
     assert page.startswith("<!doctype html>") and "http" not in page.replace(
         "http://www.w3.org/2000/svg", ""
     )  # self-contained: nothing fetched
     btc = page.split(f"<h2>{BTC}</h2>")[1].split("<h2>")[0]
     assert btc.count("<svg class='chart'") == 3
-    assert btc.count("<polyline class='series'") == 3  # pnl, inventory, fair value
+    assert btc.count("<polyline class='series pnl'") == 1
+    assert btc.count("<polyline class='series inventory'") == 1
     assert btc.count("class='fill buy'") == 2 and btc.count("class='fill sell'") == 1
     pnl_points = btc.split("data-kind='pnl'")[1].split("points='")[1].split("'")[0]
     assert len(pnl_points.split()) == 2  # two BTC PnL snapshots
+
+    quotes = btc.split("data-kind='quotes'")[1].split("</svg>")[0]
+    assert "against the TrueX mid and the reference" in quotes
+    assert all(label in quotes for label in ("our bid", "our ask", "TrueX mid", "reference"))
+
+    def lines(chart: str, css: str) -> list[list[tuple[float, float]]]:
+        found = []
+        for part in chart.split(f"<polyline class='series {css}'")[1:]:
+            coords = part.split("points='")[1].split("'")[0].split()
+            found.append([tuple(map(float, xy.split(","))) for xy in coords])
+        return found
+
+    (bid,) = lines(quotes, "quote-bid")
+    # a step line: 4 snapshots, each value held until the next (flat, then a vertical move)
+    assert len(bid) == 7
+    assert all(bid[i][1] == bid[i + 1][1] for i in (0, 2, 4))
+    assert all(bid[i][0] == bid[i + 1][0] for i in (1, 3, 5))
+    first_ask, second_ask = lines(quotes, "quote-ask")  # no ask working at 10:00:10: a gap
+    assert len(first_ask) == 2 and first_ask[0][1] == first_ask[1][1]
+    assert first_ask[1][0] == bid[1][0]  # held until the snapshot that had none
+    assert len(second_ask) == 3
+    assert len(lines(quotes, "truex-mid")[0]) == 4 and len(lines(quotes, "reference")[0]) == 4
+
+    eth = page.split(f"<h2>{ETH}</h2>")[1].split("<h2>")[0]
+    eth_quotes = eth.split("data-kind='quotes'")[1].split("</svg>")[0]
+    assert "series reference" not in eth_quotes and ">  ·  reference<" not in eth_quotes
+    assert lines(eth_quotes, "quote-bid") and lines(eth_quotes, "truex-mid")
+
+    # a run stored before quotes were: its fair value in their place
+    older = render_html(_summary(engine, "run-a").run, read_series(engine, "run-a"))
+    assert "this run stored no quotes" in older and "series fair-value" in older
 
     # a buy at 100 at t=0; fair value 101 at t=5, 99 at t=30, none after: +100 bps, -100 bps
     fair = [(5.0, 101.0), (30.0, 99.0)]
@@ -550,15 +584,64 @@ def test_report_html_renders_in_headless_chromium(engine, tmp_path):
     browser = program_or_skip(("chromium", "chromium-browser"), "chromium", "CHROMIUM")
     import subprocess
 
-    from truex_qf.ops.charts import read_series, render_html
+    from tests.support.png import count_drawn, read_png
+    from truex_qf.ops.charts import (
+        BUY_COLOUR,
+        HEIGHT,
+        LINE_COLOUR,
+        PAD,
+        REFERENCE_COLOUR,
+        SELL_COLOUR,
+        WIDTH,
+        read_series,
+        render_html,
+    )
+
+    def chromium(*args: str) -> str:
+        done = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
 
     page = tmp_path / "run.html"
-    page.write_text(render_html(_summary(engine).run, read_series(engine, "run-b")))
-    dom = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert dom.stdout.count("<polyline") >= 3 and 'class="fill buy"' in dom.stdout
+    text = render_html(_summary(engine).run, read_series(engine, "run-b"))
+    page.write_text(text)
+    dom = chromium("--dump-dom", page.as_uri())
+    assert dom.count("<polyline") >= 3 and 'class="fill buy"' in dom
+
+    def quotes_drawn(symbol: str) -> dict[str, int]:
+        """The symbol's quotes chart alone, screenshot: pixels of each series' colour in
+        the plot area (below the title and the legend, whose text is in the same colours)."""
+        section = text.split(f"<h2>{symbol}</h2>")[1]
+        start = section.index("<svg class='chart' data-kind='quotes'")
+        chart = section[start : section.index("</svg>", start) + len("</svg>")]
+        alone = tmp_path / f"quotes-{symbol}.html"
+        alone.write_text(f"<!doctype html><html><body style='margin:0'>{chart}</body></html>")
+        shot = tmp_path / f"quotes-{symbol}.png"
+        chromium(
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            f"--window-size={WIDTH},{HEIGHT}",
+            f"--screenshot={shot}",
+            alone.as_uri(),
+        )
+        rows = read_png(shot.read_bytes())
+        colours = {
+            "bid": BUY_COLOUR,
+            "ask": SELL_COLOUR,
+            "truex": LINE_COLOUR,
+            "reference": REFERENCE_COLOUR,
+        }
+        return {name: count_drawn(rows, colour, top=PAD - 4) for name, colour in colours.items()}
+
+    btc = quotes_drawn(BTC)
+    # each line spans a good part of the 800 px plot (two fill marks are ~60 px): it drew
+    assert btc["bid"] > 500 and btc["ask"] > 300 and btc["truex"] > 400, btc
+    assert btc["reference"] > 200, btc  # dashed
+    eth = quotes_drawn(ETH)
+    assert eth["bid"] > 300 and eth["truex"] > 300, eth
+    assert eth["reference"] == 0, eth  # configured without a reference: no line, no error

@@ -62,7 +62,7 @@ def schema_differences(url: str, target: MetaData = metadata) -> list[object]:
 
 
 def test_upgrade_builds_exactly_the_schema(empty_url: str) -> None:
-    assert upgrade(empty_url) == SCHEMA_REVISION == "0001"
+    assert upgrade(empty_url) == SCHEMA_REVISION == "0002"
     assert schema_differences(empty_url) == []
     engine = make_engine(empty_url)
     try:
@@ -105,6 +105,53 @@ def test_upgrade_twice_is_harmless_and_downgrade_removes_everything(empty_url: s
     assert schema_differences(empty_url) == []
 
 
+def test_0002_adds_quote_snapshots_and_keeps_what_0001_stored(empty_url: str) -> None:
+    config = alembic_config(empty_url)
+    command.upgrade(config, "0001")
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO runs (run_id, mode, venue, sender_comp_id, started_at) "
+                    "VALUES ('old-run', 'demo', 'x', 'ME', '2026-12-01 10:00:00+00')"
+                )
+            )
+        assert "quote_snapshots" not in inspect(engine).get_table_names()
+        assert upgrade(empty_url) == "0002"
+        assert "quote_snapshots" in inspect(engine).get_table_names()
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT run_id FROM runs")).scalars().all() == [
+                "old-run"
+            ]
+    finally:
+        engine.dispose()
+    assert schema_differences(empty_url) == []
+    command.downgrade(alembic_config(empty_url), "0001")
+    engine = make_engine(empty_url)
+    try:
+        assert "quote_snapshots" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_the_default_sqlite_store_is_migrated_forward_on_start(tmp_path: Path) -> None:
+    """The demo's and run's own SQLite file, made by an older truex-qf: the program migrates
+    it; a store named by DATABASE_URL is left to `truex-qf db upgrade`."""
+    from truex_qf.app.pipeline import pipeline_settings, prepare_database
+
+    state = tmp_path / "state"
+    url = f"sqlite:///{state / 'truex-qf.db'}"
+    command.upgrade(alembic_config(url), "0001")  # as the previous version left it
+    prepare_database(pipeline_settings(state, "default", env={}))
+    check_schema(url)
+
+    named = f"sqlite:///{tmp_path / 'named.db'}"
+    command.upgrade(alembic_config(named), "0001")
+    with pytest.raises(TruexError, match="revision 0001, this program needs 0002"):
+        prepare_database(pipeline_settings(state, "default", env={"DATABASE_URL": named}))
+
+
 # --------------------------------------------------------------------------- check_schema
 
 
@@ -119,11 +166,11 @@ def test_check_schema_refuses_an_empty_database_then_accepts_it_upgraded(empty_u
 
 def test_check_schema_names_the_revision_it_found(empty_url: str, monkeypatch) -> None:
     upgrade(empty_url)
-    monkeypatch.setattr(database, "SCHEMA_REVISION", "0002")  # as a newer program would
+    monkeypatch.setattr(database, "SCHEMA_REVISION", "0003")  # as a newer program would
     with pytest.raises(TruexError) as older:
         check_schema(empty_url)
     assert str(older.value) == (
-        "database schema is at revision 0001, this program needs 0002: run `truex-qf db upgrade`"
+        "database schema is at revision 0002, this program needs 0003: run `truex-qf db upgrade`"
     )
     monkeypatch.undo()
     engine = make_engine(empty_url)

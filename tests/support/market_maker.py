@@ -134,10 +134,13 @@ def without_message_limits(settings):
     return dataclasses.replace(settings, risk=risk)
 
 
-def quoting_market_maker() -> tuple[MarketMaker, list[object]]:
-    """A market maker with both sessions up, a book, and its first quotes sent to a list."""
+def quoting_market_maker(references=None) -> tuple[MarketMaker, list[object]]:
+    """A market maker with both sessions up, a book, and its first quotes sent to a list
+    (``references``: its reference price sources by symbol, as MarketMaker takes them)."""
     sent: list[object] = []
-    mm = MarketMaker(default_strategy(), lambda command: sent.append(command) or True)
+    mm = MarketMaker(
+        default_strategy(), lambda command: sent.append(command) or True, references=references
+    )
     symbol = next(iter(mm.symbols))
     mm.handle(SessionLoggedOn(SessionRole.MARKET_DATA, "md"))
     mm.handle(SessionLoggedOn(SessionRole.ORDER_ENTRY, "oe"))

@@ -3,6 +3,9 @@
 Run ``run-b`` (the latest) trades BTC-PYUSD both ways, sells some ETH-PYUSD after its last
 snapshot, buys XRP-PYUSD that no snapshot covers, and has a SOL-PYUSD snapshot with no fills.
 Run ``run-a`` (older) holds one BTC-PYUSD fill, so every query must keep the runs apart.
+Run ``run-b``'s quote snapshots: BTC-PYUSD with a reference and a moment with no ask working,
+ETH-PYUSD without a reference (as a run configured without one); run ``run-a`` has none (as a
+run recorded before quotes were stored).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from truex_qf.storage.schema import (
     orders,
     pnl_snapshots,
     position_snapshots,
+    quote_snapshots,
     risk_events,
     runs,
     session_events,
@@ -118,6 +122,26 @@ def pnl_row(
     }
 
 
+def quote_row(
+    run_id: str,
+    symbol: str,
+    bid: str | None,
+    ask: str | None,
+    truex: str | None,
+    reference: str | None,
+    when: datetime,
+) -> dict:
+    return {
+        "run_id": run_id,
+        "symbol": symbol,
+        "bid_quote_price": D(bid) if bid else None,
+        "ask_quote_price": D(ask) if ask else None,
+        "truex_price": D(truex) if truex else None,
+        "reference_price": D(reference) if reference else None,
+        "at": when,
+    }
+
+
 def fill_database(engine: Engine) -> None:
     """Two runs' worth of rows (see the module docstring)."""
     rows = {
@@ -168,6 +192,14 @@ def fill_database(engine: Engine) -> None:
             pnl_row("run-b", BTC, "0", None, "0", at(0, 5)),
             pnl_row("run-b", ETH, "0", None, "0", at(0, 12)),
             pnl_row("run-b", BTC, "0.74", "0.4", "0.01", at(0, 20)),
+        ],
+        quote_snapshots: [
+            quote_row("run-b", BTC, "100.3", "100.6", "100.45", "100.4", at(0, 5)),
+            quote_row("run-b", BTC, "100.5", None, "100.5", "100.55", at(0, 10)),
+            quote_row("run-b", ETH, "1999", "2000.1", "2000", None, at(0, 12)),
+            quote_row("run-b", BTC, "100.7", "101.1", "100.9", "100.95", at(0, 15)),
+            quote_row("run-b", BTC, "100.6", "101.2", "100.9", "100.9", at(0, 20)),
+            quote_row("run-b", ETH, "1999.5", "2000.5", "2000.1", None, at(0, 20)),
         ],
         risk_events: [
             {

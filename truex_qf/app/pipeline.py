@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from truex_qf.config import recording_settings
@@ -33,9 +34,16 @@ from truex_qf.observe.live_state import (
     trading_state_payload,
 )
 from truex_qf.observe.metrics import Metrics
-from truex_qf.storage.database import check_schema, database_url, make_engine, upgrade
+from truex_qf.storage.database import (
+    alembic_config,
+    check_schema,
+    current_revision_of,
+    database_url,
+    make_engine,
+    upgrade,
+)
 from truex_qf.storage.journal_process import JournalProcess
-from truex_qf.storage.recorder import JournalTap, StoreRecorder
+from truex_qf.storage.recorder import JournalTap, StoreRecorder, quote_marks
 from truex_qf.storage.recovery import (
     StoreStart,
     carried_positions,
@@ -43,6 +51,7 @@ from truex_qf.storage.recovery import (
     repair_crashed_runs,
 )
 from truex_qf.storage.rows import Row
+from truex_qf.storage.schema import SCHEMA_REVISION
 from truex_qf.storage.venue_decisions import (
     REST_SESSION,
     baseline_text,
@@ -109,16 +118,27 @@ def journal_spill_path(spill_path: Path) -> Path:
 
 
 def prepare_database(settings: PipelineSettings) -> None:
-    """Refuse an out-of-date schema; create it only in a brand-new default SQLite file."""
+    """Refuse an out-of-date schema, except in the default SQLite file: the program's own file,
+    created on first use and migrated forward (as ``truex-qf db upgrade`` would) when an older
+    truex-qf made it, so a new version's ``make demo`` works on the state folder of the last."""
+    url = settings.database_url
     if settings.create_fresh_schema:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(url)
         try:
             empty = not inspect(engine).get_table_names()
+            with engine.connect() as connection:
+                found = None if empty else current_revision_of(connection)
         finally:
             engine.dispose()
-        if empty:
-            upgrade(settings.database_url)
-    check_schema(settings.database_url)
+        older = {
+            script.revision
+            for script in ScriptDirectory.from_config(alembic_config(url)).walk_revisions()
+        } - {SCHEMA_REVISION}
+        if empty or found in older:
+            upgrade(url)
+            if found is not None:
+                log.info("store: schema migrated from revision %s to %s", found, SCHEMA_REVISION)
+    check_schema(url)
 
 
 class Pipeline:
@@ -254,7 +274,7 @@ class Pipeline:
         """Last snapshot, close the run row, drain every queue (bounded), stop the threads."""
         mm = self._mm
         if mm is not None and self._recorder is not None:
-            self._recorder.snapshot(mm.positions, mm.fair_values())
+            self._recorder.snapshot(mm.positions, mm.fair_values(), quote_marks(mm))
             self._publish_snapshot(mm)
         if self._run_row:
             self.writer.submit(Row("runs", {**self._run_row, "ended_at": datetime.now(UTC)}))
@@ -285,7 +305,7 @@ class Pipeline:
             self._publish_snapshot(mm)
         if now >= self._next_store_snapshot and self._recorder is not None:
             self._next_store_snapshot = now + SNAPSHOT_INTERVAL_S
-            self._recorder.snapshot(mm.positions, mm.fair_values())
+            self._recorder.snapshot(mm.positions, mm.fair_values(), quote_marks(mm))
         if self._halt.is_set() and mm.halt(STORAGE_SPILL_FULL):
             log.error("trading halted: %s", self.halt_reason)
 

@@ -5,13 +5,18 @@ the file opens offline, in a mail, years later. Charts:
 
 - net PnL (realized + unrealized - fees, quote currency) over time, from the PnL snapshots;
 - inventory (position, base) over time, from the position snapshots and every fill;
-- fair value over time with our fills marked by side (buys green, sells red);
+- our quotes against the market: our best bid and ask as step lines (each holds until the
+  next snapshot; a gap where none was working), the TrueX price fair value read (the mid of
+  others' orders) and the reference price (absent when the run had none), with our fills
+  marked by side (buys green, pointing up; sells red, pointing down);
 - markouts: for each fill, the fair value move 1 s, 10 s and 60 s later, signed so that
   positive is in our favour (up after a buy, down after a sell), averaged per side.
 
 The store keeps fair value only in the position snapshots (every 5 s and at the end), so a
 markout reads the first snapshot at or after fill time + horizon: at 1 s it is really "the
-next snapshot", which the page says. Quotes over time are not stored; the page has none.
+next snapshot", which the page says. Quotes are snapshotted with the positions, so a quote
+that lived less than 5 s may not show. A run recorded before quotes were stored (schema
+revision 0001) has the fair value line in their place.
 """
 
 from __future__ import annotations
@@ -27,13 +32,32 @@ from sqlalchemy import Engine, select
 
 from truex_qf.ops.reports import fetch_rows
 from truex_qf.ops.runs import StoredRun
-from truex_qf.storage.schema import executions, pnl_snapshots, position_snapshots
+from truex_qf.storage.schema import (
+    executions,
+    pnl_snapshots,
+    position_snapshots,
+    quote_snapshots,
+)
 
 MARKOUT_HORIZONS_S = (1, 10, 60)
 WIDTH, HEIGHT, PAD = 900, 260, 48
 BUY_COLOUR, SELL_COLOUR, LINE_COLOUR = "#1a8f3c", "#c62828", "#1f4e9c"
+REFERENCE_COLOUR = "#e07b00"
 
 Point = tuple[float, float]  # (epoch seconds, value)
+Mark = tuple[float, float | None]  # (epoch seconds, value or None: nothing then)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One series of a chart: ``css`` names it in the page (``series <css>``)."""
+
+    points: Sequence[Mark]
+    css: str
+    label: str
+    colour: str = LINE_COLOUR
+    step: bool = False  # hold each value until the next point
+    dashed: bool = False
 
 
 @dataclass
@@ -45,6 +69,10 @@ class RunSeries:
     fair_value: dict[str, list[Point]] = field(default_factory=dict)
     buys: dict[str, list[Point]] = field(default_factory=dict)
     sells: dict[str, list[Point]] = field(default_factory=dict)
+    bid_quotes: dict[str, list[Mark]] = field(default_factory=dict)
+    ask_quotes: dict[str, list[Mark]] = field(default_factory=dict)
+    truex: dict[str, list[Mark]] = field(default_factory=dict)
+    reference: dict[str, list[Mark]] = field(default_factory=dict)
 
 
 def read_series(engine: Engine, run_id: str) -> RunSeries:
@@ -72,6 +100,16 @@ def read_series(engine: Engine, run_id: str) -> RunSeries:
         inventory.append((at, symbol, running[symbol]))
     for at, symbol, quantity in sorted(inventory):
         series.inventory.setdefault(symbol, []).append((at, quantity))
+    for row in _rows(engine, quote_snapshots, run_id):
+        at, symbol = _epoch(row["at"]), row["symbol"]
+        for marks, name in (
+            (series.bid_quotes, "bid_quote_price"),
+            (series.ask_quotes, "ask_quote_price"),
+            (series.truex, "truex_price"),
+            (series.reference, "reference_price"),
+        ):
+            value = row[name]
+            marks.setdefault(symbol, []).append((at, None if value is None else float(value)))
     return series
 
 
@@ -92,7 +130,12 @@ def markouts(fills: Sequence[Point], fair: Sequence[Point], sign: int) -> dict[i
 def render_html(run: StoredRun, series: RunSeries) -> str:
     """The page: a header, then each symbol's four charts (module docstring)."""
     symbols = sorted(
-        set(series.pnl) | set(series.inventory) | set(series.fair_value) | set(series.buys)
+        set(series.pnl)
+        | set(series.inventory)
+        | set(series.fair_value)
+        | set(series.buys)
+        | set(series.sells)
+        | set(series.bid_quotes)
     )
     body = [
         f"<h1>truex-qf run {html.escape(run.run_id)}</h1>",
@@ -106,9 +149,11 @@ def render_html(run: StoredRun, series: RunSeries) -> str:
         buys, sells = series.buys.get(symbol, []), series.sells.get(symbol, [])
         fair = series.fair_value.get(symbol, [])
         body.append(f"<h2>{html.escape(symbol)}</h2>")
-        body.append(_chart(f"Net PnL ({quote})", "pnl", [series.pnl.get(symbol, [])]))
-        body.append(_chart("Inventory (base)", "inventory", [series.inventory.get(symbol, [])]))
-        body.append(_chart("Fair value and our fills", "fills", [fair], buys=buys, sells=sells))
+        pnl = Line(series.pnl.get(symbol, []), "pnl", f"net PnL ({quote})")
+        body.append(_chart(f"Net PnL ({quote})", "pnl", [pnl]))
+        inventory = Line(series.inventory.get(symbol, []), "inventory", "position (base)")
+        body.append(_chart("Inventory (base)", "inventory", [inventory]))
+        body.append(_quotes_chart(series, symbol, quote, buys, sells))
         body.append(_markout_table(markouts(buys, fair, 1), markouts(sells, fair, -1)))
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
@@ -119,14 +164,65 @@ def render_html(run: StoredRun, series: RunSeries) -> str:
     )
 
 
+def _quotes_chart(
+    series: RunSeries, symbol: str, quote: str, buys: Sequence[Point], sells: Sequence[Point]
+) -> str:
+    """Our bid and ask (step lines), the TrueX price and the reference, and our fills; a run
+    stored without quotes gets its fair value line instead. A line with no value at all (no
+    reference configured) is left out, legend included."""
+    if symbol not in series.bid_quotes:
+        fair = Line(series.fair_value.get(symbol, []), "fair-value", "fair value")
+        title = f"Fair value and our fills ({quote}; this run stored no quotes)"
+        return _chart(title, "quotes", [fair], buys=buys, sells=sells)
+    lines = [
+        Line(series.bid_quotes[symbol], "quote-bid", "our bid", BUY_COLOUR, step=True),
+        Line(series.ask_quotes.get(symbol, []), "quote-ask", "our ask", SELL_COLOUR, step=True),
+        Line(series.truex.get(symbol, []), "truex-mid", "TrueX mid (others' orders)"),
+        Line(
+            series.reference.get(symbol, []),
+            "reference",
+            "reference",
+            REFERENCE_COLOUR,
+            dashed=True,
+        ),
+    ]
+    drawn = [line for line in lines if any(value is not None for _, value in line.points)]
+    title = f"Our quotes against the TrueX mid and the reference, and our fills ({quote})"
+    return _chart(title, "quotes", drawn, buys=buys, sells=sells)
+
+
+def _segments(line: Line) -> list[list[Point]]:
+    """The runs of points with a value, as drawn: a step line holds each value until the next
+    point (and a gap begins where a value is missing)."""
+    segments: list[list[Point]] = []
+    current: list[Point] = []
+    for index, (at, value) in enumerate(line.points):
+        if value is None:
+            if current:
+                segments.append(current)
+            current = []
+            continue
+        if line.step and current:
+            current.append((at, current[-1][1]))  # held until now, then moves
+        current.append((at, value))
+        following = line.points[index + 1] if index + 1 < len(line.points) else None
+        if line.step and following is not None and following[1] is None:
+            current.append((following[0], value))  # held until it stopped
+    if current:
+        segments.append(current)
+    return segments
+
+
 def _chart(
     title: str,
     kind: str,
-    lines: Sequence[Sequence[Point]],
+    lines: Sequence[Line],
     buys: Sequence[Point] = (),
     sells: Sequence[Point] = (),
 ) -> str:
-    points = [p for line in lines for p in line] + list(buys) + list(sells)
+    drawn = [(line, _segments(line)) for line in lines]
+    points = [p for _, segments in drawn for segment in segments for p in segment]
+    points += list(buys) + list(sells)
     svg = [
         f"<svg class='chart' data-kind='{kind}' width='{WIDTH}' height='{HEIGHT}' "
         f"viewBox='0 0 {WIDTH} {HEIGHT}' xmlns='http://www.w3.org/2000/svg'>",
@@ -137,21 +233,43 @@ def _chart(
         return "".join(svg)
     scale = _Scale(points)
     svg += scale.axes()
-    for line in lines:
-        if line:
-            coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in map(scale.xy, line))
+    if len(lines) > 1 or buys or sells:
+        svg += _legend([line for line, segments in drawn if segments], bool(buys), bool(sells))
+    for line, segments in drawn:
+        dash = " stroke-dasharray='6 3'" if line.dashed else ""
+        for segment in segments:
+            pixels = [scale.xy(point) for point in segment]
+            if len(pixels) == 1:  # a lone value: a short dash, since a point draws nothing
+                (x, y), half = pixels[0], 4.0
+                pixels = [(x - half, y), (x + half, y)]
+            coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in pixels)
             svg.append(
-                f"<polyline class='series' fill='none' stroke='{LINE_COLOUR}' "
-                f"stroke-width='1.5' points='{coords}'/>"
+                f"<polyline class='series {line.css}' fill='none' stroke='{line.colour}' "
+                f"stroke-width='1.5'{dash} points='{coords}'/>"
             )
-    for marks, colour, side in ((buys, BUY_COLOUR, "buy"), (sells, SELL_COLOUR, "sell")):
+    sides = ((buys, BUY_COLOUR, "buy", -1), (sells, SELL_COLOUR, "sell", 1))
+    for marks, colour, side, tip in sides:
         for point in marks:
             x, y = scale.xy(point)
-            svg.append(
-                f"<circle class='fill {side}' cx='{x:.1f}' cy='{y:.1f}' r='3' fill='{colour}'/>"
-            )
+            # a triangle pointing up for a buy, down for a sell: the side without the colour
+            shape = f"M{x:.1f},{y + 5 * tip:.1f} L{x - 4:.1f},{y - 3 * tip:.1f} "
+            shape += f"L{x + 4:.1f},{y - 3 * tip:.1f} Z"
+            svg.append(f"<path class='fill {side}' d='{shape}' fill='{colour}'/>")
     svg.append("</svg>")
     return "".join(svg)
+
+
+def _legend(lines: Sequence[Line], buys: bool, sells: bool) -> list[str]:
+    """Labels along the top right, each in its series' colour."""
+    entries = [(line.label, line.colour) for line in lines]
+    entries += [("our buys \u25b2", BUY_COLOUR)] if buys else []
+    entries += [("our sells \u25bc", SELL_COLOUR)] if sells else []
+    text = [f"<text class='legend' y='34' font-size='11' text-anchor='end' x='{WIDTH - PAD}'>"]
+    for index, (label, colour) in enumerate(entries):
+        gap = "  \u00b7  " if index else ""
+        text.append(f"<tspan fill='{colour}'>{gap}{html.escape(label)}</tspan>")
+    text.append("</text>")
+    return ["".join(text)]
 
 
 class _Scale:
@@ -165,6 +283,8 @@ class _Scale:
             self.x1 = self.x0 + 1
         if self.y1 == self.y0:
             self.y0, self.y1 = self.y0 - 1, self.y1 + 1
+        margin = (self.y1 - self.y0) * 0.05  # lines clear of the axes
+        self.y0, self.y1 = self.y0 - margin, self.y1 + margin
 
     def xy(self, point: Point) -> Point:
         x = PAD + (point[0] - self.x0) / (self.x1 - self.x0) * (WIDTH - 2 * PAD)

@@ -10,18 +10,28 @@ reaches the spill file or the database and the engine's threads only pay for a q
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from truex_qf.domain.dispatch import HandlerTable, on
-from truex_qf.domain.model import LogonRefused, SessionLoggedOn, SessionLoggedOut, SessionRejected
+from truex_qf.domain.model import (
+    LogonRefused,
+    SessionLoggedOn,
+    SessionLoggedOut,
+    SessionRejected,
+    Side,
+)
 from truex_qf.fix.redaction import redact
 from truex_qf.storage.rows import Row
 from truex_qf.trading.events import RiskDenied, TradingStateChanged
 from truex_qf.trading.orders import Fill, OrderManager, OrderStateChanged
 from truex_qf.trading.positions import PositionBook
+
+if TYPE_CHECKING:
+    from truex_qf.trading.market_maker import MarketMaker
 
 Submit = Callable[[Row], None]
 
@@ -39,6 +49,45 @@ def field_value(raw: str, tag: str) -> str | None:
     start += len(marker)
     end = raw.find("\x01", start)
     return raw[start:end] if end >= 0 else raw[start:]
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteMarks:
+    """One symbol's quotes against the market, for the ``quote_snapshots`` table.
+
+    ``bid_quote_price`` / ``ask_quote_price``: our best working bid and ask (None: none
+    working); ``truex_price`` and ``reference_price``: what the last quote decision read of
+    the TrueX book (others' orders) and of the reference (None: no reference configured, no
+    price yet, or no decision yet), so they are the prices our quotes were made from.
+    """
+
+    symbol: str
+    bid_quote_price: Decimal | None
+    ask_quote_price: Decimal | None
+    truex_price: Decimal | None
+    reference_price: Decimal | None
+
+
+def quote_marks(mm: MarketMaker) -> list[QuoteMarks]:
+    """Each of ``mm``'s symbols' :class:`QuoteMarks` now; call holding the trading lock."""
+    marks = []
+    for symbol, state in mm.symbols.items():
+        bids: list[Decimal] = []
+        asks: list[Decimal] = []
+        for order in mm.orders.working_orders(symbol):
+            if order.price is not None:
+                (bids if order.side is Side.BUY else asks).append(order.price)
+        decision = state.decision
+        marks.append(
+            QuoteMarks(
+                symbol=symbol,
+                bid_quote_price=max(bids, default=None),
+                ask_quote_price=min(asks, default=None),
+                truex_price=decision.truex_price if decision is not None else None,
+                reference_price=decision.reference_price if decision is not None else None,
+            )
+        )
+    return marks
 
 
 class JournalMessage(NamedTuple):
@@ -221,9 +270,25 @@ class StoreRecorder:
             at=self._now(),
         )
 
-    def snapshot(self, positions: PositionBook, fair_values: Mapping[str, Decimal]) -> None:
-        """Position and PnL per symbol, now (the runner calls this periodically and at the end)."""
+    def snapshot(
+        self,
+        positions: PositionBook,
+        fair_values: Mapping[str, Decimal],
+        quotes: Iterable[QuoteMarks] = (),
+    ) -> None:
+        """Position, PnL and our quotes against the market per symbol, now (the pipeline calls
+        this periodically and at the end; ``quotes`` from :func:`quote_marks`)."""
         at = self._now()
+        for marks in quotes:
+            self._row(
+                "quote_snapshots",
+                symbol=marks.symbol,
+                bid_quote_price=marks.bid_quote_price,
+                ask_quote_price=marks.ask_quote_price,
+                truex_price=marks.truex_price,
+                reference_price=marks.reference_price,
+                at=at,
+            )
         for symbol, snap in positions.snapshot(fair_values).items():
             self._row(
                 "position_snapshots",

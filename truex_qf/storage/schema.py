@@ -32,7 +32,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 # Alembic's version of this schema; bump it with every migration (the program refuses to run
 # on a database at another version).
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 _WIDE = Context(prec=38)
 
@@ -168,6 +168,25 @@ pnl_snapshots = Table(
     Column("realized_pnl_quote", ExactDecimal(), nullable=False),
     Column("unrealized_pnl_quote", ExactDecimal()),
     Column("fees_quote", ExactDecimal(), nullable=False),
+    _at(),
+)
+
+# Our quotes against the market, per symbol, with every position snapshot: our best working bid
+# and ask (NULL: none working), the TrueX price fair value read (the mid of others' orders, or
+# their micro-price if the strategy prices off it) and the reference price (NULL: none
+# configured, or none received yet). What the last quote decision read, so they match the quotes.
+quote_snapshots = Table(
+    "quote_snapshots",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("run_id", String(36), nullable=False, index=True),
+    Column("symbol", String(32), nullable=False),
+    Column("bid_quote_price", ExactDecimal()),
+    Column("ask_quote_price", ExactDecimal()),
+    Column("truex_price", ExactDecimal()),
+    Column("reference_price", ExactDecimal()),
     _at(),
 )
 
