@@ -329,6 +329,14 @@ def test_a_lineage_replaced_all_day_keeps_its_original_and_latest_ids_only(
         )
         assert order.cl_ord_id == request.cl_ord_id and order.state is OrderState.NEW
     assert order.cl_ord_ids == [original, *seen[-o.LINEAGE_IDS_KEPT :]]
+    # its history too: when it was placed, and the latest moves (three per replace)
+    assert len(order.history) == o.HISTORY_KEPT + 1
+    assert order.history[0][:2] == (OrderState.PENDING_NEW, o.SUBMITTED)
+    assert [state for state, _, _ in order.history[-3:]] == [
+        OrderState.PENDING_REPLACE,
+        OrderState.REPLACED,
+        OrderState.NEW,
+    ]
     assert manager.get(original) is order and manager.get(order.cl_ord_id) is order
     assert all(manager.get(old) is None for old in seen[1 : -o.LINEAGE_IDS_KEPT])
     # what is left still works: a cancel of the current ID, acknowledged

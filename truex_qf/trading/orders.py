@@ -52,6 +52,10 @@ ZERO = Decimal(0)
 # report naming an ID this far back does not come; if one did, it is an unknown order (whose
 # fill still reaches the position).
 LINEAGE_IDS_KEPT = 32
+# Likewise a lineage's history keeps its first entry (SUBMITTED, when it was placed) and its
+# latest this many: each replace adds three (PENDING_REPLACE, REPLACED, NEW), so a quote
+# replaced all day would otherwise keep them all (the bench's soak saw it grow with the run).
+HISTORY_KEPT = 32
 
 # --------------------------------------------------------------------------- states
 
@@ -318,7 +322,8 @@ class ManagedOrder:
 
     ``cl_ord_id`` is the current ID (it changes when a replace is accepted); ``cl_ord_ids``
     holds the IDs that map to this lineage: the original and the latest
-    ``LINEAGE_IDS_KEPT``. ``cum_qty``/``leaves`` follow the venue;
+    ``LINEAGE_IDS_KEPT``; ``history`` its first state change and the latest ``HISTORY_KEPT``
+    (state, reason, clock). ``cum_qty``/``leaves`` follow the venue;
     ``filled_qty`` is the sum of the LastQty we applied, kept apart so a lost or doubled fill
     shows up as a disagreement instead of silently drifting (spec §13.2 item 13).
     """
@@ -845,7 +850,10 @@ class OrderManager:
         order.state = new_state
         if new_state.is_terminal and not previous.is_terminal:
             del self._live[id(order)]  # terminal states never lead back (see TRANSITIONS)
-        order.history.append((new_state, reason, self._clock()))
+        history = order.history
+        history.append((new_state, reason, self._clock()))
+        if len(history) > HISTORY_KEPT + 1:
+            del history[1]
         if new_state not in REQUEST_PENDING_STATES:
             order.request_sent_s = None
         if new_state in SETTLED_STATES:  # the venue has spoken: no replace is outstanding
