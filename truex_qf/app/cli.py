@@ -1113,5 +1113,7 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+from truex_qf.app import backtest_cmd  # noqa: E402, F401  (registers `truex-qf backtest`)
+
 if __name__ == "__main__":
     main()
