@@ -807,7 +807,7 @@ def summary(run_ref: str | None, as_json: bool, as_csv: bool) -> None:
 )
 @_one_line_errors
 def report(run_ref: str | None, html_path: Path) -> None:
-    """Charts of a run in one self-contained HTML page: PnL, inventory, fills, markouts.
+    """Charts of a run in one self-contained HTML page: PnL, inventory, quotes, fills, markouts.
 
     RUN is a run id or a unique prefix of it; default: the latest run, the demo's included.
     The page needs nothing else to open (inline SVG). Reads TRUEX_STATE_DIR and DATABASE_URL.
