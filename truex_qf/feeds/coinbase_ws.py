@@ -27,9 +27,8 @@ or quiet the REST poll takes over (:mod:`truex_qf.feeds.coinbase`).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any
 
 from truex_qf.feeds.coinbase_wire import reference_price
 from truex_qf.feeds.ws_ticker import Backoff, Resync, WebsocketTicker
@@ -53,28 +52,11 @@ class CoinbaseStream(WebsocketTicker):
     """Streams one Coinbase product's ticker on a daemon thread; a reference feed."""
 
     venue = SOURCE_NAME
+    default_url = DEFAULT_WS_URL
+    _last_sequence: int | None = None  # the last ticker's on this connection
 
-    def __init__(
-        self,
-        truex_symbol: str,
-        *,
-        url: str = DEFAULT_WS_URL,
-        symbol_map: Mapping[str, str] | None = None,
-        backoff: Backoff | None = None,
-        open_timeout_s: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
-        proxy: str | Literal[True] | None = True,
-    ) -> None:
-        super().__init__(
-            coinbase_product(truex_symbol, symbol_map),
-            url,
-            backoff=backoff,
-            open_timeout_s=open_timeout_s,
-            clock=clock,
-            proxy=proxy,
-        )
-        self.truex_symbol = truex_symbol
-        self._last_sequence: int | None = None
+    def venue_product(self, truex_symbol: str, symbol_map: Mapping[str, str] | None) -> str:
+        return coinbase_product(truex_symbol, symbol_map)
 
     def subscribe_message(self) -> dict[str, object]:
         return subscribe_message(self.product_id)

@@ -3,9 +3,12 @@
 A :class:`WebsocketTicker` runs one daemon thread with its own asyncio loop: connect,
 send the venue's subscribe message, read until the connection ends, wait an exponential
 backoff with jitter (reset once a connection delivered a price), and again. A subclass says
-what to send (:meth:`WebsocketTicker.subscribe_message`) and how to read one decoded message
+which venue it is (``venue``, ``default_url``), which of the venue's products a TrueX symbol
+is (:meth:`WebsocketTicker.venue_product`), what to send
+(:meth:`WebsocketTicker.subscribe_message`) and how to read one decoded message
 (:meth:`WebsocketTicker.read`): a price, nothing, or :class:`Resync` (drop the connection and
-subscribe afresh, e.g. on a sequence break or an error message from the venue).
+subscribe afresh, e.g. on a sequence break or an error message from the venue). The
+constructor is the same for every venue, and only here.
 
 Each price is stamped with our receive time on the trading clock and swapped in as one
 attribute (the trading side reads it without a lock); the listener is told, on this thread,
@@ -21,7 +24,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
@@ -57,30 +60,40 @@ class Resync(Exception):
 
 
 class WebsocketTicker:
-    """One venue product's ticker over a websocket, on a daemon thread; a reference feed."""
+    """One venue product's ticker over a websocket, on a daemon thread; a reference feed.
+
+    ``truex_symbol`` is the TrueX symbol priced; the venue's product (``product_id``) is
+    :meth:`venue_product` of it, through ``symbol_map`` (None: the venue's default map).
+    ``url``: the venue's websocket (None: ``default_url``); ``proxy``: websockets' proxy
+    setting (True: the environment's).
+    """
 
     venue = "websocket"
+    default_url = ""
 
     def __init__(
         self,
-        product_id: str,
-        url: str,
+        truex_symbol: str,
         *,
+        url: str | None = None,
+        symbol_map: Mapping[str, str] | None = None,
         backoff: Backoff | None = None,
         open_timeout_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         proxy: str | Literal[True] | None = True,
     ) -> None:
+        url = url or self.default_url
         if not url.startswith(("ws://", "wss://")):
             raise ValueError(f"url: {url!r} is not a ws(s) URL")
         self.name = f"{self.venue}-ws"
-        self.product_id = product_id
+        self.truex_symbol = truex_symbol
+        self.product_id = self.venue_product(truex_symbol, symbol_map)
         self.url = url
         self.backoff = backoff or Backoff()
         self.open_timeout_s = open_timeout_s
         self.proxy = proxy  # websockets' default: the environment's proxy settings
         self._clock = clock
-        self._prices = LatestReference(f"{self.name} {product_id}")
+        self._prices = LatestReference(f"{self.name} {self.product_id}")
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task[None] | None = None
@@ -97,6 +110,10 @@ class WebsocketTicker:
         self.last_error: str | None = None
 
     # ---------------------------------------------------------------- what a venue defines
+
+    def venue_product(self, truex_symbol: str, symbol_map: Mapping[str, str] | None) -> str:
+        """The venue's product for a TrueX symbol (called once, by the constructor)."""
+        raise NotImplementedError
 
     def subscribe_message(self) -> dict[str, object]:
         """What the client sends first on every connection."""
