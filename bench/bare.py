@@ -205,3 +205,101 @@ def bare_execution_report(cl_ord_id: str, exec_id: str, client_id: str) -> fix.M
     parties.setField(452, "3")
     message.addGroup(parties)
     return message
+
+
+class ReflexClock:
+    """When the last 35=D reached the engine log (perf_counter_ns)."""
+
+    out_ns = 0
+
+
+class ReflexLog(fix.Log):
+    """The reflex receiver's engine log: when a 35=D leaves (``onOutgoing``), nothing else.
+
+    The same hook truex-qf's tick to quote ends at (its engine log's journal tap), so both
+    figures end where the order's text is handed to the socket.
+    """
+
+    def __init__(self, clock: ReflexClock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def onIncoming(self, text: str) -> None:
+        pass
+
+    def onOutgoing(self, text: str) -> None:
+        try:
+            if "\x0135=D\x01" in text:
+                self.clock.out_ns = time.perf_counter_ns()
+        except Exception:  # nothing may escape a callback (notes §1.2)
+            pass
+
+    def onEvent(self, text: str) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+    def backup(self) -> None:
+        pass
+
+
+class ReflexLogFactory(fix.LogFactory):
+    """A :class:`ReflexLog` per session, kept alive as long as the engine (see
+    :class:`~truex_qf.fix.engine_log.RedactingLogFactory`)."""
+
+    def __init__(self, clock: ReflexClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self._logs: list[ReflexLog] = []
+
+    def create(self, session_id: fix.SessionID | None = None) -> ReflexLog:
+        log = ReflexLog(self.clock)
+        log.__disown__()  # the engine frees it (see RedactingLogFactory.create)
+        self._logs.append(log)
+        return log
+
+    def destroy(self, log: ReflexLog) -> None:
+        pass
+
+
+class ReflexApplication(BareApplication):
+    """Issue 19's reflex: bare QuickFIX answering each 35=X with a prebuilt 35=D, sent from
+    ``fromApp`` itself. The least any receiver can take from a tick to an order leaving.
+
+    Per answered X: (fromApp entered, ``sendToTarget`` returned, the D at the engine log's
+    ``onOutgoing``), all ``perf_counter_ns``.
+    """
+
+    def __init__(self, clock: ReflexClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.orders: list[fix.Message] = []
+        self.next_order = 0
+        self.order_session: fix.SessionID | None = None
+        self.samples: list[tuple[int, int, int]] = []
+        self.answered = threading.Event()
+        self.failures = 0
+
+    def arm_reflex(self, orders: list[fix.Message], session: fix.SessionID) -> None:
+        """Answer the next ``len(orders)`` 35=X, one prebuilt order each, on ``session``."""
+        self.samples = []
+        self.answered.clear()
+        self.order_session = session
+        self.next_order = 0
+        self.orders = orders
+
+    def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        received_ns = time.perf_counter_ns()
+        try:
+            index = self.next_order
+            if index < len(self.orders) and message.getHeader().getField(35) == "X":
+                self.next_order = index + 1
+                fix.Session.sendToTarget(self.orders[index], self.order_session)
+                returned_ns = time.perf_counter_ns()
+                self.samples.append((received_ns, returned_ns, self.clock.out_ns))
+                if index + 1 == len(self.orders):
+                    self.answered.set()
+        except Exception:  # nothing may escape a callback (notes §1.2); counted, reported
+            self.failures += 1
+        super().fromApp(message, session_id)

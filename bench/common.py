@@ -32,6 +32,12 @@ TARGETS = {
     "tick_to_quote_p99_us": ("<", 1000.0),
     "order_rtt_ratio": ("<=", 1.3),
     "journal_cost_ratio": ("<", 0.10),
+    # issue 19
+    "decision_lag_p99_us": ("<=", 1000.0),
+    "tick_to_quote_ratio_p50": ("<=", 1.5),
+    "reference_to_quote_p50_us": ("<=", 1000.0),
+    "journal_client_cpu_ratio": ("<=", 1.1),
+    "soak_rss_growth_ratio": ("<=", 0.10),
 }
 
 
@@ -52,12 +58,16 @@ class Mode:
     rtt_n: int  # measured order round trips
     warmup: int  # round trips / triggers discarded first
     floor_steps: int  # floor receivers: the first N of FLOOR_STEPS, one pair each
+    reference_ticks: int  # reference to quote: websocket ticks (bench.reference_to_quote)
+    reference_poll_ticks: int  # and REST poll ticks, about 1.5 s each
+    soak_messages: int  # bench.soak: 35=X through the market maker and the matching engine
+    soak_taker_every: int  # a taker takes one of our quotes every N of them
 
 
 MODES = {
     # smoke: X slow enough to find quotes at rest
-    "smoke": Mode("smoke", 300, 3, 0.1, 200, 300.0, 50, 10, 5),
+    "smoke": Mode("smoke", 300, 3, 0.1, 200, 300.0, 50, 10, 5, 10, 2, 5_000, 100),
     # quick: no floor pair, or it would pass two minutes; --floor adds all five
-    "quick": Mode("quick", 20_000, 5, 1.5, 1500, 500.0, 1000, 100, 0),
-    "full": Mode("full", 60_000, 7, 3.0, 5000, 500.0, 5000, 200, 1),
+    "quick": Mode("quick", 20_000, 5, 1.5, 1500, 500.0, 1000, 100, 0, 50, 6, 100_000, 1000),
+    "full": Mode("full", 60_000, 7, 3.0, 5000, 500.0, 5000, 200, 1, 100, 10, 1_000_000, 1000),
 }

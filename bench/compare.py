@@ -112,8 +112,31 @@ audit journal
     reported too, since the client's own share also holds the Pipeline's hooks (metrics,
     alerts, the tap), which run whether or not the journal does.
 
-Targets (reported, never asserted): md throughput >= 0.8 of baseline, tick-to-quote p50 <
-150 us and p99 < 1 ms, order RTT p50 within 1.3 x baseline, journal cost < 10 %.
+reflex (issue 19)
+    a fourth pair, ``reflex``: bare QuickFIX (empty callbacks, as the baseline) that answers
+    each 35=X of tick to quote's stream (same generator, count and rate) with a prebuilt 35=D,
+    ``sendToTarget`` from ``fromApp``. ``reflex_us``: from ``perf_counter_ns`` at ``fromApp``'s
+    entry to the D at its engine log's ``onOutgoing`` (a Python ``fix.Log`` that only stamps),
+    the two hooks tick to quote is measured between. ``tick_to_quote_ratio`` = tick to quote /
+    reflex, p50 and p99 (and for the first order of each tick only).
+reference to quote (issue 19)
+    ``python -m bench.reference_to_quote`` in a process of its own: a simulated reference tick
+    on a loopback websocket to the replace handed to the engine, p50/p99, and the same through
+    the 1 s REST poll beside it.
+journal client CPU (issue 19)
+    ``journal_client_cpu_ratio``: the trading process's own CPU per message (all its threads,
+    ``time.process_time``) at the common rate, Pipeline on over off; the journal process's
+    CPU per message beside it, outside the ratio.
+soak (issue 19)
+    ``python -m bench.soak`` in a process of its own: the market maker against the simulator's
+    matching engine, no sockets, a simulated clock; RSS and every per-order and per-lineage
+    structure at the start and the end (1,000,000 messages in the full run, 100,000 in
+    ``--quick``; the JSON says how many).
+
+Targets (reported, never asserted): md throughput >= 0.8 of baseline with decision lag p99 <=
+1 ms, tick-to-quote p50 < 150 us and p99 < 1 ms, tick to quote over the reflex p50 <= 1.5,
+reference to quote p50 <= 1 ms, order RTT p50 within 1.3 x baseline, journal cost < 10 %,
+journal client CPU ratio <= 1.1, soak RSS growth <= 10 %.
 """
 
 from __future__ import annotations
@@ -122,13 +145,16 @@ import argparse
 import contextlib
 import json
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.bare import FLOOR_STEPS
 from bench.common import AUTO, DEFAULT_SEED, MODES, BenchError, Mode
-from bench.orchestrate import run_pair
+from bench.orchestrate import _progress, run_pair
 from bench.report import _floor_key, build_report, machine_facts, render_table
 from truex_qf.app.cpu_wake import (
     cpu_wake_latency,
@@ -197,6 +223,8 @@ def _run_all(args: argparse.Namespace, mode: Mode) -> int:
     runs["truex_journal"] = run_pair(
         "truex-qf+journal", "truex", mode, args.seed, True, **options, reference_rate=reference_rate
     )
+    # issue 19's reflex: bare QuickFIX answering tick to quote's stream, 35=X -> prebuilt 35=D
+    runs["reflex"] = run_pair("reflex", "bare", mode, args.seed, False, **options, reflex=True)
     for steps in range(1, (len(FLOOR_STEPS) if args.floor else mode.floor_steps) + 1):
         runs[_floor_key(steps)] = run_pair(
             f"baseline, {FLOOR_STEPS[steps - 1][1]}",
@@ -209,12 +237,54 @@ def _run_all(args: argparse.Namespace, mode: Mode) -> int:
             floor_steps=steps,
             market_data_only=True,  # the round trip barely moves with any of them
         )
-    report = build_report(mode, args.seed, facts, runs, time.monotonic() - started)
+    extra = {
+        "reference_to_quote": run_module(
+            "bench.reference_to_quote",
+            "--ticks",
+            str(mode.reference_ticks),
+            "--poll-ticks",
+            str(mode.reference_poll_ticks),
+            timeout_s=120 + mode.reference_poll_ticks * 5,
+        ),
+        "soak": run_module(
+            "bench.soak",
+            "--messages",
+            str(mode.soak_messages),
+            "--taker-every",
+            str(mode.soak_taker_every),
+            "--seed",
+            str(args.seed),
+            timeout_s=120 + mode.soak_messages / 200,
+        ),
+    }
+    report = build_report(mode, args.seed, facts, runs, time.monotonic() - started, extra)
     print(render_table(report))
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
         print(f"figures written to {args.json}")
     return 0
+
+
+def run_module(module: str, *args: str, timeout_s: float) -> dict[str, Any]:
+    """``python -m module args --json FILE`` in a process of its own (its RSS, its QuickFIX
+    sessions), the JSON it wrote."""
+    _progress(module, "starting")
+    with tempfile.TemporaryDirectory(prefix="truex-bench-") as temp:
+        output = Path(temp) / "figures.json"
+        try:
+            finished = subprocess.run(
+                [sys.executable, "-m", module, *args, "--json", str(output)],
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+            )
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"{module} took more than {timeout_s:.0f} s") from None
+        if finished.returncode != 0 or not output.exists():
+            raise BenchError(f"{module} failed ({finished.returncode}):\n{finished.stderr[-2000:]}")
+        figures: dict[str, Any] = json.loads(output.read_text(encoding="utf-8"))
+    _progress(module, "done")
+    return figures
 
 
 def run() -> None:

@@ -227,9 +227,11 @@ def run_pair(
     reference_rate: float | str | None = None,
     floor_steps: int = 0,
     market_data_only: bool = False,
+    reflex: bool = False,
 ) -> dict[str, Any]:
     """Start a sender and a receiver, run every measurement of ``kind`` (or market data
-    alone), stop both."""
+    alone, or with ``reflex`` the reflex alone: bare QuickFIX answering each tick-to-quote
+    35=X with a prebuilt 35=D), stop both."""
     _progress(label, "starting")
     with tempfile.TemporaryDirectory(prefix="truex-bench-") as temp:
         common = {
@@ -239,13 +241,14 @@ def run_pair(
             "market_data_port": free_port(),
             "sender_comp_id": (
                 f"BENCH{os.getpid() % 10000}{kind[0].upper()}{int(journal)}"
-                f"{f'F{floor_steps}' if floor_steps else ''}"
+                f"{f'F{floor_steps}' if floor_steps else ''}{'R' if reflex else ''}"
             ),
             "client_id": "10000000000000001",
             "api_key": str(uuid.uuid4()),
             "secret_key": uuid.uuid4().hex,
             "switch_interval_s": switch_interval_s,
             "floor_steps": floor_steps,
+            "reflex": reflex,
         }
         venue = Peer(f"{label}-venue", venue_main, common)
         client: Peer | None = None
@@ -263,10 +266,17 @@ def run_pair(
             venue.call("snapshot", 30)
             client.call("settle", 30, timeout_s=20.0)
             started = time.monotonic()
-            _progress(label, "market data")
-            result: dict[str, Any] = {
-                "md": measure_market_data(venue, client, mode, reference_rate)
-            }
+            result: dict[str, Any] = {}
+            if reflex:
+                # the stream of tick to quote: ttq_n X at ttq_rate, each moving the top of book
+                _progress(label, "reflex")
+                client.call("reflex_begin", 60, n=mode.ttq_n)
+                venue.call("stream", 120, n=mode.ttq_n, rate=mode.ttq_rate, move_mid=True)
+                result["reflex"] = client.call("reflex_wait", 60, timeout_s=30.0)
+                market_data_only = True
+            else:
+                _progress(label, "market data")
+                result["md"] = measure_market_data(venue, client, mode, reference_rate)
             if kind == "truex":
                 _progress(label, "tick to quote")
                 client.call("ttq_begin", 10, n=mode.ttq_n)

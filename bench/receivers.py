@@ -15,7 +15,15 @@ from typing import Any
 
 import quickfix as fix
 
-from bench.bare import BareApplication, FloorApplication, bare_new_order_single, floor_step_names
+from bench.bare import (
+    BareApplication,
+    FloorApplication,
+    ReflexApplication,
+    ReflexClock,
+    ReflexLogFactory,
+    bare_new_order_single,
+    floor_step_names,
+)
 from bench.common import (
     CONDITION_WAIT_S,
     HOST,
@@ -64,13 +72,21 @@ class BareClient:
         self.client_id = fix_settings.client_id
         self.settings = settings
         steps = config.get("floor_steps", 0)
-        self.application = FloorApplication(steps) if steps else BareApplication()
-        self.cpu_at_begin = 0.0
-        self.store_factory = fix.FileStoreFactory(settings)
+        self.application: BareApplication
         # The engine log FixClient installs, without a journal tap; kept alive with the engine.
-        self.log_factories = (
+        self.log_factories: list[fix.LogFactory] = (
             [RedactingLogFactory(None)] if "engine_log" in floor_step_names(steps) else []
         )
+        if config.get("reflex"):
+            clock = ReflexClock()
+            self.application = ReflexApplication(clock)
+            self.log_factories = [ReflexLogFactory(clock)]  # only notes when a 35=D leaves
+        elif steps:
+            self.application = FloorApplication(steps)
+        else:
+            self.application = BareApplication()
+        self.cpu_at_begin = 0.0
+        self.store_factory = fix.FileStoreFactory(settings)
         # The transport truex-qf's FixClient uses: one engine thread for both sessions.
         self.initiator = fix.SocketInitiator(
             self.application, self.store_factory, self.settings, *self.log_factories
@@ -89,12 +105,38 @@ class BareClient:
             "md_begin": self.md_begin,
             "md_wait": self.md_wait,
             "rtt": self.rtt,
+            "reflex_begin": self.reflex_begin,
+            "reflex_wait": self.reflex_wait,
             "stop": self.stop,
         }
 
     def settle(self, timeout_s: float) -> dict[str, Any]:
         _wait_until(lambda: self.application.count >= 1, timeout_s, "the snapshot")
         return {}
+
+    def reflex_begin(self, n: int) -> dict[str, Any]:
+        """Build ``n`` orders before the stream starts: one per 35=X to come."""
+        application = self.application
+        if not isinstance(application, ReflexApplication):
+            raise BenchError("reflex_begin on a receiver that is not the reflex")
+        orders = [bare_new_order_single(f"R{number}", self.client_id) for number in range(n)]
+        application.arm_reflex(orders, self.oe_session)
+        return {}
+
+    def reflex_wait(self, timeout_s: float) -> dict[str, Any]:
+        """Every X answered (or the time is up): (received, sendToTarget returned,
+        onOutgoing) per answered X, in ns."""
+        application = self.application
+        if not isinstance(application, ReflexApplication):
+            raise BenchError("reflex_wait on a receiver that is not the reflex")
+        application.answered.wait(timeout_s)
+        time.sleep(0.05)  # the acceptor's last 35=8 answers
+        return {
+            "x_answered": len(application.samples),
+            "orders_built": len(application.orders),
+            "callback_failures": application.failures,
+            "samples": [list(sample) for sample in application.samples],
+        }
 
     def md_begin(self, n: int) -> dict[str, Any]:
         self.application.arm(n)

@@ -1,8 +1,9 @@
 """``python -m bench --smoke`` end to end: every figure is produced, none is judged.
 
 The smoke mode runs every process pair (bare QuickFIX, truex-qf, truex-qf with the journal,
-and the five floor receivers: bare QuickFIX doing truex-qf's per-message work one step more
-each) on a few hundred messages. Timings on a shared
+the reflex, and the five floor receivers: bare QuickFIX doing truex-qf's per-message work one
+step more each) on a few hundred messages, the reference-to-quote measurement on a few ticks
+and a 5,000-message soak. Timings on a shared
 two-core machine say nothing at this size, so the test only checks that the JSON holds every
 key and that each figure is a real, positive measurement: no timing assertions.
 """
@@ -27,7 +28,7 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,  # about 90 s on two shared cores
     )
     assert finished.returncode == 0, finished.stderr[-4000:]
     assert "PASS" in finished.stdout or "MISS" in finished.stdout
@@ -74,6 +75,51 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     cost = report["journal_cost_ratio"]
     assert isinstance(cost, int | float) and math.isfinite(cost) and cost < 1
 
+    # issue 19: the reflex (bare QuickFIX answering each X with a prebuilt D) and our ratio
+    for stat in ("p50", "p99"):
+        positive(report, "reflex_us", stat)
+        positive(report, "tick_to_quote_ratio", stat)
+    assert report["reflex_us"]["callback_failures"] == 0
+    assert report["reflex_us"]["x_answered"] == report["runs"]["reflex"]["reflex"]["orders_built"]
+    assert "onOutgoing" in report["reflex_us"]["measured"]
+    assert "onOutgoing" in report["tick_to_quote_ratio"]["measured"]
+    # a reference tick to the order, streamed, beside the REST poll
+    for stat in ("p50", "p99"):
+        positive(report, "reference_to_quote_us", stat)
+        positive(report, "reference_to_quote_us", "rest_poll", stat)
+    # the trading process's own CPU per message, journal on over off, the journal's beside it
+    positive(report, "journal_client_cpu_ratio")
+    client_cpu = report["journal"]["client_cpu"]
+    assert client_cpu["ratio_on_over_off"] == report["journal_client_cpu_ratio"]
+    assert client_cpu["ratio_on_over_off"] == round(
+        client_cpu["client_cpu_us_per_msg_on"] / client_cpu["client_cpu_us_per_msg_off"], 3
+    )
+    assert "journal_process_cpu_us_per_msg" in client_cpu
+    # the soak: its size said, RSS and every structure at start and end
+    soak = report["soak"]
+    assert soak["md_messages"] == 5_000
+    positive(soak, "orders")
+    positive(soak, "fills")
+    for point in ("start", "end"):
+        positive(soak, "rss_mib", point)
+        assert set(soak["structures"][point]) >= {
+            "order_manager.orders",
+            "order_manager.by_cl_ord_id",
+            "lineage.cl_ord_ids_max",
+            "lineage.history_max",
+            "market_maker.levels",
+            "market_maker.known_fills",
+            "positions",
+            "risk.rate_window_60s",
+            "books.levels",
+        }
+    growth = soak["rss_growth_ratio"]
+    assert isinstance(growth, float) and math.isfinite(growth)
+    assert isinstance(soak["structures"]["grew"], list)
+    # no lineage keeps more ClOrdIDs than its cap, however long it is replaced
+    caps = soak["structures"]["caps"]
+    assert soak["structures"]["end"]["lineage.cl_ord_ids_max"] <= caps["lineage.cl_ord_ids_max"]
+
     # machine facts and the target table
     for fact in ("cpu", "cores", "python", "quickfix", "platform"):
         assert report["machine"][fact], fact
@@ -87,7 +133,13 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         "tick_to_quote_p99_us",
         "order_rtt_ratio",
         "journal_cost_ratio",
+        "decision_lag_p99_us",
+        "tick_to_quote_ratio_p50",
+        "reference_to_quote_p50_us",
+        "journal_client_cpu_ratio",
+        "soak_rss_growth_ratio",
     }
+    assert all(row["value"] is not None for row in report["targets"]), report["targets"]
 
     # the run stayed sane: the stream never broke the book, nothing was refused
     for run in ("truex", "truex_journal"):
