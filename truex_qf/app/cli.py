@@ -398,6 +398,8 @@ def demo(ctx: click.Context, duration_s: float) -> None:
     for line in result.summary.lines():
         click.echo(line)
     click.echo(f"simulator's record of our fills: {result.venue_fills}")
+    for path in result.capture_paths:
+        click.echo(f"market data captured to: {path}")
     click.echo(f"run id: {result.run_id}; see it with: truex-qf summary {result.run_id[:8]}")
     _exit_if_stopped_by_signal()
 
@@ -425,6 +427,14 @@ def demo(ctx: click.Context, duration_s: float) -> None:
     help="Keep the CPUs from idle states slower than this to leave while running (0: never "
     "halt), through /dev/cpu_dma_latency; needs write access to it. Default: off.",
 )
+@click.option(
+    "--capture",
+    "capture_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also record the inbound market data (and reference ticks) to capture files in this "
+    "folder: run-<run id>-YYYYMMDD.cap.gz, for `backtest` (README, Capture).",
+)
 @click.pass_context
 @_one_line_errors
 def run(
@@ -432,6 +442,7 @@ def run(
     duration_s: float | None,
     strategy_path: Path | None,
     wake_latency: str | None,
+    capture_dir: Path | None,
 ) -> None:
     """The market maker on both sessions, against what the environment points at.
 
@@ -462,6 +473,8 @@ def run(
     strategy = load_strategy(strategy_path)
     prepare_state_dir(config.state_dir)
     recording = pipeline_settings(config.state_dir, config.sender_comp_id)
+    if capture_dir is not None:
+        recording = _with_capture(recording, capture_dir)
     rest_base_url = rest_url()
     unknown_orders = _unknown_order_policy()
     account = account_key(
@@ -480,6 +493,7 @@ def run(
             if s.reference is not None
         }
         pipeline = Pipeline(recording)
+        pipeline.capture_references(references)
         rest = _rest_client(config, rest_base_url)
         for ticker in references.values():
             ticker.start()
@@ -510,6 +524,15 @@ def run(
             f"{summary.working_orders_after_shutdown} orders still working; check the venue"
         )
     _exit_if_stopped_by_signal()
+
+
+def _with_capture(recording, capture_dir: Path):
+    """``run --capture DIR``: the folder checked now (one line, exit 2), written by the pipeline."""
+    import dataclasses
+
+    from truex_qf.app.capture_session import check_capture_dir
+
+    return dataclasses.replace(recording, capture_dir=check_capture_dir("--capture", capture_dir))
 
 
 @cli.command()
@@ -1113,7 +1136,12 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-from truex_qf.app import backtest_cmd  # noqa: E402, F401  (registers `truex-qf backtest`)
+# The commands kept in modules of their own register themselves on `cli` when imported.
+from truex_qf.app import backtest_cmd, capture_cmd  # noqa: E402, F401
 
 if __name__ == "__main__":
-    main()
+    # `python -m`: run the importable module's main, on whose group every command registered
+    # (the modules above register on truex_qf.app.cli's group, not on __main__'s).
+    from truex_qf.app.cli import main as registered_main
+
+    registered_main()

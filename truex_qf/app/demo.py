@@ -42,6 +42,7 @@ DEMO_SYMBOL = "BTC-PYUSD"
 DEMO_MID = Decimal("100000")
 DEMO_BOOK_LAG_STEPS = 5  # the TrueX book follows the reference 1 s late (0.2 s flow steps)
 DEMO_INFORMED_TAKERS = 0.3  # chance per flow step of an informed taker
+DEMO_CAPTURE_SUBDIR = "capture"  # the demo's capture files, under its state folder
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class DemoRun:
     summary: RunSummary
     venue_fills: int  # the simulator's own count of the client's fills, to compare
     run_id: str
+    capture_paths: tuple[Path, ...] = ()  # the market data it saw (truex_qf.capture)
 
 
 def run_demo(
@@ -152,7 +154,11 @@ def run_demo(
     try:
         account = local.client_settings
         rest = TruexRestClient(rest_server.url, account.credentials, account.client_id)
-        pipeline = Pipeline(pipeline_settings(state_dir, local.client_settings.sender_comp_id))
+        recording = pipeline_settings(state_dir, local.client_settings.sender_comp_id)
+        # The demo's market data and reference ticks, kept for a backtest (README "Capture").
+        recording = dataclasses.replace(recording, capture_dir=state_dir / DEMO_CAPTURE_SUBDIR)
+        pipeline = Pipeline(recording)
+        pipeline.capture_references({DEMO_SYMBOL: stream})
         runner = Runner(
             local.client_settings,
             demo_strategy(default_strategy()),
@@ -170,7 +176,12 @@ def run_demo(
             venue_fills = sum(
                 (t.buy_owner == client_id) + (t.sell_owner == client_id) for t in engine.trades()
             )
-        return DemoRun(summary=summary, venue_fills=venue_fills, run_id=pipeline.run_id)
+        return DemoRun(
+            summary=summary,
+            venue_fills=venue_fills,
+            run_id=pipeline.run_id,
+            capture_paths=tuple(pipeline.capture_paths),
+        )
     finally:
         flow.stop()
         stream.stop()

@@ -22,6 +22,8 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
+from truex_qf.capture.format import CaptureWriter
+from truex_qf.capture.sink import CaptureSink, ReferencePoller
 from truex_qf.config import recording_settings
 from truex_qf.domain.model import Command, SessionLoggedOn, SessionLoggedOut, SessionRole
 from truex_qf.observe.alerts import AlertManager
@@ -60,6 +62,7 @@ from truex_qf.storage.venue_decisions import (
     trade_text,
 )
 from truex_qf.storage.writer import StoreWriter
+from truex_qf.strategy.reference import ReferenceFeed
 from truex_qf.trading.events import (
     PositionBaseline,
     RecoveredTrade,
@@ -90,6 +93,9 @@ class PipelineSettings:
     alert_webhook: str | None = None
     namespace: str = "default"
     spill_max_bytes: int = 50_000_000
+    # Also write the inbound market data (and reference ticks) to capture files here
+    # (truex_qf.capture): the demo's and `run --capture DIR`'s.
+    capture_dir: Path | None = None
 
 
 def pipeline_settings(
@@ -181,12 +187,18 @@ class Pipeline:
         self._started_at = datetime.now(UTC)
         self._run_row: dict[str, object] = {}
         self.store_start: StoreStart | None = None  # what ``start`` recovered (mode run)
+        self.capture: CaptureSink | None = None  # started by ``start`` with a capture_dir
+        self._capture_references: dict[str, ReferenceFeed] = {}
+        self._capture_poller: ReferencePoller | None = None
 
     # ------------------------------------------------------------------ wiring
 
     def tap(self, session: str, direction: str, raw: str) -> None:
         """The FIX engine log's feed (engine threads): journal every message, note liveness."""
         self._journal(session, direction, raw)
+        capture = self.capture
+        if capture is not None:
+            capture.tap(session, direction, raw)
         role = self._roles.get(session)
         if role is None:
             return
@@ -223,6 +235,7 @@ class Pipeline:
             self.store_start = self._recover(sender_comp_id)
         self.writer.start()
         self.journal.start()
+        self._start_capture(mode, venue, sender_comp_id)
         self._run_row = {
             "run_id": self.run_id,
             "mode": mode,
@@ -242,6 +255,54 @@ class Pipeline:
         if self.publisher is not None:
             self.publisher.start()
         log.info("run %s recording to the store", self.run_id)
+
+    def capture_references(self, feeds: Mapping[str, ReferenceFeed]) -> None:
+        """Reference feeds (per TrueX symbol) whose ticks the capture records too; call
+        before :meth:`start`. Nothing happens without a capture_dir."""
+        self._capture_references = dict(feeds)
+
+    def _start_capture(self, mode: str, venue: str, sender_comp_id: str) -> None:
+        directory = self.settings.capture_dir
+        if directory is None:
+            return
+        writer = CaptureWriter(
+            directory,
+            symbols=tuple(self._mm.symbols) if self._mm is not None else (),
+            venue=venue,
+            source="sim" if mode == "demo" else "fix",
+            sender_comp_id=sender_comp_id,
+            prefix=f"{mode}-{self.run_id[:8]}",
+            extra={"run_id": self.run_id},
+        )
+        self.capture = CaptureSink(writer)
+        self.capture.start()
+        if self._capture_references:
+            feeds = {s: (f.name, f.latest) for s, f in self._capture_references.items()}
+            self._capture_poller = ReferencePoller(self.capture, feeds)
+            self._capture_poller.start()
+        log.info("capturing market data to %s", directory)
+
+    @property
+    def capture_paths(self) -> list[Path]:
+        """The capture files this run wrote (none without a capture_dir)."""
+        return self.capture.paths if self.capture is not None else []
+
+    def _stop_capture(self) -> None:
+        if self._capture_poller is not None:
+            self._capture_poller.stop()
+        capture = self.capture
+        if capture is None:
+            return
+        if not capture.stop():
+            log.error("capture: the writer did not finish in time; the file may be cut")
+        if capture.error is not None:
+            log.error("capture: market data not fully written: %s", capture.error)
+        log.info(
+            "capture: %d market-data messages, %d reference ticks in %s",
+            capture.fix_written,
+            capture.reference_written,
+            ", ".join(str(path) for path in capture.paths),
+        )
 
     def _recover(self, sender_comp_id: str) -> StoreStart | None:
         """Spill files in, crashed runs repaired, the carried position (see
@@ -278,6 +339,7 @@ class Pipeline:
             self._publish_snapshot(mm)
         if self._run_row:
             self.writer.submit(Row("runs", {**self._run_row, "ended_at": datetime.now(UTC)}))
+        self._stop_capture()
         if not self.journal.stop():
             log.error("the journal writer did not drain in time; see the messages above")
         if not self.writer.stop():
