@@ -218,7 +218,7 @@ def test_state_changes_are_recorded_with_reasons() -> None:
     assert_allowed(check(risk, order()))
 
 
-def test_kill_switch_halts_until_released_and_restarted() -> None:
+def test_kill_switch_halts_for_the_rest_of_the_process() -> None:
     risk = engine()
     risk.engage_kill_switch("daily loss")
     assert risk.state is TradingState.HALTED
@@ -227,10 +227,9 @@ def test_kill_switch_halts_until_released_and_restarted() -> None:
     assert_denied(check(risk, order()), r.TRADING_HALTED)
     assert risk.set_state(TradingState.ACTIVE, "try") is False
     assert risk.state is TradingState.HALTED
-    risk.release_kill_switch("reviewed")
-    assert risk.state is TradingState.HALTED  # releasing alone does not trade
-    assert risk.set_state(TradingState.ACTIVE, "restart") is True
-    assert_allowed(check(risk, order()))
+    assert risk.set_state(TradingState.REDUCING, "try") is False
+    assert_denied(check(risk, order()), r.TRADING_HALTED)
+    assert engine().state is not TradingState.HALTED  # a restart: a new engine trades
 
 
 # --------------------------------------------------------------------------- rate governor

@@ -29,7 +29,6 @@ _ensure.restype = ctypes.c_int
 _ensure.argtypes = []
 
 _this_thread = threading.local()  # lives in the thread state: a new state starts it empty
-_pinned = 0
 
 
 def keep_thread_state() -> None:
@@ -45,11 +44,4 @@ def keep_thread_state() -> None:
     _this_thread.seen = True
     # A thread Python started is a threading.Thread; a foreign one gets a _DummyThread.
     if isinstance(threading.current_thread(), threading._DummyThread):
-        global _pinned
         _ensure()  # held for the thread's life: never released
-        _pinned += 1  # under the GIL, which the callback holds
-
-
-def pinned_thread_count() -> int:
-    """How many engine threads have had their thread state pinned; for tests and diagnostics."""
-    return _pinned

@@ -24,7 +24,8 @@ rule                      severity    fires when / resolves when
                                       that many remain in the window (against flapping)
 ``POSITION_LIMIT``        warning     abs(position) above ``position_alert_ratio`` of the
                                       limit / back at or below ``position_resolve_ratio``
-``KILL_SWITCH``           critical    the kill switch is engaged / released
+``KILL_SWITCH``           critical    the kill switch is engaged / never within the
+                                      process (it holds until a restart)
 ``CANNOT_TRADE``          critical    the trading state has been WAITING (for
                                       reconciliation, for a quotable symbol; the text says
                                       which) for ``WAITING_ALERT_S`` / it is not WAITING
@@ -322,14 +323,15 @@ class AlertManager:
     def observe_kill_switch(
         self, engaged: bool, reason: str = "", now_s: float | None = None
     ) -> None:
-        """The kill switch state; call on every change (or every sample: repeats are free)."""
+        """The kill switch state; call on every change (or every sample: repeats are free).
+
+        It fires once; it never resolves, since the switch holds until the process ends."""
+        if not engaged:
+            return
         now = self._now(now_s)
         with self._lock:
-            if engaged:
-                text = reason if reason.startswith("kill switch") else f"kill switch: {reason}"
-                raised = self._fire(KILL_SWITCH, "", f"engaged ({text})", now)
-            else:
-                raised = self._resolve(KILL_SWITCH, "", "kill switch released", now)
+            text = reason if reason.startswith("kill switch") else f"kill switch: {reason}"
+            raised = self._fire(KILL_SWITCH, "", f"engaged ({text})", now)
         self._deliver(raised)
 
     def sample(self, mm: MarketMaker, now_s: float | None = None) -> None:

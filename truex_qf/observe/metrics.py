@@ -196,8 +196,6 @@ def state_reason_label(reason: str) -> str:
     """A trading-state reason as a bounded label: its code (``ORDER_ENTRY_DOWN``), the kill
     switch (whose free-text detail is dropped), an upper-cased short phrase, or ``OTHER``."""
     lowered = reason.strip().lower()
-    if lowered.startswith("kill switch released"):
-        return "KILL_SWITCH_RELEASED"
     if lowered.startswith("kill switch"):
         return "KILL_SWITCH"
     word = reason.split(":", 1)[0].strip().upper().replace(" ", "_").replace("-", "_")

@@ -200,14 +200,11 @@ class RiskEngine:
         return True
 
     def engage_kill_switch(self, reason: str, now_s: float | None = None) -> None:
-        """HALTED until :meth:`release_kill_switch` *and* an explicit :meth:`set_state`."""
+        """HALTED for the rest of the process: :meth:`set_state` refuses any other state. To
+        trade again the operator restarts the program (docs/runbook.md, ``KILL_SWITCH``), so
+        nothing in a process that was killed can start it quoting again."""
         self._kill_switch = True
         self._record_state(TradingState.HALTED, f"kill switch: {reason}", now_s)
-
-    def release_kill_switch(self, reason: str, now_s: float | None = None) -> None:
-        """Allow leaving HALTED again; the state stays HALTED so restarting is a second step."""
-        self._kill_switch = False
-        self._record_state(TradingState.HALTED, f"kill switch released: {reason}", now_s)
 
     def _record_state(self, state: TradingState, reason: str, now_s: float | None) -> None:
         at_s = self._now(now_s)
