@@ -96,7 +96,7 @@ def backtest(
     """
     from truex_qf.app.pipeline import pipeline_settings, prepare_database
     from truex_qf.backtest.replay import SENDER_COMP_ID, Backtest, BacktestSettings
-    from truex_qf.capture.format import CaptureFormatError, expand_capture_paths
+    from truex_qf.capture.format import CaptureFormatError, CaptureStream
     from truex_qf.ops.runs import open_store, resolve_run
     from truex_qf.ops.summary import summarize_run
     from truex_qf.storage.writer import StoreWriter
@@ -107,7 +107,9 @@ def backtest(
     if not files:
         raise ConfigError("--data", "name at least one capture file")
     try:
-        expand_capture_paths(files)
+        # the first record read now: a file that is no capture stops before the store
+        if next(iter(CaptureStream(files)), None) is None:
+            raise ConfigError("--data", "the capture holds no record to replay")
     except CaptureFormatError as exc:
         raise ConfigError("--data", str(exc)) from None
     settings = BacktestSettings(

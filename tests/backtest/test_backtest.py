@@ -1,0 +1,180 @@
+"""Backtests in process: determinism, virtual time on the stored rows, latency, references.
+
+The store is a real SQLite file migrated by the schema's own migrations; the run is read back
+by the report code (`summarize_run`), as `truex-qf summary` reads it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.backtest.captures import START_NS, SYMBOL, write_walk_capture
+from truex_qf.backtest.replay import BACKTEST_MODE, Backtest, BacktestSettings
+from truex_qf.ops.reports import fetch_rows
+from truex_qf.ops.runs import StoredRun, open_store, resolve_run
+from truex_qf.ops.summary import summarize_run
+from truex_qf.storage.database import upgrade
+from truex_qf.storage.schema import executions, order_events, runs
+from truex_qf.storage.writer import StoreWriter
+from truex_qf.strategy.settings import StrategySettings, load_strategy
+
+START = datetime(2026, 12, 7, tzinfo=UTC)
+MS = timedelta(milliseconds=1)
+
+# Quotes one tick either side of the mid: inside or at the touch of the walk's book, so the
+# captured trades reach them.
+TIGHT = """
+[symbols.BTC-PYUSD]
+levels_per_side = 1
+spread_bps = 0.05
+level_size_base = "0.01"
+min_edge_bps = 0
+inventory_skew_bps = 0
+max_skew_bps = 0
+"""
+
+
+def tight_strategy(tmp_path: Path, extra: str = "") -> StrategySettings:
+    path = tmp_path / "tight.toml"
+    path.write_text(TIGHT + extra)
+    return load_strategy(path)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def capture(tmp_path: Path) -> Path:
+    return write_walk_capture(tmp_path / "capture", seconds=120)
+
+
+def backtest(url: str, tmp_path: Path, settings: BacktestSettings) -> StoredRun:
+    """One backtest stored in ``url``; its run as the reports find it."""
+    run_id = str(uuid.uuid4())
+    writer = StoreWriter(url, tmp_path / "spill.jsonl")
+    writer.start()
+    try:
+        Backtest(settings, run_id, writer.submit).run()
+    finally:
+        assert writer.stop()
+    return resolve_run([url], run_id)
+
+
+def fills_of(url: str, run: StoredRun) -> list[tuple[Any, ...]]:
+    with open_store(url) as engine:
+        rows = fetch_rows(
+            engine,
+            select(executions)
+            .where(executions.c.run_id == run.run_id)
+            .order_by(executions.c.at, executions.c.exec_id),
+            "executions",
+        )
+    return [(r["side"], r["quantity"], r["price"], r["fee"], r["liquidity"], r["at"]) for r in rows]
+
+
+def summary_of(url: str, run: StoredRun) -> dict[str, Any]:
+    with open_store(url) as engine:
+        figures = summarize_run(engine, run).to_dict()
+    return {key: value for key, value in figures.items() if key != "run_id"}
+
+
+def test_two_backtests_of_one_capture_store_the_same_figures(
+    store: str, capture: Path, tmp_path: Path
+) -> None:
+    settings = BacktestSettings(data=[capture], strategy=tight_strategy(tmp_path))
+    first = backtest(store, tmp_path, settings)
+    second = backtest(store, tmp_path, settings)
+    assert first.run_id != second.run_id
+    fills = fills_of(store, first)
+    assert len(fills) > 10  # the walk's trades reach quotes at the touch
+    assert fills_of(store, second) == fills
+    assert summary_of(store, second) == summary_of(store, first)
+    assert {first.mode, second.mode} == {BACKTEST_MODE}
+
+
+def test_the_stored_run_is_on_the_captures_clock(store: str, capture: Path, tmp_path: Path) -> None:
+    run = backtest(store, tmp_path, BacktestSettings([capture], tight_strategy(tmp_path)))
+    assert run.started_at == START
+    with open_store(store) as engine:
+        (row,) = fetch_rows(engine, select(runs).where(runs.c.run_id == run.run_id), "runs")
+    assert row["sender_comp_id"] == "BACKTEST" and row["venue"] == "backtest:test-walk"
+    # the last record is 120 s in (minus one message step); the shutdown takes no time
+    assert run.ended_at is not None
+    assert START + timedelta(seconds=119) < run.ended_at <= START + timedelta(seconds=120)
+    for _, _, _, _, _, at in fills_of(store, run):
+        assert START <= at.replace(tzinfo=UTC) <= run.ended_at
+
+
+def test_latency_delays_each_order_there_and_its_report_back(
+    store: str, capture: Path, tmp_path: Path
+) -> None:
+    strategy = tight_strategy(tmp_path)
+    run = backtest(store, tmp_path, BacktestSettings([capture], strategy, latency_us=25_000))
+    with open_store(store) as engine:
+        rows = fetch_rows(
+            engine,
+            select(order_events)
+            .where(order_events.c.run_id == run.run_id)
+            .order_by(order_events.c.id),
+            "order_events",
+        )
+    # the first quotes go out when the first snapshot arrives (START): they reach the venue
+    # 25 ms later and their New comes back after another 25 ms
+    first = rows[0]
+    assert (first["state"], first["at"].replace(tzinfo=UTC)) == ("NEW", START + 50 * MS)
+    # a fill the market causes comes back 25 ms after the message that caused it (the
+    # capture has one message every 250 ms)
+    fill_times = [r["at"].replace(tzinfo=UTC) - START for r in rows if r["reason"] == "FILLED"]
+    assert fill_times
+    assert all(at % (250 * MS) == 25 * MS for at in fill_times)
+
+
+def test_fees_of_the_options_are_charged_on_the_stored_fills(
+    store: str, capture: Path, tmp_path: Path
+) -> None:
+    settings = BacktestSettings(
+        [capture], tight_strategy(tmp_path), maker_fee_bps=Decimal(2), taker_fee_bps=Decimal(7)
+    )
+    fills = fills_of(store, backtest(store, tmp_path, settings))
+    assert fills
+    for _, quantity, price, fee, liquidity, _ in fills:
+        rate = Decimal(2) if liquidity == "1" else Decimal(7)
+        assert fee == quantity * price * rate / 10_000
+
+
+def test_reference_ticks_price_a_strategy_that_quotes_off_the_reference(
+    store: str, tmp_path: Path
+) -> None:
+    capture = write_walk_capture(tmp_path / "ref", seconds=30, reference_source="coinbase")
+    strategy = tight_strategy(
+        tmp_path,
+        'reference = "coinbase"\n[symbols.BTC-PYUSD.fair_value]\nprimary = "reference"\n',
+    )
+    run = backtest(store, tmp_path, BacktestSettings([capture], strategy))
+    with open_store(store) as engine:
+        report = summarize_run(engine, run)
+    assert report.symbols[SYMBOL].fills > 0
+
+
+def test_a_capture_without_records_is_one_line(tmp_path: Path) -> None:
+    from truex_qf.capture.format import CaptureWriter
+    from truex_qf.domain.errors import ConfigError
+
+    with CaptureWriter(
+        tmp_path / "empty", symbols=[SYMBOL], venue="v", source="sim", clock_ns=lambda: START_NS
+    ):
+        pass
+    settings = BacktestSettings([tmp_path / "empty"], tight_strategy(tmp_path))
+    with pytest.raises(ConfigError, match="no record"):
+        Backtest(settings, str(uuid.uuid4())).run()

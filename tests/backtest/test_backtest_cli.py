@@ -1,0 +1,165 @@
+"""`truex-qf backtest` as a user runs it: on a written capture, and on one the simulator's
+market data was captured into by `truex-qf capture` (real QuickFIX on both sides); the run it
+stores is read by `summary` and `runs`; mistakes are one line and exit 2."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.backtest.captures import write_walk_capture
+from tests.backtest.test_backtest import TIGHT
+from tests.support.processes import account_env, run_cli
+from tests.support.sessions import unique_comp_id
+from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue, demo_account, start_local_venue
+from truex_qf.sim.flow import FlowSettings, SimulatedFlow
+
+CLI_TIMEOUT_S = 120.0
+RUN_ID = re.compile(r"^run id: ([0-9a-f-]{36}); see it with: truex-qf summary ([0-9a-f]{8})$", re.M)
+
+
+def _env(state_dir: Path) -> dict[str, str]:
+    env = {**os.environ, "TRUEX_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1"}
+    env.pop("DATABASE_URL", None)
+    return env
+
+
+@pytest.fixture
+def strategy_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tight.toml"
+    path.write_text(TIGHT)
+    return path
+
+
+def test_backtest_prints_the_summary_and_the_command_that_shows_it_again(
+    tmp_path: Path, strategy_file: Path
+) -> None:
+    capture = write_walk_capture(tmp_path / "capture", seconds=60)
+    env = _env(tmp_path / "state")
+    done = run_cli(
+        "backtest",
+        "--data",
+        str(capture),
+        "--strategy",
+        str(strategy_file),
+        "--latency-us",
+        "500",
+        "--maker-fee-bps",
+        "-1",
+        env=env,
+        timeout_s=CLI_TIMEOUT_S,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = RUN_ID.search(done.stdout)
+    assert found is not None, done.stdout
+    run_id, short = found.groups()
+    assert run_id.startswith(short)
+    assert f"run {run_id} (backtest, BACKTEST)" in done.stdout
+    assert "latency 500 us" in done.stdout
+    printed = done.stdout[: done.stdout.index("replayed ")]
+    again = run_cli("summary", short, env=env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == printed
+    fills = re.search(r"fills +(\d+) ", printed)
+    assert fills is not None and int(fills.group(1)) > 0
+    listed = run_cli("runs", env=env)
+    assert re.search(rf"^{short} .* backtest +{fills.group(1)} ", listed.stdout, re.M)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "error: --data: name at least one capture file"),
+        (("--data", "nowhere.cap.gz"), "error: --data: capture file nowhere.cap.gz does not exist"),
+        (("--data", "{strategy}"), "not a gzip capture file"),
+        (("--data", "{capture}", "--maker-fee-bps", "x"), "error: --maker-fee-bps: 'x' is not"),
+        (("--data", "{capture}", "--taker-fee-bps", "1e9"), "error: --taker-fee-bps: '1e9' must"),
+        (("--data", "{capture}", "--latency-us", "-1"), "Invalid value for '--latency-us'"),
+        (("--data", "{capture}", "--strategy", "nowhere.toml"), "error: "),
+        (("--data", "{capture}", "--strategy", "{bad_strategy}"), "error: "),
+    ],
+)
+def test_mistakes_are_one_line_and_exit_2(
+    tmp_path: Path, strategy_file: Path, args: tuple[str, ...], message: str
+) -> None:
+    capture = write_walk_capture(tmp_path / "capture", seconds=2)
+    bad_strategy = tmp_path / "bad.toml"
+    bad_strategy.write_text("[symbols.BTC-PYUSD]\nspread_bps = -3\n")
+    names = {"capture": capture, "strategy": strategy_file, "bad_strategy": bad_strategy}
+    done = run_cli(
+        "backtest",
+        *(arg.format(**names) for arg in args),
+        env=_env(tmp_path / "state"),
+        timeout_s=CLI_TIMEOUT_S,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "state" / "truex-qf.db").exists()  # nothing written
+
+
+def test_help_describes_every_option() -> None:
+    done = run_cli("backtest", "--help", env=dict(os.environ))
+    assert done.returncode == 0
+    for option in ("--data", "--strategy", "--latency-us", "--maker-fee-bps", "--taker-fee-bps"):
+        assert option in done.stdout
+    assert "Reads TRUEX_STATE_DIR" in done.stdout
+
+
+@pytest.fixture
+def market(tmp_path: Path) -> Iterator[LocalVenue]:
+    """The simulator with its simulated traders, so the book moves and trades every step."""
+    local = start_local_venue(tmp_path / "venue", demo_account(unique_comp_id()), seed=False)
+    app = local.venue.application
+    flow = SimulatedFlow(
+        local.venue.engine,
+        app.publish,
+        app.lock,
+        FlowSettings(symbol=DEMO_SYMBOL, step_interval_s=0.05, seed=11),
+    )
+    flow.start()
+    yield local
+    flow.stop()
+    local.venue.stop(force=True)
+
+
+def test_a_capture_of_the_simulator_backtests_into_fills_and_a_stored_run(
+    market: LocalVenue, tmp_path: Path, strategy_file: Path
+) -> None:
+    env = account_env(market.client_settings, tmp_path / "state", TRUEX_REST_URL="off")
+    env.pop("DATABASE_URL", None)
+    out = tmp_path / "captures"
+    captured = run_cli(
+        "capture",
+        "--duration",
+        "6",
+        "--symbols",
+        DEMO_SYMBOL,
+        "--out",
+        str(out),
+        env=env,
+        timeout_s=CLI_TIMEOUT_S,
+    )
+    assert captured.returncode == 0, captured.stderr[-3000:]
+    done = run_cli(
+        "backtest",
+        "--data",
+        str(out),
+        "--strategy",
+        str(strategy_file),
+        env=env,
+        timeout_s=CLI_TIMEOUT_S,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = RUN_ID.search(done.stdout)
+    assert found is not None, done.stdout
+    fills = re.search(r"fills +(\d+) ", done.stdout)
+    assert fills is not None and int(fills.group(1)) > 0, done.stdout
+    again = run_cli("summary", found.group(2), "--json", env=env)
+    assert again.returncode == 0, again.stderr
+    assert '"mode": "backtest"' in again.stdout
