@@ -351,6 +351,7 @@ def test_webhook_receives_firing_and_recovery_as_json(hook):
     assert resolved["status"] == RESOLVED and resolved["rule"] == AUTH_FAILURE
     assert alerts.webhook_stats == {"delivered": 2, "failed": 0, "dropped": 0}
     assert logs.records and all("s3cr3t" not in m for m in logs.messages())
+    assert not [m for m in logs.messages() if "not delivered" in m]  # all arrived: no word
 
 
 def test_webhook_retries_a_server_error(clock):
@@ -401,6 +402,9 @@ def test_dead_webhook_never_blocks_and_counts_failures(clock):
             assert time.monotonic() - started < 3.0
     failures = [m for m in logs.messages() if "webhook" in m]
     assert failures and all("s3cr3t" not in m for m in failures)
+    # stopping says how many never arrived (failed or dropped)
+    (summary,) = [m for m in failures if "not delivered" in m]
+    assert "failed after retries" in summary and "0 delivered" in summary
 
 
 def test_webhook_url_must_be_http():

@@ -413,9 +413,22 @@ class AlertManager:
         return self._webhook.stats()
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Give queued webhook posts ``timeout_s`` to go out, then stop the sender thread."""
-        if self._webhook is not None:
-            self._webhook.stop(timeout_s)
+        """Give queued webhook posts ``timeout_s`` to go out, then stop the sender thread; say
+        how many alerts the webhook did not deliver, if any (each failure was logged as it
+        happened, but an alert dropped from a full queue is seen only here)."""
+        if self._webhook is None:
+            return
+        self._webhook.stop(timeout_s)
+        stats = self.webhook_stats
+        if stats["failed"] or stats["dropped"]:
+            log.warning(
+                "alert webhook: %d alert(s) not delivered (%d failed after retries, %d dropped "
+                "from a full queue); %d delivered. Every alert is in this log",
+                stats["failed"] + stats["dropped"],
+                stats["failed"],
+                stats["dropped"],
+                stats["delivered"],
+            )
 
     # ------------------------------------------------------------------ rules (lock held)
 
