@@ -57,8 +57,11 @@ from truex_qf.sim.service import DEFAULT_REST_PORT
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from truex_qf.app.order_venue import OrderVenue
+    from truex_qf.app.pipeline import Pipeline
     from truex_qf.ops.reports import Report
     from truex_qf.ops.runs import StoredRun
+    from truex_qf.strategy.settings import StrategySettings
 
 stop_requested = threading.Event()
 _stop_signal: int | None = None  # the signal that set stop_requested, for the exit code
@@ -428,6 +431,13 @@ def demo(ctx: click.Context, duration_s: float) -> None:
     "halt), through /dev/cpu_dma_latency; needs write access to it. Default: off.",
 )
 @click.option(
+    "--paper",
+    is_flag=True,
+    help="Paper trading: live market data from the configured venue, orders to a local "
+    "matching engine that mirrors the live book. No order leaves this machine: no "
+    "order-entry session is started and the REST API is not called.",
+)
+@click.option(
     "--capture",
     "capture_dir",
     type=click.Path(path_type=Path),
@@ -443,12 +453,17 @@ def run(
     strategy_path: Path | None,
     wake_latency: str | None,
     capture_dir: Path | None,
+    paper: bool,
 ) -> None:
     """The market maker on both sessions, against what the environment points at.
 
     SIGINT/SIGTERM (or the end of --duration) cancels every working order, waits for the
     acknowledgements, logs out and prints a summary. `truex-qf kill` halts it and cancels all.
     Exit 0 when --duration ran out, 130 (143) when stopped by Ctrl-C (SIGTERM).
+
+    With --paper only the market-data session is started; the orders rest in a local paper
+    venue whose book follows the live one, and fill when the live market trades through
+    them (README "Paper trading"). The run is stored with mode paper.
 
     \b
     Reads TRUEX_API_KEY, TRUEX_SECRET_KEY, TRUEX_SENDER_COMP_ID, TRUEX_CLIENT_ID, TRUEX_FIX_HOST,
@@ -494,7 +509,9 @@ def run(
         }
         pipeline = Pipeline(recording)
         pipeline.capture_references(references)
-        rest = _rest_client(config, rest_base_url)
+        # paper: no REST client at all (nothing of the run is at the venue to reconcile)
+        rest = None if paper else _rest_client(config, rest_base_url)
+        order_venue = _paper_venue(strategy, pipeline) if paper else None
         for ticker in references.values():
             ticker.start()
         runner = Runner(
@@ -503,9 +520,11 @@ def run(
             references=dict[str, "PriceSource"](references),
             view=LiveView(),
             pipeline=pipeline,
+            mode="paper" if paper else "run",
             rest=rest,
             unknown_orders=unknown_orders,
             stop=stop_requested,
+            order_venue=order_venue,
         )
         for symbol, feed in references.items():
             # a reference move requotes at once, on the feed's thread, as a book move does
@@ -524,6 +543,15 @@ def run(
             f"{summary.working_orders_after_shutdown} orders still working; check the venue"
         )
     _exit_if_stopped_by_signal()
+
+
+def _paper_venue(strategy: StrategySettings, pipeline: Pipeline) -> OrderVenue:
+    """``run --paper``'s order venue: the simulator's matching engine behind the product's
+    OrderVenue protocol (the runner never imports the simulator; the CLI may). Its orders
+    and reports go into the run's journal as session PAPER."""
+    from truex_qf.app.paper import PaperVenue
+
+    return PaperVenue(strategy, journal=pipeline.tap)
 
 
 def _with_capture(recording, capture_dir: Path):

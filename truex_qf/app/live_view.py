@@ -7,7 +7,9 @@ Every log line is printed through that same console, and rich prints it above th
 redraws the region under it, so no line is ever overwritten. (The hand-written version moved
 the cursor up over the last lines and erased log lines printed in between.) Elsewhere (a pipe,
 a file, a dumb terminal) the same content is one log line every ``plain_interval_s`` seconds
-and at each change of trading state.
+and at each change of trading state. A paper run (``run --paper``) says PAPER at the start of
+every frame and of every line (:attr:`LiveView.label`), and its order-entry side shows as
+PAPER, not "up": no order-entry session exists.
 
 The trading loop only builds the footer's text (under the trading lock, a few dictionary
 reads) and swaps a reference; rich's refresh thread writes to the terminal, so a slow terminal
@@ -48,6 +50,7 @@ _STATE_STYLES = {
     TradingState.WAITING.value: "bold yellow",
     TradingState.HALTED.value: "bold red",
 }
+LABEL_STYLE = "bold reverse magenta"
 
 
 def shown(value: Decimal | None) -> str:
@@ -70,15 +73,17 @@ def currencies(symbol: str) -> tuple[str, str]:
     return base, quote or "quote"
 
 
-def status_lines(mm: MarketMaker, uptime_s: float) -> list[str]:
+def status_lines(mm: MarketMaker, uptime_s: float, label: str | None = None) -> list[str]:
     """The footer's lines: two for the run (uptime and state; sessions and counts), two per
-    symbol (the market and our quotes; our position and PnL). Call holding the trading lock."""
+    symbol (the market and our quotes; our position and PnL). Call holding the trading lock.
+    ``label`` (PAPER) starts the first line and stands for the order-entry session."""
     oe, md = mm.sessions_up
     bases = {currencies(symbol)[0] for symbol in mm.symbols}
     unit = bases.pop() if len(bases) == 1 else "base"
+    oe_text = label if label and oe else "up" if oe else "DOWN"
     lines = [
-        f"up {duration_text(uptime_s)} | {state_text(mm)}",
-        f"OE {'up' if oe else 'DOWN'} MD {'up' if md else 'DOWN'} | orders "
+        f"{label + ' | ' if label else ''}up {duration_text(uptime_s)} | {state_text(mm)}",
+        f"OE {oe_text} MD {'up' if md else 'DOWN'} | orders "
         f"{mm.stats.orders_sent} repl {mm.stats.replaces_sent} cxl {mm.stats.cancels_sent} | "
         f"fills {mm.stats.fills} vol {shown(mm.stats.filled_base)} {unit} | denials "
         f"{sum(mm.risk.denial_counts().values())} rejects {mm.stats.venue_rejects}",
@@ -112,7 +117,7 @@ def status_lines(mm: MarketMaker, uptime_s: float) -> list[str]:
     return lines
 
 
-def footer(lines: Sequence[str], state: str | None = None) -> Group:
+def footer(lines: Sequence[str], state: str | None = None, label: str | None = None) -> Group:
     """The region rich redraws: a rule, then each line cut (never wrapped) to the width, so
     the region's height is its number of lines whatever the terminal's width."""
     texts = []
@@ -120,6 +125,8 @@ def footer(lines: Sequence[str], state: str | None = None) -> Group:
         text = Text(line, no_wrap=True, overflow="ellipsis")
         if index == 0 and state in _STATE_STYLES:
             text.highlight_words([state], _STATE_STYLES[state])
+        if index == 0 and label and line.startswith(label):
+            text.stylize(LABEL_STYLE, 0, len(label))
         texts.append(text)
     return Group(Rule(style="dim"), *texts)
 
@@ -155,6 +162,7 @@ class LiveView:
         self._last_state: tuple[object, str] | None = None
         self._footer: Group = footer([])
         self._live: Live | None = None
+        self.label: str | None = None  # PAPER for a paper run: the runner sets it
 
     def maybe_render(self, mm: MarketMaker, now: float) -> None:
         """Every ``interval_s``, and at once when the trading state changes (so a log shows
@@ -164,7 +172,7 @@ class LiveView:
             return
         self._last = now
         self._last_state = state
-        lines = status_lines(mm, time.monotonic() - self.started_s)
+        lines = status_lines(mm, time.monotonic() - self.started_s, self.label)
         self.show(lines, mm.risk.state.value)
 
     def show(self, lines: Sequence[str], state: str | None = None) -> None:
@@ -172,7 +180,7 @@ class LiveView:
         if not self.in_place:
             log.info(" | ".join(line.strip() for line in lines))
             return
-        self._footer = footer(lines, state)  # a reference swap: rich's thread draws it
+        self._footer = footer(lines, state, self.label)  # a reference swap: rich draws it
         if self._live is None:
             self._live = Live(
                 console=self.console,

@@ -26,6 +26,13 @@ Threads: trading state has one owner at a time, whoever holds the runner's tradi
 
 Shutdown (end of ``--duration``, SIGINT/SIGTERM) halts quoting, cancels every working order,
 waits for the acknowledgements, then logs out of both sessions.
+
+Paper trading (``order_venue``, :mod:`truex_qf.app.order_venue`): no order-entry session is
+started. The order venue stands in for it: its "logon" is queued at start (the market maker
+sees order entry up), every order command goes to it, and its reports are queued as the
+session's would be, for the trading lock's next holder. Live market data goes to it as well,
+so that our resting orders fill when the market trades through them. There is no REST
+reconciliation: no order of the run is at the venue.
 """
 
 from __future__ import annotations
@@ -41,11 +48,13 @@ from decimal import Decimal
 
 from truex_qf.app.decision_gate import DecisionGate
 from truex_qf.app.live_view import LiveView, currencies, shown
+from truex_qf.app.order_venue import ORDER_COMMANDS, OrderVenue
 from truex_qf.app.pipeline import Pipeline, describe_venue
 from truex_qf.config import FixSettings
 from truex_qf.config import give_up_after_s as give_up_setting
 from truex_qf.domain.errors import LogonRejectedError, TruexError
 from truex_qf.domain.model import (
+    Command,
     InboundEvent,
     LogonRefused,
     MarketDataIncrement,
@@ -81,6 +90,7 @@ QUEUE_POLL_S = 0.05  # how often shutdown looks at the queue of session events
 CANCEL_RETRY_S = 0.2  # shutdown: cancel again after this long without a report
 VENUE_TRADE_HISTORY_S = 27 * 86400.0  # TrueX lists 28 days of trades; a day's margin
 NO_REST_REASON = "no REST client (TRUEX_REST_URL=off)"
+PAPER_REASON = "paper trading: no order of this run is at the venue"
 _MARKET_DATA = (MarketDataIncrement, MarketDataSnapshot)
 
 
@@ -112,6 +122,7 @@ class RunSummary:
     venue_rejects: int
     trading_state: str
     working_orders_after_shutdown: int
+    paper: bool = False  # the orders went to a local paper venue, none to the venue
 
     def lines(self) -> list[str]:
         def per_symbol(values: dict, in_quote: bool = True) -> str:
@@ -127,7 +138,13 @@ class RunSummary:
             )
 
         denials = ", ".join(f"{k} {v}" for k, v in sorted(self.risk_denials.items()))
+        paper = (
+            ["PAPER run: no order left this machine; orders and fills are the paper venue's"]
+            if self.paper
+            else []
+        )
         return [
+            *paper,
             f"orders sent: {self.orders_sent} new, {self.replaces_sent} replace, "
             f"{self.cancels_sent} cancel",
             f"fills: {self.fills} ({self.filled_base} base)",
@@ -142,7 +159,7 @@ class RunSummary:
         ]
 
 
-def summarize(mm: MarketMaker) -> RunSummary:
+def summarize(mm: MarketMaker, paper: bool = False) -> RunSummary:
     """The summary, read back from the order manager, positions and risk engine."""
     snapshot = mm.positions.snapshot(mm.fair_values())
     return RunSummary(
@@ -159,6 +176,7 @@ def summarize(mm: MarketMaker) -> RunSummary:
         venue_rejects=mm.stats.venue_rejects,
         trading_state=f"{mm.risk.state.value} ({mm.risk.state_reason})",
         working_orders_after_shutdown=mm.working_order_count(),
+        paper=paper,
     )
 
 
@@ -193,9 +211,12 @@ class Runner:
         give_up_s: float | None = None,
         unknown_orders: UnknownOrderPolicy = UnknownOrderPolicy.CANCEL,
         stop: threading.Event | None = None,
+        order_venue: OrderVenue | None = None,
     ) -> None:
         """``stop``: set it to end the run cleanly (the CLI's signal handlers, the demo's
-        caller); ``give_up_s`` and ``unknown_orders``: see :class:`MarketMaker`."""
+        caller); ``give_up_s`` and ``unknown_orders``: see :class:`MarketMaker`;
+        ``order_venue``: paper trading (module docstring): orders go there, no order-entry
+        session is started and ``rest`` is not used."""
         self.fix_settings = fix_settings
         # Session and REST events wait here for the trading lock's next holder.
         self.events: queue.SimpleQueue[LoopEvent] = queue.SimpleQueue()
@@ -206,15 +227,30 @@ class Runner:
         self._failure: BaseException | None = None
         self.pipeline = pipeline
         self.mode = mode
+        self.order_venue = order_venue
         self.client = FixClient(
             fix_settings,
             self.enqueue,
+            roles=frozenset(SessionRole)
+            if order_venue is None
+            else frozenset({SessionRole.MARKET_DATA}),
             journal=pipeline.tap if pipeline else None,
             app_sink=self._deliver,
         )
-        send = pipeline.wrap_send(self.client.send) if pipeline else self.client.send
+        route: Callable[[Command], bool] = (
+            self.client.send if order_venue is None else self._send_paper
+        )
+        send = pipeline.wrap_send(route) if pipeline else route
+        if order_venue is not None:
+            rest = None
+            log.warning(
+                "%s: orders go to the local paper venue, never to %s; no reconciliation with "
+                "the venue's REST API (no order of this run is there to reconcile)",
+                order_venue.label,
+                fix_settings.host,
+            )
         self.rest_worker = RestWorker(rest, self.enqueue) if rest is not None else None
-        if self.rest_worker is None:
+        if self.rest_worker is None and order_venue is None:
             log.warning(
                 "no REST client: no reconciliation (quoting unreconciled), and no deadman "
                 "cancel on disconnect"
@@ -224,14 +260,19 @@ class Runner:
             send,
             references=references,
             venue=self.rest_worker,
-            no_venue_reason=None if self.rest_worker is not None else NO_REST_REASON,
+            no_venue_reason=None
+            if self.rest_worker is not None
+            else (PAPER_REASON if order_venue is not None else NO_REST_REASON),
             unknown_orders=unknown_orders,
             give_up_after_s=give_up_after_s() if give_up_s is None else give_up_s,
+            own_orders_in_book=order_venue is None,  # paper orders are not in the live book
         )
         if pipeline is not None:
             pipeline.attach(self.mm, self.client.roles)
         self.rest_url = rest.base_url if rest is not None else None
         self.view = view
+        if view is not None and order_venue is not None:
+            view.label = order_venue.label  # in every frame of the footer and every line
         self.reconnect_policy = reconnect_policy or BackoffPolicy()
         self.reconnectors: dict[SessionRole, SessionReconnector] = {}
         self.stop_requested = stop if stop is not None else threading.Event()
@@ -299,6 +340,8 @@ class Runner:
             venue = describe_venue(
                 settings.host, settings.order_entry_port, settings.market_data_port
             )
+            if self.order_venue is not None:
+                venue = f"{self.order_venue.label.lower()} (market data {venue})"
             self.pipeline.start(self.mode, venue, settings.sender_comp_id)
             self._carry_over()
         if self.rest_worker is not None:
@@ -306,11 +349,31 @@ class Runner:
         _freeze_startup_heap()
         self._started = True
         self.client.start()
+        if self.order_venue is not None:
+            # the paper venue is up from the start: what a logon would tell the market maker
+            self.enqueue(SessionLoggedOn(SessionRole.ORDER_ENTRY, self.order_venue.label))
         now = time.monotonic()
         self.reconnectors = {
-            role: SessionReconnector(role.value, self.reconnect_policy, now) for role in SessionRole
+            role: SessionReconnector(role.value, self.reconnect_policy, now)
+            for role in self._session_roles()
         }
         self._wait_logged_on()
+
+    def _session_roles(self) -> list[SessionRole]:
+        """The FIX sessions this run connects (market data alone when paper trading)."""
+        started = set(self.client.roles.values())
+        return [role for role in SessionRole if role in started]
+
+    def _send_paper(self, command: Command) -> bool:
+        """Paper trading's send (trading lock held): an order command goes to the order venue,
+        whose reports are queued as the order-entry session's would be; market-data
+        requests go to the market-data session."""
+        assert self.order_venue is not None
+        if not isinstance(command, ORDER_COMMANDS):
+            return self.client.send(command)
+        for report in self.order_venue.submit(command):
+            self.enqueue(report)
+        return True
 
     def _carry_over(self) -> None:
         """Start from the store's position and known fills (see storage.recovery); the venue's
@@ -430,7 +493,7 @@ class Runner:
         """Cancel everything, wait for the acknowledgements, and summarize."""
         self._flatten()
         with self.trading_lock:
-            return summarize(self.mm)
+            return summarize(self.mm, paper=self.order_venue is not None)
 
     def close(self) -> None:
         """Log out of both sessions and drain the recorders; safe twice."""
@@ -448,7 +511,7 @@ class Runner:
         gc.unfreeze()  # what the run left behind is collectable again (tests run many)
 
     def _wait_logged_on(self) -> None:
-        for role in (SessionRole.ORDER_ENTRY, SessionRole.MARKET_DATA):
+        for role in self._session_roles():
             try:
                 self.client.wait_logged_on(role, LOGON_TIMEOUT_S)
             except LogonRejectedError:
@@ -479,6 +542,11 @@ class Runner:
             self._drain()
             if time.monotonic() >= self._next_tick:
                 self._next_tick = time.monotonic() + self._loop_interval_s
+                if self.order_venue is not None and self.pipeline is not None:
+                    # the paper venue is alive as long as we are: its heartbeat, for the
+                    # order-entry silence alert and the last-message metric
+                    self.pipeline.alerts.message_received(SessionRole.ORDER_ENTRY)
+                    self.pipeline.metrics.message_received(SessionRole.ORDER_ENTRY)
                 self.mm.tick()
                 self._decided()
             else:
@@ -492,6 +560,11 @@ class Runner:
         if self.pipeline is not None:
             self.pipeline.on_event(event)
         self._track_link(event)
+        if self.order_venue is not None and type(event) in _MARKET_DATA:
+            # the paper venue's book follows the live one; its fills of our orders are
+            # reports like any other, queued
+            for report in self.order_venue.on_market_data(event):  # type: ignore[arg-type]
+                self.enqueue(report)
         self.mm.handle(event)
 
     def _track_link(self, event: LoopEvent) -> None:

@@ -166,11 +166,15 @@ class MarketMaker:
         no_venue_reason: str | None = None,
         unknown_orders: UnknownOrderPolicy = UnknownOrderPolicy.CANCEL,
         give_up_after_s: float = DEFAULT_GIVE_UP_S,
+        own_orders_in_book: bool = True,
     ) -> None:
         """``venue``: the REST requests (reconciliation, deadman, cancels); None when there is
         no REST client, and ``no_venue_reason`` says why (quoting then goes on unreconciled).
         ``unknown_orders``: what reconciliation does with venue orders this process did not
-        place. ``give_up_after_s``: how long a WAITING may last before :attr:`gave_up`."""
+        place. ``give_up_after_s``: how long a WAITING may last before :attr:`gave_up`.
+        ``own_orders_in_book``: whether the market data shows our resting orders (it does
+        on the venue, and fair value takes them out); False when our orders rest elsewhere
+        (paper trading: the live book never holds them, so nothing is taken out)."""
         self.strategy = strategy
         self._send_command = send
         self.grid = grid or PriceGrid()
@@ -199,6 +203,7 @@ class MarketMaker:
         self.reconciling = False
         self.reconciled = False  # at least once since the start
         self.give_up_after_s = give_up_after_s
+        self.own_orders_in_book = own_orders_in_book
         self.gave_up: str | None = None  # the WAITING reason the run gave up on
         self.last_reconcile_error: str | None = None
         self.unlisted: frozenset[str] = frozenset()  # strategy symbols the venue does not list
@@ -550,6 +555,8 @@ class MarketMaker:
         if book is None:
             return None, None, None
         own, orders = self._own_orders(symbol)
+        if not self.own_orders_in_book:
+            own = {}
         priced = BookWithoutOwnOrders(book, own, live=self._market_data_up)
         others_bid, others_offer = priced.best_bid(), priced.best_offer()
         inputs = (

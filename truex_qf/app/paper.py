@@ -1,0 +1,124 @@
+"""Paper trading's order venue (``truex-qf run --paper``): our orders on this machine, filled
+against the live book.
+
+:class:`PaperVenue` puts the simulator's :class:`~truex_qf.sim.local_venue.LocalVenue` (the
+matching engine under a mirror of the observed book, with its queue model; the fill model is
+in that module and in the README) behind the product's
+:class:`~truex_qf.app.order_venue.OrderVenue` protocol, which is all the runner knows. It adds
+what a session would have: each report carries its receive time, and both directions go into
+the run's FIX journal as FIX text under the session name ``PAPER`` (so ``audit show``,
+``replay`` and the reports read a paper run as they read a live one; the session name says
+that none of it crossed a wire).
+
+Only the CLI imports this module: it is the one place where the product meets the simulator
+(import-linter contract ``product-without-simulator``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+from truex_qf.app.order_venue import OrderCommand, OrderReport
+from truex_qf.domain.model import (
+    CancelOrder,
+    ExecutionReport,
+    MarketDataIncrement,
+    MarketDataSnapshot,
+    NewOrder,
+    OrderCancelReject,
+)
+from truex_qf.fix.builders import (
+    new_order_single_body,
+    order_cancel_replace_request_body,
+    order_cancel_request_body,
+)
+from truex_qf.fix.readers import SOH
+from truex_qf.sim.local_venue import LocalVenue
+from truex_qf.sim.messages import cancel_reject, execution_report
+from truex_qf.strategy.settings import StrategySettings
+
+log = logging.getLogger("truex_qf.app.paper")
+
+PAPER = "PAPER"
+PAPER_OWNER = "PAPER"  # our orders' owner in the paper venue's engine
+JournalTap = Callable[[str, str, str], None]  # (session, direction, raw FIX text)
+
+
+class PaperVenue:
+    """The :class:`~truex_qf.app.order_venue.OrderVenue` of a paper run.
+
+    ``journal``: the run's FIX journal tap (``Pipeline.tap``), or None. The fee charged on
+    each fill is the strategy's ``maker_fee_bps`` (the same for every symbol, else 0 with a
+    warning): what the strategy expects to pay. Orders are checked against TrueX's rules
+    as the simulator knows them (grid, price band, post-only crossing); balances are not
+    limited.
+    """
+
+    label = PAPER
+
+    def __init__(
+        self,
+        strategy: StrategySettings,
+        journal: JournalTap | None = None,
+        clock_ns: Callable[[], int] = time.perf_counter_ns,
+    ) -> None:
+        symbols = tuple(s.symbol for s in strategy.symbols)
+        fees = {s.quoting.maker_fee_bps for s in strategy.symbols}
+        maker_fee_bps = fees.pop() if len(fees) == 1 else Decimal(0)
+        if fees:
+            log.warning("paper venue: symbols differ in maker_fee_bps; fills charge no fee")
+        self.venue = LocalVenue(
+            symbols,
+            owner=PAPER_OWNER,
+            maker_fee_bps=maker_fee_bps,
+            # ExecIDs unlike any earlier run's, as the simulator's (from the clock's us)
+            first_id=int(time.time() * 1_000_000),
+        )
+        self._journal = journal
+        self._clock_ns = clock_ns
+        self.orders_received = 0  # order commands taken (none of them left the machine)
+
+    def submit(self, command: OrderCommand) -> list[OrderReport]:
+        """One order command of the market maker; the paper venue's reports."""
+        self.orders_received += 1
+        if self._journal is not None:
+            self._journal(PAPER, "OUT", _request_text(command))
+        return self._received(self.venue.submit(command))
+
+    def on_market_data(self, event: MarketDataSnapshot | MarketDataIncrement) -> list[OrderReport]:
+        """The live book moved: mirror it; the reports of our orders it filled."""
+        return self._received(self.venue.on_market_data(event))
+
+    def _received(
+        self, reports: list[ExecutionReport] | list[ExecutionReport | OrderCancelReject]
+    ) -> list[OrderReport]:
+        if not reports:
+            return []
+        received_ns = self._clock_ns()
+        stamped: list[OrderReport] = []
+        for report in reports:
+            if isinstance(report, ExecutionReport):
+                report = report._replace(received_ns=received_ns)
+                text = execution_report(report, "").toString()
+            else:
+                report = dataclasses.replace(report, received_ns=received_ns)
+                text = cancel_reject(report).toString()
+            if self._journal is not None:
+                self._journal(PAPER, "IN", f"8=FIXT.1.1{SOH}{text}")
+            stamped.append(report)
+        return stamped
+
+
+def _request_text(command: OrderCommand) -> str:
+    """35=D/F/G as the journal keeps an outbound message; PAPER stands for the client ID."""
+    if isinstance(command, NewOrder):
+        msg_type, body = "D", new_order_single_body(command, PAPER)
+    elif isinstance(command, CancelOrder):
+        msg_type, body = "F", order_cancel_request_body(command, PAPER)
+    else:
+        msg_type, body = "G", order_cancel_replace_request_body(command, PAPER)
+    return f"8=FIXT.1.1{SOH}35={msg_type}{SOH}49={PAPER}{SOH}56={PAPER}{SOH}{body}"
