@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.support.proxy_thread import ProxyThread, start_in_thread
 from tests.support.rawfix import RawFixPeer, frame, now
 from tests.support.sessions import unique_comp_id
 from truex_qf.app.demo import demo_account, start_local_venue
@@ -22,10 +23,8 @@ from truex_qf.fix.client import FixClient
 from truex_qf.ops.proxy import (
     FramingError,
     MessageClock,
-    ProxyThread,
     build_proxy_config,
     frame_first_message,
-    start_in_thread,
 )
 
 TIMEOUT_S = 5.0

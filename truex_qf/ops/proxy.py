@@ -27,7 +27,8 @@ nothing else read from a client is ever logged. A connection whose gateway sent 
 is logged as a warning: "proxy up but venue silent" was the JS team's hardest failure to see.
 
 Everything runs on one asyncio loop: :class:`ProxyServer` for a caller that owns a loop,
-:func:`run_forever` for a foreground command, :func:`start_in_thread` for a background one.
+:func:`run_forever` for a foreground command (it reports the bound ports through a future, so
+a caller running it on a thread of its own learns when it listens).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from truex_qf.domain.errors import ConfigError, TruexError
+from truex_qf.domain.errors import ConfigError
 from truex_qf.fix.redaction import printable
 
 log = logging.getLogger("truex_qf.ops.proxy")
@@ -847,44 +848,3 @@ def run_forever(
     For the CLI's foreground: a bind failure raises :class:`ConfigError` naming the option.
     """
     asyncio.run(serve(config, stop_event, started))
-
-
-class ProxyThread:
-    """The proxy on its own thread, for callers (and tests) that are not async."""
-
-    def __init__(self, config: ProxyConfig) -> None:
-        self.config = config
-        self._stop_event = threading.Event()
-        self._started: Future[dict[str, int]] = Future()
-        self._thread = threading.Thread(target=self._run, name="truex-proxy", daemon=True)
-        self.ports: dict[str, int] = {}
-
-    def start(self, timeout_s: float = 10.0) -> dict[str, int]:
-        """Start and wait until every listener is bound; returns the ports by listener name."""
-        self._thread.start()
-        try:
-            self.ports = self._started.result(timeout_s)
-        except TimeoutError:
-            self.stop()
-            raise TruexError(f"proxy did not start within {timeout_s:g} s") from None
-        return self.ports
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Close the listeners and every relayed connection, then join the thread."""
-        self._stop_event.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-
-    def _run(self) -> None:
-        try:
-            run_forever(self.config, self._stop_event, self._started)
-        except Exception:
-            if self._started.exception() is None:  # a start error already reached start()
-                log.exception("proxy stopped on an unexpected error")
-
-
-def start_in_thread(config: ProxyConfig, timeout_s: float = 10.0) -> ProxyThread:
-    """A started :class:`ProxyThread`; a bind failure raises here, in the caller's thread."""
-    proxy = ProxyThread(config)
-    proxy.start(timeout_s)
-    return proxy
