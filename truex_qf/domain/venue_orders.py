@@ -86,7 +86,8 @@ class VenueTrade:
 
 @dataclass(frozen=True, slots=True)
 class Balance:
-    """One asset's balance. ``available`` = balance - order_hold - transfer_hold (spec §9.5).
+    """One asset's balance, as the venue reports it (what a new order may still use is
+    balance - order_hold - transfer_hold, spec §9.5; the program only logs balances).
 
     TrueX names assets by numeric ``asset_id``; ``asset_name`` is set when the venue sends one.
     """
@@ -97,7 +98,3 @@ class Balance:
     order_hold: Decimal
     transfer_hold: Decimal
     unsettled: Decimal
-
-    @property
-    def available(self) -> Decimal:
-        return self.balance - self.order_hold - self.transfer_hold
