@@ -145,6 +145,28 @@ def test_the_demo_leaves_a_capture_and_from_run_extracts_the_same_messages(
     assert header.symbols == (DEMO_SYMBOL,)
 
 
+def test_run_with_capture_records_what_the_market_maker_saw(
+    market: LocalVenue, tmp_path: Path
+) -> None:
+    out = tmp_path / "run-captures"
+    done = run_cli(
+        "run",
+        "--duration",
+        "3",
+        "--capture",
+        str(out),
+        env=_env(market, tmp_path),
+        timeout_s=CLI_TIMEOUT_S,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_id = done.stdout.split("run id: ")[1].split(";")[0]
+    (path,) = out.glob(f"run-{run_id[:8]}-*.cap.gz")
+    stream = read_capture(path)
+    kinds = [r.msg_type for r in stream if isinstance(r, FixRecord)]
+    assert {"y", "W", "X"} <= set(kinds)
+    assert stream.headers[0].extra == {"run_id": run_id}
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -155,6 +177,7 @@ def test_the_demo_leaves_a_capture_and_from_run_extracts_the_same_messages(
         (("--prefix", "../up"), "error: --prefix: '../up'"),
         (("--duration", "0"), "error: --duration: 0 must be a positive number"),
         (("--reference", "bogus"), "error: truex-qf capture: Invalid value for '--reference'"),
+        (("@run", "--capture", "{tmp}/afile"), "error: --capture: cannot write capture files in"),
     ],
 )
 def test_mistakes_are_one_line_and_exit_2(
@@ -173,7 +196,8 @@ def test_mistakes_are_one_line_and_exit_2(
         TRUEX_MARKET_DATA_PORT="9",  # nothing answers: a case that got further would fail
     )
     argv = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
-    done = run_cli("capture", *argv, env=env, timeout_s=60)
+    command = argv.pop(0)[1:] if argv[0].startswith("@") else "capture"
+    done = run_cli(command, *argv, env=env, timeout_s=60)
     assert done.returncode == 2, done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(expected), done.stderr
