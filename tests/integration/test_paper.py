@@ -12,17 +12,21 @@ import os
 import re
 import signal
 import subprocess
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
 import quickfix as fix
 
+from tests.support.market_maker import step_until, strategy, without_message_limits
 from tests.support.processes import account_env, run_cli, start_cli, wait_for_line
 from tests.support.sessions import unique_comp_id
 from tests.support.storage import read
 from tests.support.timing import wait_until
 from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue, demo_account, start_local_venue
-from truex_qf.domain.model import SessionRole
+from truex_qf.app.paper import PaperVenue
+from truex_qf.app.runner import Runner
+from truex_qf.domain.model import ExecutionReport, OrderCancelReject, SessionRole
 from truex_qf.domain.netutil import free_port
 from truex_qf.sim.flow import FlowSettings, SimulatedFlow
 from truex_qf.storage.database import database_url
@@ -190,3 +194,35 @@ def test_run_help_says_paper_sends_no_order(tmp_path):
     help_text = " ".join(result.stdout.split())
     assert "--paper" in help_text
     assert "No order leaves this machine" in help_text
+
+
+def test_paper_reports_are_applied_under_the_trading_lock(tmp_path, live_venue):
+    """In process: the paper venue's reports reach the market maker as the order-entry
+    session's do, each applied by a holder of the runner's trading lock, and a fill of a
+    resting order comes from the live market moving through it."""
+    local = live_venue
+    settings = without_message_limits(
+        strategy(levels_per_side=2, spread_bps=D(3), level_spacing_bps=D(2))
+    )
+    runner = Runner(local.client_settings, settings, order_venue=PaperVenue(settings))
+    applied: list[tuple[str, bool]] = []
+    handle = runner.mm.handle
+
+    def handle_watched(event: object) -> None:
+        if isinstance(event, ExecutionReport | OrderCancelReject):
+            owned = runner.trading_lock._is_owned()  # type: ignore[attr-defined]
+            applied.append((event.cl_ord_id, owned))
+        handle(event)
+
+    runner.mm.handle = handle_watched  # type: ignore[method-assign]
+    try:
+        runner.start()
+        assert set(runner.client.roles.values()) == {SessionRole.MARKET_DATA}
+        step_until(runner, lambda: runner.mm.sessions_up == (True, True))  # OE: the paper's
+        step_until(runner, lambda: runner.mm.stats.fills >= 1, timeout_s=30)
+        summary = runner.finish()
+    finally:
+        runner.close()
+    assert summary.paper and summary.working_orders_after_shutdown == 0
+    assert applied and all(owned for _, owned in applied)
+    _order_entry_heard_nothing(local)
