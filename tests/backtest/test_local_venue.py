@@ -21,12 +21,13 @@ from truex_qf.domain.model import (
     MDEntryType,
     MDUpdateAction,
     NewOrder,
+    OrderCancelReject,
     OrdStatus,
     ReplaceOrder,
     Side,
 )
 from truex_qf.sim.local_venue import LocalVenue
-from truex_qf.sim.matching import OUTSIDE_PRICE_BANDS, POST_ONLY_WOULD_CROSS
+from truex_qf.sim.matching import OUTSIDE_PRICE_BANDS, POST_ONLY_WOULD_CROSS, ToClient
 
 SYMBOL = "BTC-PYUSD"
 D = Decimal
@@ -258,3 +259,31 @@ def test_same_calls_give_the_same_reports() -> None:
         return out
 
     assert session() == session()
+
+
+def test_the_engine_forgets_done_orders_it_is_told_to_and_keeps_working_ones() -> None:
+    local = venue()
+    local.on_market_data(BOOK)
+    engine = local.engine
+    engine.submit("A", bid("A1", "0.1", "100001"))  # trades 0.1 of the market's offer: done
+    engine.submit("A", bid("A2", "0.1", "99999"))  # rests
+    engine.forget(["A"])
+    (gone,) = engine.cancel("A", CancelOrder("A3", "A1"))
+    assert isinstance(gone, ToClient) and isinstance(gone.message, OrderCancelReject)
+    assert gone.message.reason == "1"  # unknown order: forgotten
+    events = engine.cancel("A", CancelOrder("A4", "A2"))
+    (canceled,) = [e for e in events if isinstance(e, ToClient)]
+    assert isinstance(canceled.message, ExecutionReport)
+    assert canceled.message.ord_status is OrdStatus.CANCELED
+    assert engine.trades() == []
+
+
+def test_the_mirror_keeps_working_after_the_market_s_done_orders_are_forgotten() -> None:
+    local = venue()
+    local.on_market_data(BOOK)
+    local.submit(bid("B1", "0.1", "100000"))
+    for size in ("0.6", "0.5") * 6000:  # 12 000 changes behind us: purges on the way
+        local.on_market_data(increment(change(BID, "100000", size)))
+    assert len(local.engine._orders_by_cl_ord_id) < 2 * 10_000
+    reports = local.on_market_data(increment(trade("100000", "0.55", Side.SELL)))
+    assert fills(reports) == [(D("0.05"), D("100000"), "1")]

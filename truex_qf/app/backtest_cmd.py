@@ -20,6 +20,8 @@ from truex_qf.app.cli import _one_line_errors, _state_dir, cli
 from truex_qf.domain.errors import ConfigError
 
 _FEE_LIMIT_BPS = Decimal(10_000)
+STORE_DRAIN_S = 600.0
+"""How long the store writer may take to write what the replay queued, at the end."""
 
 
 def _fee_bps(option: str, text: str) -> Decimal:
@@ -139,7 +141,8 @@ def backtest(
     finally:
         wall_s = time.perf_counter() - began
         quiet.setLevel(level)
-        stored = writer.stop()
+        # a long replay queues rows faster than they are written: let the writer finish
+        stored = writer.stop(timeout_s=STORE_DRAIN_S)
     if not stored:
         click.echo("warning: the store writer did not drain in time; rows are in the spill file")
 

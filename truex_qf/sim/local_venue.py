@@ -82,6 +82,8 @@ TAKER_OWNER = "SIM-MARKET-TAKER"
 """The owner of replayed trades: another owner than the book's, or self-match prevention
 would stop a replayed trade at the first order of the market it meets."""
 DEFAULT_OWNER = "LOCAL"
+FORGET_EVERY = 10_000
+"""Engine calls between two purges of the market's done orders (:meth:`MatchingEngine.forget`)."""
 
 Command = NewOrder | ReplaceOrder | CancelOrder
 Report = ExecutionReport | OrderCancelReject
@@ -151,6 +153,7 @@ class LocalVenue:
         self._levels: dict[_Level, list[_Chunk]] = {}
         self._chunks: dict[str, tuple[_Level, _Chunk]] = {}  # by current ClOrdID
         self._pending: list[Report] = []  # our reports of the operation in progress
+        self._operations = 0  # engine calls since the market's done orders were forgotten
         self.unattributed_trades = 0
         """Observed trades skipped: no AggressorSide and a price inside the spread."""
         self.crossed_skips = 0
@@ -305,6 +308,12 @@ class LocalVenue:
 
     def _take(self, events: list[VenueEvent]) -> None:
         """Keep our reports; follow the market's orders through theirs."""
+        self._operations += 1
+        if self._operations >= FORGET_EVERY:
+            # the market's done orders would pile up in the engine (a day's capture turns
+            # over millions): nothing asks about them again
+            self._operations = 0
+            self.engine.forget((MARKET_OWNER, TAKER_OWNER))
         for event in events:
             if not isinstance(event, ToClient):
                 continue

@@ -461,6 +461,22 @@ class MatchingEngine:
             self._close(op, order, text=MASS_CANCEL)
         return op.finish()
 
+    def forget(self, owners: Iterable[str]) -> None:
+        """Forget the done orders of ``owners`` and every trade recorded so far.
+
+        For a caller that runs long and reads neither (the local venue under a backtest or
+        paper run, whose mirrored market turns over millions of orders a day): a cancel or
+        replace naming a forgotten order is then refused as unknown, and :meth:`trades`
+        starts afresh.
+        """
+        gone = frozenset(owners)
+        self._orders_by_cl_ord_id = {
+            key: order
+            for key, order in self._orders_by_cl_ord_id.items()
+            if order.is_working or key[0] not in gone
+        }
+        self._trades.clear()
+
     def set_reference_price(self, symbol: str, price: Decimal) -> None:
         """The band reference of ``symbol`` while its book has no mid and no trade yet."""
         if not _is_finite_decimal(price) or price <= 0:
