@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.backtest.captures import START_NS, SYMBOL, write_walk_capture
+from bench.synthetic_capture import START_NS, SYMBOL, write_walk_capture
 from truex_qf.backtest.replay import BACKTEST_MODE, Backtest, BacktestSettings
 from truex_qf.ops.reports import fetch_rows
 from truex_qf.ops.runs import StoredRun, open_store, resolve_run

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.backtest.captures import write_walk_capture
+from bench.synthetic_capture import write_walk_capture
 from tests.backtest.test_backtest import TIGHT
 from tests.support.processes import account_env, run_cli
 from tests.support.sessions import unique_comp_id

@@ -1,4 +1,5 @@
-"""Small captures for backtest tests, written through the capture format's own writer.
+"""Synthetic captures for the backtest bench and tests, written through the capture format's
+own writer.
 
 The market is a random walk of a few levels a side with trades at the touch, built from a
 seed (``random.Random``): the same seed writes the same file. Messages are the FIX text
