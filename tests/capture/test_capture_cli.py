@@ -82,6 +82,25 @@ def test_capture_records_the_simulators_market_data(market: LocalVenue, tmp_path
     assert any("_MD" in name for name in store) and not any("_OE" in name for name in store)
 
 
+def test_a_symbol_the_venue_refuses_ends_the_capture_with_one_line(
+    market: LocalVenue, tmp_path: Path
+) -> None:
+    done = run_cli(
+        "capture",
+        "--symbols",
+        "DOGE-PYUSD",
+        "--out",
+        str(tmp_path / "captures"),
+        env=_env(market, tmp_path),
+        timeout_s=CLI_TIMEOUT_S,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "refused the market data request" in errors[0], done.stderr
+    assert "DOGE-PYUSD" in errors[0]
+    assert "Traceback" not in done.stderr
+
+
 def test_sigterm_ends_the_capture_cleanly_with_143(market: LocalVenue, tmp_path: Path) -> None:
     out = tmp_path / "captures"
     process = start_cli(

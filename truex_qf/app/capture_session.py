@@ -246,7 +246,7 @@ class MarketDataCapture:
         self.client.send(RequestSecurityList(f"CSL{number}"))
         self.client.send(SubscribeMarketData(f"CMD{number}", self.symbols, self.depth))
         self.subscriptions += 1
-        log.info("capture: subscribed to %s (depth %d)", ", ".join(self.symbols), self.depth)
+        log.info("subscribed to %s (depth %d)", ", ".join(self.symbols), self.depth)
 
 
 # --------------------------------------------------------------------------- from a run
