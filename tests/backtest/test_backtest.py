@@ -153,10 +153,11 @@ def test_fees_of_the_options_are_charged_on_the_stored_fills(
         assert fee == quantity * price * rate / 10_000
 
 
+@pytest.mark.parametrize("captured_as", ["coinbase", "coinbase-ws", "coinbase-rest"])
 def test_reference_ticks_price_a_strategy_that_quotes_off_the_reference(
-    store: str, tmp_path: Path
+    store: str, tmp_path: Path, captured_as: str
 ) -> None:
-    capture = write_walk_capture(tmp_path / "ref", seconds=30, reference_source="coinbase")
+    capture = write_walk_capture(tmp_path / "ref", seconds=30, reference_source=captured_as)
     strategy = tight_strategy(
         tmp_path,
         'reference = "coinbase"\n[symbols.BTC-PYUSD.fair_value]\nprimary = "reference"\n',
@@ -165,6 +166,16 @@ def test_reference_ticks_price_a_strategy_that_quotes_off_the_reference(
     with open_store(store) as engine:
         report = summarize_run(engine, run)
     assert report.symbols[SYMBOL].fills > 0
+
+
+def test_ticks_of_another_reference_are_not_read(store: str, tmp_path: Path) -> None:
+    capture = write_walk_capture(tmp_path / "ref", seconds=30, reference_source="kraken-ws")
+    strategy = tight_strategy(
+        tmp_path,
+        'reference = "coinbase"\n[symbols.BTC-PYUSD.fair_value]\nprimary = "reference"\n',
+    )
+    run = backtest(store, tmp_path, BacktestSettings([capture], strategy))
+    assert fills_of(store, run) == []  # no Coinbase price: nothing to quote from
 
 
 def test_a_capture_without_records_is_one_line(tmp_path: Path) -> None:

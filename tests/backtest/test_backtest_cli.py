@@ -15,7 +15,7 @@ from bench.synthetic_capture import write_walk_capture
 from tests.backtest.test_backtest import TIGHT
 from tests.support.processes import account_env, run_cli
 from tests.support.sessions import unique_comp_id
-from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue, demo_account, start_local_venue
+from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue, demo_account, run_demo, start_local_venue
 from truex_qf.sim.flow import FlowSettings, SimulatedFlow
 
 CLI_TIMEOUT_S = 120.0
@@ -163,3 +163,60 @@ def test_a_capture_of_the_simulator_backtests_into_fills_and_a_stored_run(
     again = run_cli("summary", found.group(2), "--json", env=env)
     assert again.returncode == 0, again.stderr
     assert '"mode": "backtest"' in again.stdout
+
+
+# The demo's strategy (truex_qf.app.demo.demo_strategy) as a file: 4 bps off the streamed
+# Coinbase reference, inside the simulated makers.
+DEMO_LIKE = """
+requote_tolerance_bps = 3
+[symbols.BTC-PYUSD]
+levels_per_side = 2
+spread_bps = 4
+level_spacing_bps = 3
+level_size_base = "0.002"
+inventory_skew_bps = 6
+max_skew_bps = 6
+reference = "coinbase"
+[symbols.BTC-PYUSD.fair_value]
+primary = "reference"
+"""
+
+
+def test_the_demos_capture_backtests_the_same_in_every_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    state = tmp_path / "state"
+    demo = run_demo(state / "demo", 6.0, flow_seed=4)
+    (capture,) = demo.capture_paths
+    strategy = tmp_path / "demo-like.toml"
+    strategy.write_text(DEMO_LIKE)
+    printed = []
+    for hash_seed in ("1", "2"):  # set and dict orders of strings differ between the two
+        env = {**_env(state), "PYTHONHASHSEED": hash_seed}
+        done = run_cli(
+            "backtest",
+            str(capture),  # a file after the options is data too
+            "--data",
+            str(capture),  # the same file twice: the replay reads it twice, in order
+            "--strategy",
+            str(strategy),
+            "--latency-us",
+            "200",
+            env=env,
+            timeout_s=CLI_TIMEOUT_S,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        printed.append(done.stdout)
+    fills = re.search(r"fills +(\d+) ", printed[0])
+    assert fills is not None and int(fills.group(1)) > 0, printed[0]
+
+    def figures(stdout: str) -> list[str]:  # all but the run id and the speed
+        return [
+            line
+            for line in stdout.splitlines()
+            if not line.startswith(("run ", "replayed ", "run id: "))
+        ]
+
+    assert figures(printed[1]) == figures(printed[0])
+    assert len(RUN_ID.findall(printed[0] + printed[1])) == 2

@@ -116,6 +116,18 @@ class CapturedPrice:
         return self.value
 
 
+class _Median:
+    """``median``: the median a live run captured as such, else the median of the captured
+    Coinbase and Kraken ticks."""
+
+    def __init__(self, captured: CapturedPrice, of_venues: MedianOf) -> None:
+        self._captured = captured
+        self._of_venues = of_venues
+
+    def latest(self) -> ReferencePrice | None:
+        return self._captured.latest() or self._of_venues.latest()
+
+
 @dataclass(frozen=True)
 class BacktestSettings:
     """What a backtest replays and how: capture files, strategy, venue options.
@@ -323,7 +335,12 @@ class Backtest:
         self._reports_back(reports)
 
     def _on_reference(self, record: ReferenceRecord) -> None:
-        source = self._prices.get((record.source, record.symbol))
+        # a capture names the feed it read: "coinbase" (stream and poll), or one of them
+        # ("coinbase-ws", "coinbase-rest"), "kraken-ws", "median"
+        name = record.source
+        source = self._prices.get((name, record.symbol)) or self._prices.get(
+            (name.split("-", 1)[0], record.symbol)
+        )
         if source is None:
             return
         self.result.reference_ticks += 1
@@ -346,10 +363,13 @@ class Backtest:
             if name is None:
                 continue
             if name == MEDIAN:
-                references[symbol] = MedianOf(
-                    (captured(COINBASE, symbol), captured(KRAKEN, symbol)),
-                    stale_s=DEFAULT_MEDIAN_STALE_S,
-                    clock=self.clock.monotonic,
+                references[symbol] = _Median(
+                    captured(MEDIAN, symbol),
+                    MedianOf(
+                        (captured(COINBASE, symbol), captured(KRAKEN, symbol)),
+                        stale_s=DEFAULT_MEDIAN_STALE_S,
+                        clock=self.clock.monotonic,
+                    ),
                 )
             else:
                 references[symbol] = captured(name, symbol)
