@@ -21,6 +21,7 @@ from truex_qf.ops.reports import fetch_rows
 from truex_qf.ops.runs import StoredRun, open_store, resolve_run
 from truex_qf.ops.summary import summarize_run
 from truex_qf.storage.database import upgrade
+from truex_qf.storage.replay import compare_with_tables, rebuild_from_journal
 from truex_qf.storage.schema import executions, order_events, runs
 from truex_qf.storage.writer import StoreWriter
 from truex_qf.strategy.settings import StrategySettings, load_strategy
@@ -189,3 +190,15 @@ def test_a_capture_without_records_is_one_line(tmp_path: Path) -> None:
     settings = BacktestSettings([tmp_path / "empty"], tight_strategy(tmp_path))
     with pytest.raises(ConfigError, match="no record"):
         Backtest(settings, str(uuid.uuid4())).run()
+
+
+def test_the_journal_of_a_backtest_replays_to_its_tables(
+    store: str, capture: Path, tmp_path: Path
+) -> None:
+    settings = BacktestSettings([capture], tight_strategy(tmp_path), latency_us=1000)
+    run = backtest(store, tmp_path, settings)
+    with open_store(store) as engine:
+        state = rebuild_from_journal(engine, run.run_id)
+        differences = compare_with_tables(engine, run.run_id, state)
+    assert state.rows_replayed > 100 and len(state.fills) == len(fills_of(store, run))
+    assert differences == []

@@ -44,6 +44,7 @@ from decimal import Decimal
 from functools import partial
 from pathlib import Path
 
+from truex_qf.backtest.journal import BacktestJournal
 from truex_qf.capture.format import CaptureStream, FixRecord, ReferenceRecord
 from truex_qf.domain.clordid import ClOrdIdGenerator
 from truex_qf.domain.errors import ConfigError
@@ -62,7 +63,7 @@ from truex_qf.feeds.references import DEFAULT_MEDIAN_STALE_S
 from truex_qf.fix.readers import READERS, msg_type
 from truex_qf.sim.local_venue import LocalVenue
 from truex_qf.storage.recorder import StoreRecorder, quote_marks
-from truex_qf.storage.rows import Row
+from truex_qf.storage.rows import PendingRow, Row
 from truex_qf.strategy.coinbase import SOURCE_NAME as COINBASE
 from truex_qf.strategy.fair_value import PriceSource, ReferencePrice
 from truex_qf.strategy.reference import KRAKEN, MEDIAN, MedianOf
@@ -175,13 +176,14 @@ def ids_seed(run_id: str) -> int:
 
 
 class Backtest:
-    """One replay; :meth:`run` once. ``submit``: where the store's rows go (None: nowhere)."""
+    """One replay; :meth:`run` once. ``submit``: where the store's rows go, the tables' and
+    the journal's of the order flow (:mod:`truex_qf.backtest.journal`); None: nowhere."""
 
     def __init__(
         self,
         settings: BacktestSettings,
         run_id: str,
-        submit: Callable[[Row], None] | None = None,
+        submit: Callable[[Row | PendingRow], None] | None = None,
         *,
         venue_name: str = "capture",
     ) -> None:
@@ -215,9 +217,11 @@ class Backtest:
         )
         self._submit = submit
         self._recorder: StoreRecorder | None = None
+        self._journal: BacktestJournal | None = None
         if submit is not None:
             self._recorder = StoreRecorder(run_id, submit, self.mm.orders, clock=self.clock.utc)
             self.mm.listeners.append(self._recorder)
+            self._journal = BacktestJournal(run_id, submit, self.clock.monotonic)
         self._venue_name = venue_name
         self._heap: list[tuple[int, int, Callable[[], None]]] = []
         self._seq = 0
@@ -381,6 +385,8 @@ class Backtest:
         """The market maker's sender: order commands travel to the venue; subscriptions and
         security list requests are answered by the capture itself."""
         if isinstance(command, _ORDER_COMMANDS):
+            if self._journal is not None:
+                self._journal.sent(command)
             self._at(self.clock.now_ns + self._latency_ns, partial(self._at_venue, command))
         return True
 
@@ -398,6 +404,8 @@ class Backtest:
             report = report._replace(received_ns=now)
         else:
             report = dataclasses.replace(report, received_ns=now)
+        if self._journal is not None:
+            self._journal.received(report)
         self.mm.handle(report)
         self.mm.requote_dirty()
 
