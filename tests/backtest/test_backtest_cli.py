@@ -81,6 +81,10 @@ def test_backtest_prints_the_summary_and_the_command_that_shows_it_again(
         (("--data", "{capture}", "--latency-us", "-1"), "Invalid value for '--latency-us'"),
         (("--data", "{capture}", "--strategy", "nowhere.toml"), "error: "),
         (("--data", "{capture}", "--strategy", "{bad_strategy}"), "error: "),
+        (
+            ("--data", "{capture}", "--strategy", "{other_symbol}"),
+            "error: --strategy: quotes ETH-PYUSD; the capture holds BTC-PYUSD",
+        ),
     ],
 )
 def test_mistakes_are_one_line_and_exit_2(
@@ -89,7 +93,14 @@ def test_mistakes_are_one_line_and_exit_2(
     capture = write_walk_capture(tmp_path / "capture", seconds=2)
     bad_strategy = tmp_path / "bad.toml"
     bad_strategy.write_text("[symbols.BTC-PYUSD]\nspread_bps = -3\n")
-    names = {"capture": capture, "strategy": strategy_file, "bad_strategy": bad_strategy}
+    other_symbol = tmp_path / "eth.toml"
+    other_symbol.write_text(TIGHT.replace("BTC-PYUSD", "ETH-PYUSD"))
+    names = {
+        "capture": capture,
+        "strategy": strategy_file,
+        "bad_strategy": bad_strategy,
+        "other_symbol": other_symbol,
+    }
     done = run_cli(
         "backtest",
         *(arg.format(**names) for arg in args),

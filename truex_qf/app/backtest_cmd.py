@@ -110,13 +110,22 @@ def backtest(
         raise ConfigError("--data", "name at least one capture file")
     try:
         # the first record read now: a file that is no capture stops before the store
-        if next(iter(CaptureStream(files)), None) is None:
+        first = CaptureStream(files)
+        if next(iter(first), None) is None:
             raise ConfigError("--data", "the capture holds no record to replay")
     except CaptureFormatError as exc:
         raise ConfigError("--data", str(exc)) from None
+    strategy = load_strategy(strategy_path)
+    captured = {symbol for header in first.headers for symbol in header.symbols}
+    quoted = [s.symbol for s in strategy.symbols]
+    if captured and not captured.intersection(quoted):
+        raise ConfigError(
+            "--strategy",
+            f"quotes {', '.join(quoted)}; the capture holds {', '.join(sorted(captured))}",
+        )
     settings = BacktestSettings(
         data=files,
-        strategy=load_strategy(strategy_path),
+        strategy=strategy,
         latency_us=latency_us,
         maker_fee_bps=_fee_bps("--maker-fee-bps", maker_fee_bps),
         taker_fee_bps=_fee_bps("--taker-fee-bps", taker_fee_bps),
