@@ -132,6 +132,7 @@ class LocalVenue:
         if owner.startswith("SIM-"):
             raise ValueError(f"owner {owner!r}: SIM- owners are the market's")
         self.owner = owner
+        symbols = dict(symbols) if isinstance(symbols, Mapping) else tuple(symbols)
         self.engine = MatchingEngine(
             symbols,
             grid,
