@@ -45,10 +45,8 @@ from truex_qf.config import (
     prepare_state_dir,
     process_environment,
     redis_url,
-    rest_url,
     sender_comp_id_setting,
     state_dir_setting,
-    unknown_orders,
 )
 from truex_qf.domain.errors import ConfigError, TruexError
 from truex_qf.domain.model import Side
@@ -474,24 +472,18 @@ def run(
     """
     from truex_qf.app.cpu_wake import cpu_wake_latency, parse_wake_latency
     from truex_qf.app.instance_lock import InstanceLock, account_key
-    from truex_qf.app.pipeline import Pipeline, pipeline_settings
+    from truex_qf.app.pipeline import Pipeline
     from truex_qf.app.runner import LiveView, Runner
+    from truex_qf.app.settings import load_run_settings
     from truex_qf.feeds.references import reference_feed
     from truex_qf.strategy.fair_value import PriceSource
-    from truex_qf.strategy.settings import load_strategy
 
     if duration_s is not None:
         _positive_duration(duration_s)
     wake_limit_us = parse_wake_latency("--cpu-wake-latency-us", wake_latency)
     # Every setting is read and checked before anything starts: a mistake is one line, exit 2.
-    config = load_fix_settings()
-    strategy = load_strategy(strategy_path)
-    prepare_state_dir(config.state_dir)
-    recording = pipeline_settings(config.state_dir, config.sender_comp_id)
-    if capture_dir is not None:
-        recording = _with_capture(recording, capture_dir)
-    rest_base_url = rest_url()
-    unknown_orders = _unknown_order_policy()
+    settings = load_run_settings(strategy_path, capture_dir=capture_dir)
+    config, strategy = settings.fix, settings.strategy
     account = account_key(
         config.sender_comp_id, config.host, config.order_entry_port, config.order_entry_target
     )
@@ -507,10 +499,10 @@ def run(
             for s in strategy.symbols
             if s.reference is not None
         }
-        pipeline = Pipeline(recording)
+        pipeline = Pipeline(settings.recording)
         pipeline.capture_references(references)
         # paper: no REST client at all (nothing of the run is at the venue to reconcile)
-        rest = None if paper else _rest_client(config, rest_base_url)
+        rest = None if paper else _rest_client(config, settings.rest_url)
         order_venue = _paper_venue(strategy, pipeline) if paper else None
         for ticker in references.values():
             ticker.start()
@@ -522,7 +514,8 @@ def run(
             pipeline=pipeline,
             mode="paper" if paper else "run",
             rest=rest,
-            unknown_orders=unknown_orders,
+            unknown_orders=settings.unknown_orders,
+            give_up_s=settings.give_up_after_s,
             stop=stop_requested,
             order_venue=order_venue,
         )
@@ -552,15 +545,6 @@ def _paper_venue(strategy: StrategySettings, pipeline: Pipeline) -> OrderVenue:
     from truex_qf.app.paper import PaperVenue
 
     return PaperVenue(strategy, journal=pipeline.tap)
-
-
-def _with_capture(recording, capture_dir: Path):
-    """``run --capture DIR``: the folder checked now (one line, exit 2), written by the pipeline."""
-    import dataclasses
-
-    from truex_qf.app.capture_session import check_capture_dir
-
-    return dataclasses.replace(recording, capture_dir=check_capture_dir("--capture", capture_dir))
 
 
 @cli.command()
@@ -1122,13 +1106,6 @@ def doctor(timeout_s: float) -> None:
     if runbook_line(checks):
         click.echo(runbook_line(checks))
     sys.exit(exit_code(checks))
-
-
-def _unknown_order_policy():
-    """TRUEX_UNKNOWN_ORDERS: what reconciliation does with venue orders we did not place."""
-    from truex_qf.trading.reconcile import UnknownOrderPolicy
-
-    return UnknownOrderPolicy(unknown_orders())
 
 
 def _positive_duration(duration_s: float) -> None:

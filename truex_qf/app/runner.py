@@ -51,7 +51,6 @@ from truex_qf.app.live_view import LiveView, currencies, shown
 from truex_qf.app.order_venue import ORDER_COMMANDS, OrderVenue
 from truex_qf.app.pipeline import Pipeline, describe_venue
 from truex_qf.config import FixSettings
-from truex_qf.config import give_up_after_s as give_up_setting
 from truex_qf.domain.errors import LogonRejectedError, TruexError
 from truex_qf.domain.model import (
     Command,
@@ -92,13 +91,6 @@ VENUE_TRADE_HISTORY_S = 27 * 86400.0  # TrueX lists 28 days of trades; a day's m
 NO_REST_REASON = "no REST client (TRUEX_REST_URL=off)"
 PAPER_REASON = "paper trading: no order of this run is at the venue"
 _MARKET_DATA = (MarketDataIncrement, MarketDataSnapshot)
-
-
-def give_up_after_s(env: dict[str, str] | None = None) -> float:
-    """TRUEX_GIVE_UP_AFTER_S: how long the run may wait (WAITING: for reconciliation, for a
-    quotable symbol) before it gives up and exits 1; 60 s by default."""
-    value = give_up_setting(env)  # read and checked by truex_qf.config
-    return DEFAULT_GIVE_UP_S if value is None else value
 
 
 class GaveUpError(TruexError):
@@ -208,7 +200,7 @@ class Runner:
         mode: str = "run",
         reconnect_policy: BackoffPolicy | None = None,
         rest: TruexRestClient | None = None,
-        give_up_s: float | None = None,
+        give_up_s: float = DEFAULT_GIVE_UP_S,
         unknown_orders: UnknownOrderPolicy = UnknownOrderPolicy.CANCEL,
         stop: threading.Event | None = None,
         order_venue: OrderVenue | None = None,
@@ -264,7 +256,7 @@ class Runner:
             if self.rest_worker is not None
             else (PAPER_REASON if order_venue is not None else NO_REST_REASON),
             unknown_orders=unknown_orders,
-            give_up_after_s=give_up_after_s() if give_up_s is None else give_up_s,
+            give_up_after_s=give_up_s,
             own_orders_in_book=order_venue is None,  # paper orders are not in the live book
         )
         if pipeline is not None:
