@@ -5,8 +5,9 @@ Usage, from the repository root with the venv's python::
 
     python -m bench [--quick | --smoke] [--floor] [--json FILE] [--seed N] [--py-spy DIR]
 
-Default mode takes a few minutes on two cores, ``--quick`` about a minute, ``--smoke`` (for
-the test suite) a few seconds of traffic. The table goes to stdout, progress to stderr;
+Default mode takes ten minutes or more on two cores (its soak alone, 1,000,000 messages, about
+five), ``--quick`` two to three minutes, ``--smoke`` (for the test suite) a few seconds of
+traffic (about 90 s in all). The table goes to stdout, progress to stderr;
 ``--json`` also writes every figure with the raw numbers behind each ratio. ``--py-spy DIR``
 records each receiver with py-spy (raw collapsed stacks) while it is measured.
 
