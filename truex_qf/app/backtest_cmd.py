@@ -9,15 +9,24 @@ for it. The wall-clock speed is measured here, outside the replay, which reads n
 from __future__ import annotations
 
 import logging
+import os
+import re
+import sys
 import time
 import uuid
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from truex_qf.app.cli import _one_line_errors, _state_dir, cli
 from truex_qf.domain.errors import ConfigError
+
+if TYPE_CHECKING:
+    from truex_qf.backtest.replay import BacktestSettings
+    from truex_qf.backtest.sweep import PointResult
 
 _FEE_LIMIT_BPS = Decimal(10_000)
 STORE_DRAIN_S = 600.0
@@ -73,6 +82,29 @@ def _fee_bps(option: str, text: str) -> Decimal:
     show_default=True,
     help="The venue's fee on fills that took liquidity, in bps of notional.",
 )
+@click.option(
+    "--sweep",
+    "sweeps",
+    multiple=True,
+    metavar="KEY=V1,V2,...",
+    help="Run a parameter sweep: one backtest per combination of the values (repeat the option "
+    "for a grid). KEY is a strategy file key: spread_bps or fair_value.widen_bps for every "
+    "symbol, BTC-PYUSD.spread_bps for one, risk.max_order_qty, or a top-level key.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1, max=256),
+    default=None,
+    help="Processes a sweep runs its points in at once; default: the usable CPU cores.",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Where a sweep writes its table as CSV; default: sweep-<strategy>-<keys>.csv in "
+    "TRUEX_STATE_DIR.",
+)
 @click.pass_context
 @_one_line_errors
 def backtest(
@@ -83,6 +115,9 @@ def backtest(
     latency_us: int,
     maker_fee_bps: str,
     taker_fee_bps: str,
+    sweeps: tuple[str, ...],
+    jobs: int | None,
+    csv_path: Path | None,
 ) -> None:
     """Replay captured market data through the market maker, in virtual time.
 
@@ -93,6 +128,10 @@ def backtest(
     and figures. The result is a run of mode `backtest` in the store, so `runs`, `summary`
     and `report --html` show it; the summary is printed at the end.
 
+    With --sweep, one such backtest per point of the grid, in parallel processes: a line per
+    point (net PnL, fills, volume, max inventory, markouts), the best point by net PnL, and a
+    CSV of the same table.
+
     \b
     Reads TRUEX_STATE_DIR and DATABASE_URL.
     """
@@ -102,7 +141,7 @@ def backtest(
     from truex_qf.ops.runs import open_store, resolve_run
     from truex_qf.ops.summary import summarize_run
     from truex_qf.storage.writer import StoreWriter
-    from truex_qf.strategy.settings import load_strategy
+    from truex_qf.strategy.settings import read_strategy_document, strategy_from_document
 
     # Every input is read and checked before anything is written: a mistake is one line.
     files = data + more_data
@@ -115,7 +154,9 @@ def backtest(
             raise ConfigError("--data", "the capture holds no record to replay")
     except CaptureFormatError as exc:
         raise ConfigError("--data", str(exc)) from None
-    strategy = load_strategy(strategy_path)
+    source = str(strategy_path) if strategy_path is not None else "defaults"
+    document = read_strategy_document(strategy_path) if strategy_path is not None else {}
+    strategy = strategy_from_document(document, source)
     captured = {symbol for header in first.headers for symbol in header.symbols}
     quoted = [s.symbol for s in strategy.symbols]
     if captured and not captured.intersection(quoted):
@@ -130,6 +171,19 @@ def backtest(
         maker_fee_bps=_fee_bps("--maker-fee-bps", maker_fee_bps),
         taker_fee_bps=_fee_bps("--taker-fee-bps", taker_fee_bps),
     )
+    if not sweeps and (jobs is not None or csv_path is not None):
+        raise ConfigError("--jobs" if jobs is not None else "--csv", "only with --sweep")
+    if sweeps:
+        _sweep(
+            settings,
+            document=document,
+            source=source,
+            sweeps=sweeps,
+            jobs=jobs,
+            csv_path=csv_path,
+            strategy_name=strategy_path.stem if strategy_path is not None else "defaults",
+        )
+        return
     recording = pipeline_settings(_state_dir(), SENDER_COMP_ID)
     prepare_database(recording)
 
@@ -168,3 +222,161 @@ def backtest(
         f"latency {latency_us} us"
     )
     click.echo(f"run id: {run_id}; see it with: truex-qf summary {run_id[:8]}")
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _sweep(
+    settings: BacktestSettings,
+    *,
+    document: dict[str, Any],
+    source: str,
+    sweeps: tuple[str, ...],
+    jobs: int | None,
+    csv_path: Path | None,
+    strategy_name: str,
+) -> None:
+    """``--sweep``: every point checked, then run in processes; the table, the best point,
+    the CSV. The table and CSV are the same for the same sweep (stdout); run ids and timings,
+    which differ, go to stderr."""
+    from truex_qf.app.pipeline import pipeline_settings, prepare_database
+    from truex_qf.backtest.replay import SENDER_COMP_ID
+    from truex_qf.backtest.sweep import (
+        PointJob,
+        best_point,
+        parse_sweeps,
+        point_documents,
+        results_report,
+        run_sweep,
+    )
+
+    keys = parse_sweeps(sweeps, settings.strategy, document, source)
+    points = point_documents(keys, document, source)
+    state_dir = _state_dir()
+    if csv_path is None:
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join([strategy_name, *(k.name for k in keys)]))
+        csv_path = state_dir / f"sweep-{name}.csv"
+    if csv_path.is_dir() or not csv_path.parent.is_dir():
+        raise ConfigError("--csv", f"{csv_path}: not a file in an existing folder")
+    recording = pipeline_settings(state_dir, SENDER_COMP_ID)
+    prepare_database(recording)
+    spill = recording.spill_path
+    work = [
+        PointJob(
+            point=point,
+            document=point_document,
+            source=source,
+            data=tuple(str(path) for path in settings.data),
+            latency_us=settings.latency_us,
+            maker_fee_bps=settings.maker_fee_bps,
+            taker_fee_bps=settings.taker_fee_bps,
+            database_url=recording.database_url,
+            # a writer each: two processes never share a spill file
+            spill_path=spill.with_name(f"{spill.stem}.sweep-{run_id[:8]}{spill.suffix}"),
+            run_id=run_id,
+        )
+        for point, point_document in points
+        for run_id in [str(uuid.uuid4())]
+    ]
+    processes = min(jobs or _usable_cores(), len(work))
+    began = time.perf_counter()
+    with _progress(len(work), processes) as advance:
+        results = run_sweep(work, processes, on_done=advance)
+    wall_s = time.perf_counter() - began
+
+    report = results_report(keys, results)
+    click.echo(report.to_table(), nl=False)
+    best = best_point(results)
+    if best is None:
+        click.echo("best point: none (no point has a net PnL in one currency to rank by)")
+    else:
+        quote = best.symbols[0].quote
+        click.echo(
+            f"best point by net PnL: {best.point.number} ({best.point.label()}): "
+            f"{best.symbols[0].cells[3] if len(best.symbols) == 1 else best.net_pnl()} {quote}"
+        )
+    with open(csv_path, "w", newline="", encoding="utf-8") as out:
+        out.write(report.to_csv())
+    click.echo(f"csv: {csv_path}")
+
+    for path in sorted({p for r in results for p in r.truncated_files}):
+        click.echo(f"warning: {path} ends in a cut record; replayed up to it", err=True)
+    if not all(r.stored for r in results):
+        click.echo(
+            "warning: a store writer did not drain in time; rows are in a spill file", err=True
+        )
+    virtual_s = sum(r.virtual_s for r in results) / len(results)
+    point_s = sum(r.wall_s for r in results) / len(results)
+    speed = f"{virtual_s / point_s:.0f}x real time" if point_s > 0 else "instant"
+    click.echo(
+        f"sweep: {len(results)} points in {wall_s:.1f} s with {processes} processes; a point "
+        f"replays {virtual_s:.1f} s of market in {point_s:.2f} s ({speed})",
+        err=True,
+    )
+    click.echo(
+        "run ids (truex-qf summary ID): "
+        + ", ".join(f"{r.point.number} {r.run_id[:8]}" for r in results),
+        err=True,
+    )
+
+
+class _progress:
+    """A rich progress bar on a terminal, else a plain line per finished point (stderr)."""
+
+    def __init__(self, total: int, processes: int) -> None:
+        self.total = total
+        self.processes = processes
+        self.done = 0
+        self.began = time.perf_counter()
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Callable[[PointResult], None]:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if console.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("sweep"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("sweep", total=self.total)
+        else:
+            click.echo(f"sweep: {self.total} points in {self.processes} processes", err=True)
+        return self.advance
+
+    def advance(self, result: PointResult) -> None:
+        self.done += 1
+        if self._bar is not None:
+            self._bar.advance(self._task)
+        else:
+            elapsed = time.perf_counter() - self.began
+            click.echo(
+                f"sweep: point {result.point.number} done ({self.done} of {self.total}, "
+                f"{elapsed:.1f} s)",
+                err=True,
+            )
+            sys.stderr.flush()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()

@@ -49,6 +49,8 @@ __all__ = [
     "SymbolStrategy",
     "default_strategy",
     "load_strategy",
+    "read_strategy_document",
+    "strategy_from_document",
 ]
 
 DEFAULT_SYMBOL = "BTC-PYUSD"  # the UAT test market (spec §7.6)
@@ -187,7 +189,19 @@ def load_strategy(path: Path | None) -> StrategySettings:
     Raises :class:`ConfigError` naming the file and the field on any problem.
     """
     if path is None:
-        return _Loader("defaults").settings({})
+        return strategy_from_document({}, "defaults")
+    return strategy_from_document(read_strategy_document(path), str(path))
+
+
+def strategy_from_document(document: Mapping[str, Any], source: str) -> StrategySettings:
+    """Validate a parsed strategy document (a file's TOML, or one a backtest sweep changed a
+    value of) as :func:`load_strategy` does; errors name ``source`` and the field."""
+    return _Loader(source).settings(document)
+
+
+def read_strategy_document(path: Path) -> dict[str, Any]:
+    """The strategy file at ``path`` as parsed TOML, not yet validated; a ConfigError naming
+    the file when it cannot be read or is not TOML."""
     source = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -203,7 +217,7 @@ def load_strategy(path: Path | None) -> StrategySettings:
         raise ConfigError(source, f"invalid TOML: {exc}") from None
     except ValueError as exc:  # an integer of more than 4300 digits (int's own limit)
         raise ConfigError(source, f"invalid TOML: {exc}") from None
-    return _Loader(source).settings(document)
+    return document
 
 
 def _show(value: object) -> str:
