@@ -283,13 +283,14 @@ def _summary(
     growth = {
         name: end["structures"][name] - start["structures"][name] for name in end["structures"]
     }
-    # grew: larger at the end than after the warm-up by more than the noise of a few live
-    # orders; the capped ones are judged against their cap
+    # grew: a structure that grows with the run is about ten times larger at the end than
+    # after its first tenth; one bounded by a time window moves by less than half (and a few
+    # entries). The capped ones are judged against their cap.
     before = start["structures"]
     grew = sorted(
         name
         for name, value in end["structures"].items()
-        if name not in CAPPED and value > max(before[name] * 1.25, before[name] + 10)
+        if name not in CAPPED and value > max(before[name] * 1.5, before[name] + 20)
     )
     orders = sum(venue.sent.values())
     return {

@@ -16,7 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.soak import soak
 from tests.support.figures import positive
+from truex_qf.trading.orders import HISTORY_KEPT, LINEAGE_IDS_KEPT
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
@@ -147,6 +149,24 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         assert final["resubscribes"] == 0
         assert final["book_inconsistency"] is None
         assert final["send_failures"] == 0
+
+
+def test_the_soak_finds_no_structure_of_ours_growing_with_the_run_but_the_fill_keys() -> None:
+    # 20,000 messages (20 simulated minutes) in one process, a taker every 200 of them
+    figures = soak(20_000, taker_every=200)
+    assert figures["orders"] > 5_000 and figures["fills"] > 50
+    assert figures["stats"]["venue_rejects"] == 0 and figures["stats"]["warnings"] == {}
+    structures = figures["structures"]
+    # the market maker's fill keys grow with every fill: reconciliation dedupes the venue's
+    # trade listing against them, back to its last listing (an open problem, see README)
+    assert structures["grew"] == ["market_maker.known_fills"]
+    end = structures["end"]
+    assert end["lineage.cl_ord_ids_max"] <= LINEAGE_IDS_KEPT + 1
+    assert end["lineage.history_max"] <= HISTORY_KEPT + 1
+    assert end["order_manager.live"] == 2
+    assert end["order_manager.seen_exec_ids"] <= structures["caps"]["order_manager.seen_exec_ids"]
+    # the engine's memory is trimmed, so the RSS is ours
+    assert figures["engine_after_trim"]["trades"] == 0
 
 
 def test_a_bad_wake_latency_stops_the_bench_before_any_pair(tmp_path: Path) -> None:
