@@ -325,23 +325,15 @@ class MatchingEngine:
         op = _Operation(self._transact_time())
         checked = self._pre_validate(owner, order)
         if isinstance(checked, str):
-            op.to_client(owner, self._pre_validation_reject(order, checked, op.transact_time))
+            # TrueX's reject before acceptance: 150=8/39=8, OrderID NONE, no PendingNew; the
+            # order's fields are echoed as sent (an invalid Side or an omitted 59 included).
+            refused = _record(owner, order, NO_ORDER_ID)
+            refused.ord_status = OrdStatus.REJECTED
+            self._report(op, refused, ExecType.REJECTED, text=checked)
             return op.finish()
 
         book = self._books[checked.symbol]
-        record = VenueOrder(
-            order_id=self._next_id(),
-            owner=owner,
-            cl_ord_id=checked.cl_ord_id,
-            symbol=checked.symbol,
-            side=checked.side,
-            ord_type=checked.ord_type,
-            time_in_force=checked.time_in_force,
-            price=checked.price,
-            order_qty=checked.quantity,
-            post_only=checked.post_only,
-            self_match_prevention=checked.self_match_prevention,
-        )
+        record = _record(owner, checked, self._next_id())
         self._orders_by_cl_ord_id[(owner, record.cl_ord_id)] = record
         # TrueX: ExecID = OrderID on the PendingNew report.
         self._report(op, record, ExecType.PENDING_NEW, exec_id=record.order_id)
@@ -517,10 +509,7 @@ class MatchingEngine:
     def balances(self, owner: str) -> list[AssetBalance]:
         """``owner``'s balance and order hold of every asset it has or holds, by asset name."""
         totals = self._balances.balances(owner)
-        holds: dict[str, Decimal] = {}
-        for order in self._working_by_owner.get(owner, {}).values():
-            asset, amount = self._hold(order)
-            holds[asset] = holds.get(asset, NO_FUNDS) + amount
+        holds = self._order_holds(owner)
         return [
             AssetBalance(asset, totals.get(asset, NO_FUNDS), holds.get(asset, NO_FUNDS))
             for asset in sorted(set(totals) | set(holds))
@@ -646,12 +635,20 @@ class MatchingEngine:
             asset, need = base, quantity
         if need <= freed:
             return False
-        held = NO_FUNDS
-        for working in self._working_by_owner.get(owner, {}).values():
-            held_asset, amount = self._hold(working)
-            if held_asset == asset:
-                held += amount
-        return need - freed > self._balances.balance(owner, asset) - held
+        funds = AssetBalance(
+            asset,
+            self._balances.balance(owner, asset),
+            self._order_holds(owner).get(asset, NO_FUNDS),
+        )
+        return need - freed > funds.available
+
+    def _order_holds(self, owner: str) -> dict[str, Decimal]:
+        """What ``owner``'s working orders tie up, per asset."""
+        holds: dict[str, Decimal] = {}
+        for order in self._working_by_owner.get(owner, {}).values():
+            asset, amount = self._hold(order)
+            holds[asset] = holds.get(asset, NO_FUNDS) + amount
+        return holds
 
     def _hold(self, order: VenueOrder) -> tuple[str, Decimal]:
         """The asset and amount a working order ties up (its leaves at its price)."""
@@ -832,29 +829,16 @@ class MatchingEngine:
             else:
                 order.ord_status = OrdStatus.FILLED
                 self._retire(order)
-            op.to_client(
-                order.owner,
-                ExecutionReport(
-                    order_id=order.order_id,
-                    cl_ord_id=order.cl_ord_id,
-                    exec_id=exec_id,
-                    exec_type=ExecType.TRADE,
-                    ord_status=order.ord_status,
-                    symbol=order.symbol,
-                    side=order.side,
-                    order_qty=order.order_qty,
-                    leaves_qty=order.leaves_qty,
-                    cum_qty=order.cum_qty,
-                    price=order.price,
-                    last_qty=quantity,
-                    last_px=price,
-                    avg_px=order.avg_px,
-                    time_in_force=order.time_in_force,
-                    transact_time=op.transact_time,
-                    trade_match_id=trade_match_id,
-                    liquidity_indicator=liquidity,
-                    fees=fees,
-                ),
+            self._report(
+                op,
+                order,
+                ExecType.TRADE,
+                exec_id=exec_id,
+                last_qty=quantity,
+                last_px=price,
+                trade_match_id=trade_match_id,
+                liquidity_indicator=liquidity,
+                fees=fees,
             )
         buyer, seller = (taker, maker) if taker.side is Side.BUY else (maker, taker)
         base, quote = self._assets[book.symbol]
@@ -936,13 +920,24 @@ class MatchingEngine:
         order: VenueOrder,
         exec_type: ExecType,
         *,
-        ord_status: OrdStatus | None = None,
         exec_id: str | None = None,
+        ord_status: OrdStatus | None = None,
         cl_ord_id: str | None = None,
         orig_cl_ord_id: str | None = None,
         text: str | None = None,
+        last_qty: Decimal | None = None,
+        last_px: Decimal | None = None,
+        trade_match_id: str | None = None,
+        liquidity_indicator: str | None = None,
+        fees: tuple[Fee, ...] = (),
     ) -> None:
-        """Send ``order``'s owner a non-fill ExecutionReport reflecting the order's state."""
+        """Send ``order``'s owner an ExecutionReport of the order as it stands now: every
+        report the engine sends is built here.
+
+        The keywords are what differs from the order's own state: ``exec_id`` (default the
+        next ID), ``ord_status`` and ``cl_ord_id`` (default the order's), OrigClOrdID and Text
+        (default none), and a fill's fields. AvgPx goes on fills only.
+        """
         op.to_client(
             order.owner,
             ExecutionReport(
@@ -958,31 +953,16 @@ class MatchingEngine:
                 cum_qty=order.cum_qty,
                 price=order.price,
                 orig_cl_ord_id=orig_cl_ord_id,
+                last_qty=last_qty,
+                last_px=last_px,
+                avg_px=order.avg_px if exec_type is ExecType.TRADE else None,
                 time_in_force=order.time_in_force,
                 text=text,
                 transact_time=op.transact_time,
+                trade_match_id=trade_match_id,
+                liquidity_indicator=liquidity_indicator,
+                fees=fees,
             ),
-        )
-
-    def _pre_validation_reject(
-        self, order: NewOrder, text: str, transact_time: str
-    ) -> ExecutionReport:
-        """TrueX's reject before acceptance: 150=8/39=8, OrderID NONE, no PendingNew."""
-        return ExecutionReport(
-            order_id=NO_ORDER_ID,
-            cl_ord_id=order.cl_ord_id,
-            exec_id=self._next_id(),
-            exec_type=ExecType.REJECTED,
-            ord_status=OrdStatus.REJECTED,
-            symbol=order.symbol,
-            side=order.side,
-            order_qty=order.quantity,
-            leaves_qty=ZERO,
-            cum_qty=ZERO,
-            price=order.price,
-            time_in_force=order.time_in_force,
-            text=text,
-            transact_time=transact_time,
         )
 
     def _book(self, symbol: str) -> OrderBook:
@@ -1008,6 +988,23 @@ def _cost_to_buy(book: OrderBook, quantity: Decimal) -> Decimal:
         if not quantity:
             break
     return cost
+
+
+def _record(owner: str, order: NewOrder, order_id: str) -> VenueOrder:
+    """The venue's record of ``owner``'s ``order`` (PendingNew until the engine moves it)."""
+    return VenueOrder(
+        order_id=order_id,
+        owner=owner,
+        cl_ord_id=order.cl_ord_id,
+        symbol=order.symbol,
+        side=order.side,
+        ord_type=order.ord_type,
+        time_in_force=order.time_in_force,
+        price=order.price,
+        order_qty=order.quantity,
+        post_only=order.post_only,
+        self_match_prevention=order.self_match_prevention,
+    )
 
 
 def _view(order: VenueOrder) -> RestingOrderView:
