@@ -124,7 +124,8 @@ def state_detail(mm: MarketMaker) -> str:
     """What the trading state means for quoting, in words: empty when it trades as usual.
 
     WAITING says what it waits for and how long it has waited of what it may; an ACTIVE state
-    that quotes without reconciliation (no REST) says that.
+    that quotes without reconciliation says that, and why (the reason the run gave the market
+    maker: no REST client, or a paper run, whose orders are not at the venue).
     """
     # here, not at the top: ``truex-qf status`` reads this module without the trading layer
     from truex_qf.trading.market_maker import (
@@ -145,7 +146,8 @@ def state_detail(mm: MarketMaker) -> str:
             return f"no quotable symbol: the venue does not list {symbols} ({timer})"
         return f"waiting: {reason} ({timer})"
     if state is TradingState.ACTIVE and reason.startswith(NOT_RECONCILED):
-        return "quoting without reconciliation (no REST client)"
+        # the reason is "NOT_RECONCILED: <why>", the why the runner gave the market maker
+        return f"quoting without reconciliation; {reason.removeprefix(NOT_RECONCILED + ': ')}"
     return ""
 
 
