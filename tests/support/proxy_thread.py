@@ -3,12 +3,13 @@ async: the product runs it in the foreground (``truex-qf proxy``) and needs no s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from concurrent.futures import Future
 
 from truex_qf.domain.errors import TruexError
-from truex_qf.ops.proxy import ProxyConfig, run_forever
+from truex_qf.ops.proxy import ProxyConfig, ProxyServer
 
 log = logging.getLogger("truex_qf.ops.proxy")
 
@@ -41,10 +42,21 @@ class ProxyThread:
 
     def _run(self) -> None:
         try:
-            run_forever(self.config, self._stop_event, self._started)
+            asyncio.run(self._serve())
         except Exception:
             if self._started.exception() is None:  # a start error already reached start()
                 log.exception("proxy stopped on an unexpected error")
+
+    async def _serve(self) -> None:
+        """As ``truex-qf proxy`` serves, telling :meth:`start` the bound ports (or the error)."""
+        server = ProxyServer(self.config)
+        try:
+            ports = await server.start()
+        except BaseException as exc:
+            self._started.set_exception(exc)
+            raise
+        self._started.set_result(ports)
+        await server.serve_until(self._stop_event)
 
 
 def start_in_thread(config: ProxyConfig, timeout_s: float = 10.0) -> ProxyThread:

@@ -27,8 +27,7 @@ nothing else read from a client is ever logged. A connection whose gateway sent 
 is logged as a warning: "proxy up but venue silent" was the JS team's hardest failure to see.
 
 Everything runs on one asyncio loop: :class:`ProxyServer` for a caller that owns a loop,
-:func:`run_forever` for a foreground command (it reports the bound ports through a future, so
-a caller running it on a thread of its own learns when it listens).
+:func:`run_forever` for the foreground command (``truex-qf proxy``).
 """
 
 from __future__ import annotations
@@ -42,7 +41,6 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from truex_qf.domain.errors import ConfigError
@@ -464,7 +462,8 @@ class _Slots:
 
 
 class ProxyServer:
-    """The relay on the running asyncio loop: ``await start()``, then ``await stop()``."""
+    """The relay on the running asyncio loop: ``await start()``, then ``await stop()`` (or
+    ``await serve_until(stop_event)``, which stops it when the event is set)."""
 
     def __init__(self, config: ProxyConfig) -> None:
         self.config = config
@@ -505,6 +504,16 @@ class ProxyServer:
             await self.stop()
             raise
         return self.ports
+
+    async def serve_until(self, stop_event: threading.Event) -> None:
+        """Relay until ``stop_event`` is set (or this task is cancelled), then :meth:`stop`."""
+        try:
+            # Polling keeps Ctrl-C (which cancels this task) prompt and needs no helper thread.
+            while not stop_event.is_set():
+                await asyncio.sleep(0.1)
+        finally:
+            await self.stop()
+            log.info("proxy stopped")
 
     async def stop(self) -> None:
         """Stop listening and close every relayed connection (logged as "proxy stopping")."""
@@ -814,37 +823,13 @@ async def _close(writer: asyncio.StreamWriter) -> None:
 # --- Running it ------------------------------------------------------------------------------
 
 
-async def serve(
-    config: ProxyConfig,
-    stop_event: threading.Event,
-    started: Future[dict[str, int]] | None = None,
-) -> None:
-    """Run the proxy on the current loop until ``stop_event`` is set (or the task is cancelled)."""
+def run_forever(config: ProxyConfig, stop_event: threading.Event) -> None:
+    """Relay until ``stop_event`` is set: the CLI's foreground. A bind failure raises
+    :class:`ConfigError` naming the option."""
+    asyncio.run(_serve(config, stop_event))
+
+
+async def _serve(config: ProxyConfig, stop_event: threading.Event) -> None:
     server = ProxyServer(config)
-    try:
-        ports = await server.start()
-    except BaseException as exc:
-        if started is not None and not started.done():
-            started.set_exception(exc)
-        raise
-    if started is not None and not started.done():
-        started.set_result(ports)
-    try:
-        # Polling keeps Ctrl-C (which cancels this task) prompt and needs no helper thread.
-        while not stop_event.is_set():
-            await asyncio.sleep(0.1)
-    finally:
-        await server.stop()
-        log.info("proxy stopped")
-
-
-def run_forever(
-    config: ProxyConfig,
-    stop_event: threading.Event,
-    started: Future[dict[str, int]] | None = None,
-) -> None:
-    """Block until ``stop_event`` is set; ``started`` receives the bound ports (or the error).
-
-    For the CLI's foreground: a bind failure raises :class:`ConfigError` naming the option.
-    """
-    asyncio.run(serve(config, stop_event, started))
+    await server.start()
+    await server.serve_until(stop_event)
