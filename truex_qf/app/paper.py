@@ -24,21 +24,12 @@ from decimal import Decimal
 
 from truex_qf.app.order_venue import OrderCommand, OrderReport
 from truex_qf.domain.model import (
-    CancelOrder,
     ExecutionReport,
     MarketDataIncrement,
     MarketDataSnapshot,
-    NewOrder,
     OrderCancelReject,
 )
-from truex_qf.fix.builders import (
-    new_order_single_body,
-    order_cancel_replace_request_body,
-    order_cancel_request_body,
-)
-from truex_qf.fix.readers import SOH
-from truex_qf.sim.local_venue import LocalVenue
-from truex_qf.sim.messages import cancel_reject, execution_report
+from truex_qf.sim.local_venue import LocalVenue, report_text, request_text
 from truex_qf.strategy.settings import StrategySettings
 
 log = logging.getLogger("truex_qf.app.paper")
@@ -86,7 +77,7 @@ class PaperVenue:
         """One order command of the market maker; the paper venue's reports."""
         self.orders_received += 1
         if self._journal is not None:
-            self._journal(PAPER, "OUT", _request_text(command))
+            self._journal(PAPER, "OUT", request_text(command, PAPER))
         return self._received(self.venue.submit(command))
 
     def on_market_data(self, event: MarketDataSnapshot | MarketDataIncrement) -> list[OrderReport]:
@@ -103,22 +94,9 @@ class PaperVenue:
         for report in reports:
             if isinstance(report, ExecutionReport):
                 report = report._replace(received_ns=received_ns)
-                text = execution_report(report, "").toString()
             else:
                 report = dataclasses.replace(report, received_ns=received_ns)
-                text = cancel_reject(report).toString()
             if self._journal is not None:
-                self._journal(PAPER, "IN", f"8=FIXT.1.1{SOH}{text}")
+                self._journal(PAPER, "IN", report_text(report))
             stamped.append(report)
         return stamped
-
-
-def _request_text(command: OrderCommand) -> str:
-    """35=D/F/G as the journal keeps an outbound message; PAPER stands for the client ID."""
-    if isinstance(command, NewOrder):
-        msg_type, body = "D", new_order_single_body(command, PAPER)
-    elif isinstance(command, CancelOrder):
-        msg_type, body = "F", order_cancel_request_body(command, PAPER)
-    else:
-        msg_type, body = "G", order_cancel_replace_request_body(command, PAPER)
-    return f"8=FIXT.1.1{SOH}35={msg_type}{SOH}49={PAPER}{SOH}56={PAPER}{SOH}{body}"

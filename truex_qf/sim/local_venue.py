@@ -43,6 +43,10 @@ transiently crossed. A crossed observed book cannot be mirrored (the market's ow
 offer would meet): the crossing part of a level is left out until a later message uncrosses
 it (counted in :attr:`LocalVenue.crossed_skips`).
 
+Both users keep the order flow in their run's FIX journal as FIX text under a session name of
+their own (nothing crossed a wire): :func:`request_text` and :func:`report_text` build it, the
+product's request bodies and the simulator's report messages.
+
 Everything is synchronous and single-threaded: no clock is read except the one given (for
 TransactTime), and IDs come from a counter starting at ``first_id``, so the same calls give
 the same reports byte for byte. Latency is the caller's business (when it calls).
@@ -73,8 +77,15 @@ from truex_qf.domain.model import (
     Side,
     TimeInForce,
 )
+from truex_qf.fix.builders import (
+    new_order_single_body,
+    order_cancel_replace_request_body,
+    order_cancel_request_body,
+)
+from truex_qf.fix.readers import SOH
 from truex_qf.sim.balances import BalanceBook
 from truex_qf.sim.matching import MatchingEngine, ToClient, VenueEvent, utc_now
+from truex_qf.sim.messages import cancel_reject, execution_report
 
 MARKET_OWNER = "SIM-MARKET"
 """The owner of the mirrored book's resting orders (``SIM-``: never limited by balances)."""
@@ -360,3 +371,24 @@ class LocalVenue:
 
     def _next_cl_ord_id(self, kind: str) -> str:
         return kind + to_base36(next(self._ids), 12)
+
+
+def request_text(command: Command, session: str) -> str:
+    """35=D/F/G of ours as a run's journal keeps an outbound message; ``session`` (the
+    journal's session name) stands for the sender, the target and the client ID."""
+    if isinstance(command, NewOrder):
+        msg_type, body = "D", new_order_single_body(command, session)
+    elif isinstance(command, CancelOrder):
+        msg_type, body = "F", order_cancel_request_body(command, session)
+    else:
+        msg_type, body = "G", order_cancel_replace_request_body(command, session)
+    return f"8=FIXT.1.1{SOH}35={msg_type}{SOH}49={session}{SOH}56={session}{SOH}{body}"
+
+
+def report_text(report: Report) -> str:
+    """35=8/9 to us as a run's journal keeps an inbound message."""
+    if isinstance(report, ExecutionReport):
+        text = execution_report(report, "").toString()
+    else:
+        text = cancel_reject(report).toString()
+    return f"8=FIXT.1.1{SOH}{text}"
