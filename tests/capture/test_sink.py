@@ -47,6 +47,30 @@ def test_the_tap_keeps_inbound_market_data_only(tmp_path: Path) -> None:
     assert sink.fix_written == 6
 
 
+def test_execution_reports_of_our_order_entry_sessions_are_kept_as_oe(tmp_path: Path) -> None:
+    oe_session = "FIXT.1.1:MM1->TRUEX_UAT_OE"
+    sink = sink_in(tmp_path)
+    sink.order_entry_sessions = frozenset({oe_session})
+    sink.start()
+    sink.tap(oe_session, "OUT", raw("D", 2))  # our order: not kept
+    sink.tap(oe_session, "IN", raw("8", 2))  # its report: kept
+    sink.tap(oe_session, "IN", raw("9", 3))  # a cancel reject: not kept
+    sink.tap(oe_session, "IN", raw("0", 4))  # heartbeat
+    sink.tap("PAPER", "IN", raw("8", 1))  # a paper venue's report: never in the book
+    sink.tap(MD_SESSION, "IN", raw("X", 5))
+    assert sink.stop()
+    records = [r for r in read_capture(tmp_path) if isinstance(r, FixRecord)]
+    assert [(r.session, r.msg_type) for r in records] == [("OE", "8"), ("MD", "X")]
+
+
+def test_without_order_entry_sessions_no_report_is_kept(tmp_path: Path) -> None:
+    sink = sink_in(tmp_path)
+    sink.start()
+    sink.tap("FIXT.1.1:MM1->TRUEX_UAT_OE", "IN", raw("8", 2))
+    assert sink.stop()
+    assert list(read_capture(tmp_path)) == []
+
+
 def test_market_data_type_reads_the_header_msg_type() -> None:
     assert market_data_type(raw("W")) == "W"
     assert market_data_type(raw("8")) is None

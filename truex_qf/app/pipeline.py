@@ -275,6 +275,12 @@ class Pipeline:
             extra={"run_id": self.run_id},
         )
         self.capture = CaptureSink(writer)
+        # our own execution reports too: the captured book holds our resting orders, which a
+        # backtest of this capture takes out again (README "Backtests"); a paper run has no
+        # order-entry session (its orders were never in the book)
+        self.capture.order_entry_sessions = frozenset(
+            session for session, role in self._roles.items() if role is SessionRole.ORDER_ENTRY
+        )
         self.capture.start()
         if self._capture_references:
             feeds = {s: (f.name, f.latest) for s, f in self._capture_references.items()}

@@ -12,7 +12,11 @@ What is the same as a live run, and what stands in for what:
   is read by the FIX edge's own readers (:data:`truex_qf.fix.readers.READERS`) into the
   domain event the live client hands the market maker, stamped with its capture time.
   Reference ticks (``R`` records) update a price source per (source, symbol) that fair value
-  reads as it reads a live feed.
+  reads as it reads a live feed. A capture taken during a run of ours also holds that run's
+  execution reports (session ``OE``): its resting orders are taken out of the captured book
+  (:mod:`truex_qf.backtest.recorded_orders`) before the venue mirror and the market maker see
+  it, so both read the other traders' book, and the market maker runs with
+  ``own_orders_in_book=False`` (its own orders rest in the local venue, never in that book).
 - **Sessions**: both sessions "log on" at the first record's time (the market maker sees
   :class:`SessionLoggedOn` as in a live run, so it subscribes and quotes) and "log out"
   after the shutdown at the end. There is no REST venue: reconciliation is skipped the way
@@ -45,13 +49,17 @@ from functools import partial
 from pathlib import Path
 
 from truex_qf.backtest.journal import BacktestJournal
+from truex_qf.backtest.recorded_orders import OthersBook
 from truex_qf.capture.format import CaptureStream, FixRecord, ReferenceRecord
+from truex_qf.capture.sink import ORDER_ENTRY_SESSION as RECORDED_OWN_ORDERS
 from truex_qf.domain.clordid import ClOrdIdGenerator
 from truex_qf.domain.errors import ConfigError
 from truex_qf.domain.model import (
     CancelOrder,
     Command,
     ExecutionReport,
+    MarketDataIncrement,
+    MarketDataSnapshot,
     NewOrder,
     OrderCancelReject,
     ReplaceOrder,
@@ -161,6 +169,9 @@ class BacktestResult:
     orders_sent: int = 0
     replayed_trades: int = 0
     unattributed_trades: int = 0
+    recorded_own_reports: int = 0
+    """Reports of the recorded run's own orders (a capture of a run of ours), whose resting
+    size was taken out of the captured book."""
 
     @property
     def virtual_s(self) -> float:
@@ -214,7 +225,12 @@ class Backtest:
             ids=ClOrdIdGenerator("B", boot_ms=seed % 36**9),
             venue=None,
             no_venue_reason="backtest, no venue to reconcile with",
+            # the book it reads is the other traders' (the capture less the recorded run's
+            # own orders, :mod:`truex_qf.backtest.recorded_orders`); its own orders rest in
+            # the local venue, never in that book, so fair value takes nothing out of it
+            own_orders_in_book=False,
         )
+        self.others = OthersBook(tuple(symbols))
         self._submit = submit
         self._recorder: StoreRecorder | None = None
         self._journal: BacktestJournal | None = None
@@ -324,15 +340,29 @@ class Backtest:
 
     def _on_fix(self, record: FixRecord) -> None:
         kind = msg_type(record.raw)
-        if kind not in MARKET_DATA_TYPES:
-            return  # session messages, and any order-entry traffic of a run's capture
+        own = record.session == RECORDED_OWN_ORDERS
+        if (kind != "8") if own else (kind not in MARKET_DATA_TYPES):
+            return  # session messages
         try:
             event = READERS[kind](record.raw, record.recv_ns)
         except (ValueError, KeyError) as exc:
             self.result.skipped_messages += 1
             log.warning("skipped a captured 35=%s the reader refused: %s", kind, exc)
             return
-        self.result.market_data_messages += 1
+        if own:
+            # the recorded run's order: out of the captured book from now on
+            assert isinstance(event, ExecutionReport)
+            self.result.recorded_own_reports += 1
+            changed = self.others.own_report(event)
+            if changed is None:
+                return
+            event = changed
+        else:
+            self.result.market_data_messages += 1
+            if isinstance(event, MarketDataSnapshot):
+                event = self.others.snapshot(event)
+            elif isinstance(event, MarketDataIncrement):
+                event = self.others.increment(event)
         reports = self.venue.on_market_data(event)  # the venue's book moves first
         self.mm.handle(event)
         self.mm.requote_dirty()

@@ -29,6 +29,9 @@ from truex_qf.capture.format import (
 log = logging.getLogger("truex_qf.capture")
 
 MARKET_DATA_SESSION: Final = "MD"
+ORDER_ENTRY_SESSION: Final = "OE"
+"""The session name of our own execution reports in a capture taken during a run of ours."""
+EXECUTION_REPORT: Final = "\x0135=8\x01"
 
 MARKET_DATA_MSG_TYPES: Final = frozenset({"W", "X", "Y", "y", "BK", "f", "h"})
 """Application messages of the market-data session: snapshot (W), incremental refresh (X),
@@ -75,6 +78,11 @@ class CaptureSink:
         self.clamped = 0
         self.fix_written = 0
         self.reference_written = 0
+        self.order_entry_sessions: frozenset[str] = frozenset()
+        """The engine's names of our order-entry sessions, whose inbound execution reports
+        (35=8) are captured too (as session ``OE``), when the capture is taken during a run
+        of ours: the captured book then holds our own resting orders, and a backtest takes
+        them out again by these reports (README "Backtests")."""
 
     @property
     def paths(self) -> list[Path]:
@@ -99,15 +107,23 @@ class CaptureSink:
 
     def tap(self, session: str, direction: str, raw: str) -> None:
         """A :data:`truex_qf.fix.engine_log.MessageTap`: inbound market-data application
-        messages are captured, stamped now; everything else is ignored.
+        messages are captured, stamped now, and so are the execution reports of the
+        :attr:`order_entry_sessions`; everything else is ignored.
 
         On the engine thread, so the least work possible: a (time, text) tuple is queued and
         the writer thread makes the record (a frozen dataclass here cost 1.7 us a message)."""
-        if direction == "IN" and market_data_type(raw) is not None:
-            if self._queue.qsize() >= self._max_pending:
-                self.dropped += 1
-                return
-            self._queue.put((time.time_ns(), raw))
+        if direction != "IN":
+            return
+        if market_data_type(raw) is not None:
+            item: tuple[int, str] | tuple[int, str, str] = (time.time_ns(), raw)
+        elif session in self.order_entry_sessions and EXECUTION_REPORT in raw:
+            item = (time.time_ns(), raw, ORDER_ENTRY_SESSION)
+        else:
+            return
+        if self._queue.qsize() >= self._max_pending:
+            self.dropped += 1
+            return
+        self._queue.put(item)
 
     # -- the writer thread ------------------------------------------------------------------
 
@@ -121,8 +137,9 @@ class CaptureSink:
                 continue
             if item is _STOP:
                 break
-            if type(item) is tuple:  # from tap: (recv_ns, raw) of the market-data session
-                item = FixRecord(item[0], MARKET_DATA_SESSION, item[1])
+            if type(item) is tuple:  # from tap: (recv_ns, raw[, session]); MD by default
+                session = item[2] if len(item) == 3 else MARKET_DATA_SESSION
+                item = FixRecord(item[0], session, item[1])
             self._write(item)  # type: ignore[arg-type]
         self._guarded(self.writer.close)
 
