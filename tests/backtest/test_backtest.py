@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bench.synthetic_capture import START_NS, SYMBOL, write_walk_capture
+from bench.synthetic_capture import START_NS, SYMBOL, fix, snapshot_body, write_walk_capture
 from truex_qf.backtest.replay import BACKTEST_MODE, Backtest, BacktestSettings
+from truex_qf.capture import CaptureWriter
 from truex_qf.ops.reports import fetch_rows
 from truex_qf.ops.runs import StoredRun, open_store, resolve_run
 from truex_qf.ops.summary import summarize_run
@@ -202,3 +203,40 @@ def test_the_journal_of_a_backtest_replays_to_its_tables(
         differences = compare_with_tables(engine, run.run_id, state)
     assert state.rows_replayed > 100 and len(state.fills) == len(fills_of(store, run))
     assert differences == []
+
+
+def test_fair_value_reads_the_captured_book_whole_our_orders_are_not_in_it(tmp_path: Path) -> None:
+    """The captured book holds other traders only (a run's own orders are taken out by its
+    OE reports), and the backtest's orders rest in the local venue: a bid of ours joining the
+    best bid must not be taken out of it (own_orders_in_book=False), or fair value would move
+    with our own quote (here to the mid of the next bid, 99995.25)."""
+    bids = {Decimal("99999.5"): Decimal("0.01"), Decimal("99990"): Decimal("1")}
+    offers = {Decimal("100000.5"): Decimal("1")}
+    with CaptureWriter(tmp_path / "c", symbols=[SYMBOL], venue="t", source="sim") as writer:
+        for second in range(10):  # the same book, resent every second
+            body = snapshot_body(bids, offers)
+            writer.write_fix(START_NS + second * 10**9, "MD", fix("W", body, second + 1))
+    backtest = Backtest(
+        BacktestSettings([tmp_path / "c"], tight_strategy(tmp_path)), str(uuid.uuid4())
+    )
+    placed: list[tuple[str, Decimal | None]] = []
+    fair_values: list[Decimal] = []
+    submit, on_market_data = backtest.venue.submit, backtest.venue.on_market_data
+
+    def watching(command: Any) -> Any:
+        placed.append((type(command).__name__, getattr(command, "price", None)))
+        return submit(command)
+
+    def reading(event: object) -> Any:  # before each message: fair value as last priced
+        fair_values.extend(backtest.mm.fair_values().values())
+        return on_market_data(event)
+
+    backtest.venue.submit = watching  # type: ignore[method-assign]
+    backtest.venue.on_market_data = reading  # type: ignore[method-assign]
+    backtest.run()
+    # one bid joining the best bid (the whole of its size), one offer; kept all along
+    assert sorted(p for kind, p in placed if kind == "NewOrder") == [
+        Decimal("99999.5"),
+        Decimal("100000.5"),
+    ]
+    assert len(fair_values) == 9 and set(fair_values) == {Decimal("100000")}
