@@ -70,7 +70,12 @@ def test_the_runs_inbound_market_data_with_its_receive_times(store_url: str, tmp
             journal.append("IN", text, logged_at=at[index])
             wanted.append((at[index], text))
         journal.append("IN", fix("0", 6, outbound=False), logged_at=at[6])  # heartbeat
-        journal.append("IN", fix("8", 2, (11, "Q1"), outbound=False), session=OE, logged_at=at[7])
+        report = fix("8", 2, (11, "Q1"), outbound=False)  # ours: kept as OE
+        journal.append("IN", report, session=OE, logged_at=at[7])
+        wanted.append((at[7], report))
+        journal.append("OUT", fix("D", 2, (11, "Q1")), session=OE, logged_at=at[7])
+        paper = fix("8", 1, (11, "P1"), outbound=False)  # a paper venue's: never in the book
+        journal.append("IN", paper, session="PAPER", logged_at=at[7])
         other = fix("X", 9, (55, "BTC-PYUSD"), outbound=False)
         journal.append("IN", other, run_id=OTHER_RUN, logged_at=at[8])
         last = fix("X", 7, (262, "MD1"), (55, "BTC-PYUSD"), outbound=False)
@@ -81,7 +86,7 @@ def test_the_runs_inbound_market_data_with_its_receive_times(store_url: str, tmp
 
     run = StoredRun(RUN_ID, "run", "MYFIRM", T0, None, store_url)
     outcome = capture_from_run(run, tmp_path / "out")
-    assert outcome.market_data == 4
+    assert outcome.market_data == 5
     assert [p.name for p in outcome.paths] == [
         "run-5f0c1d2e-20261207.cap.gz",
         "run-5f0c1d2e-20261208.cap.gz",
@@ -93,7 +98,7 @@ def test_the_runs_inbound_market_data_with_its_receive_times(store_url: str, tmp
         return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
 
     assert [(r.recv_ns, r.raw) for r in records] == [(ns(t), text) for t, text in wanted]
-    assert {r.session for r in records} == {"MD"}
+    assert [r.session for r in records] == ["MD", "MD", "MD", "OE", "MD"]
     header = stream.headers[0]
     assert header.symbols == ("BTC-PYUSD", "ETH-PYUSD")
     assert header.venue == "127.0.0.1:19484/20484"

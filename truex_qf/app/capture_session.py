@@ -10,7 +10,8 @@ Two sources:
   (:class:`~truex_qf.capture.sink.CaptureSink`): the engine thread never touches the disk.
   Reference ticks (``--reference``) come from the same feeds ``run`` uses.
 - **A stored run's FIX journal** (:func:`capture_from_run`): the inbound market-data rows of
-  one run, with the journal's receive time (microseconds).
+  one run, and its own execution reports (session ``OE``, as ``run --capture`` records them),
+  with the journal's receive time (microseconds).
 
 The session's FIX sequence store lives in its own folder (``<state>/capture``), so a capture
 never shares QuickFIX's files with a ``run`` of the same account.
@@ -33,6 +34,7 @@ from truex_qf.capture.format import CaptureWriter
 from truex_qf.capture.sink import (
     MARKET_DATA_MSG_TYPES,
     MARKET_DATA_SESSION,
+    ORDER_ENTRY_SESSION,
     CaptureSink,
     ReferencePoller,
 )
@@ -257,22 +259,27 @@ def _micros_ns(moment: datetime) -> int:
     return int(utc.timestamp()) * 1_000_000_000 + utc.microsecond * 1_000
 
 
-def _journal_rows(engine: Engine, run_id: str) -> Iterator[tuple[int, str]]:
-    """(recv_ns, text) of the run's inbound market-data messages, in journal order."""
+def _journal_rows(engine: Engine, run_id: str) -> Iterator[tuple[int, str, str]]:
+    """(recv_ns, capture session, text) of the run's inbound market-data messages and of its
+    own execution reports (35=8 of a FIX session: the order-entry one; a paper run's or a
+    backtest's reports, journalled under PAPER or BACKTEST, never were in the venue's book),
+    in journal order."""
     columns = fix_journal.c
+    own_reports = (columns.msg_type == "8") & columns.session.like("FIX%")
     query = (
-        select(columns.logged_at, columns.text)
+        select(columns.logged_at, columns.msg_type, columns.text)
         .where(
             columns.run_id == run_id,
             columns.direction == "IN",
-            columns.msg_type.in_(sorted(MARKET_DATA_MSG_TYPES)),
+            columns.msg_type.in_(sorted(MARKET_DATA_MSG_TYPES)) | own_reports,
         )
         .order_by(columns.id)
     )
     with engine.connect() as connection:
         result = connection.execution_options(yield_per=STREAM_BATCH_ROWS).execute(query)
-        for logged_at, text in result:
-            yield _micros_ns(logged_at), text
+        for logged_at, msg_type, text in result:
+            session = ORDER_ENTRY_SESSION if msg_type == "8" else MARKET_DATA_SESSION
+            yield _micros_ns(logged_at), session, text
 
 
 def _requested_symbols(engine: Engine, run_id: str) -> tuple[str, ...]:
@@ -309,9 +316,9 @@ def capture_from_run(run: StoredRun, out_dir: Path, prefix: str | None = None) -
         )
         last_ns = 0
         with writer:
-            for recv_ns, text in _journal_rows(engine, run.run_id):
+            for recv_ns, session, text in _journal_rows(engine, run.run_id):
                 last_ns = max(last_ns, recv_ns)  # journal order; time never runs back
-                writer.write_fix(last_ns, MARKET_DATA_SESSION, text)
+                writer.write_fix(last_ns, session, text)
     return CaptureOutcome(
         paths=tuple(writer.paths), market_data=writer.records_written, reference_ticks=0
     )
