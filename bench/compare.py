@@ -83,10 +83,10 @@ market-data throughput, sustained without backlog
 decision lag (issue 19)
     in the sustained rate's best trial, per quote decision after market data: from the
     ``received_ns`` of the oldest message it covers (the worst of them) to the end of the
-    decision (``Runner.on_decision_lag``), p50/p99 beside the sustained rate, target p99 <=
-    1000 us (reported, not asserted). The JSON also has it for every trial, and the part the
-    trading loop took (a burst's end, ``decision_lag_loop_us``); the rest ran on the engine
-    thread, at once or at the ``max_decision_lag_us`` bound.
+    decision (the Runner's ``on_decision_lag`` listener), p50/p99 beside the sustained rate,
+    target p99 <= 1000 us (reported, not asserted). The JSON also has it for every trial, and
+    the part the trading loop took (a burst's end, ``decision_lag_loop_us``); the rest ran on
+    the engine thread, at once or at the ``max_decision_lag_us`` bound.
 tick to quote
     500 X/s, each moving the top of book. A sample is one 35=D/35=G whose trigger
     (``OrderSent.trigger_ns``) is an X: from its ``received_ns`` (``TruexApplication.fromApp``)

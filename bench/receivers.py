@@ -286,7 +286,11 @@ class TruexClient:
             self.ttq_strategy, requote_tolerance_bps=default_strategy().requote_tolerance_bps
         )
         self.runner = ProbedRunner(
-            fix_settings, self.ttq_strategy, pipeline=self.pipeline, mode="bench"
+            fix_settings,
+            self.ttq_strategy,
+            pipeline=self.pipeline,
+            mode="bench",
+            on_decision_lag=self._on_decision_lag,
         )
         self.mm = self.runner.mm
         self.events = self.runner.events
@@ -444,10 +448,13 @@ class TruexClient:
         with self.runner.trading_lock:
             self.decision_lags = []
             self.flush_lags = []
-            self.runner.on_decision_lag = self._on_decision_lag
         return {}
 
     def _on_decision_lag(self, lag_ns: int) -> None:
+        """The runner's listener for the whole run (trading lock held); records while a
+        market-data measurement is active."""
+        if not self.md.active:
+            return
         self.decision_lags.append(lag_ns)
         if threading.get_ident() == self.loop_ident:
             self.flush_lags.append(lag_ns)
@@ -463,7 +470,6 @@ class TruexClient:
             self.turn()
         with self.runner.trading_lock:
             md.active = False
-            self.runner.on_decision_lag = None
         writer_drain_ms = None
         if self.pipeline is not None and md.done_ns:
             # The journal must keep up too: how long until the writer has stored everything?

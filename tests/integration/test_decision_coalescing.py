@@ -43,13 +43,17 @@ class FakeClock:
 
 @pytest.fixture
 def runner(local_venue):
-    runner = Runner(local_venue.client_settings, without_message_limits(strategy()))
+    lags: list[int] = []
+    runner = Runner(
+        local_venue.client_settings,
+        without_message_limits(strategy()),
+        on_decision_lag=lags.append,
+    )
     runner._clock_ns = clock = FakeClock()  # type: ignore[method-assign]
     runner.clock = clock  # type: ignore[attr-defined]
     runner._next_tick = math.inf  # the periodic tick would decide too: not under test here
     runner.mm.books.register_subscription("MD1", (SYMBOL,))
     decisions: list[int] = []  # the fake time of each decision
-    lags: list[int] = []
     requote_dirty = runner.mm.requote_dirty
 
     def counted() -> None:
@@ -57,7 +61,6 @@ def runner(local_venue):
         requote_dirty()
 
     runner.mm.requote_dirty = counted  # type: ignore[method-assign]
-    runner.on_decision_lag = lags.append
     runner.decisions = decisions  # type: ignore[attr-defined]
     runner.lags = lags  # type: ignore[attr-defined]
     return runner

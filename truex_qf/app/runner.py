@@ -204,11 +204,14 @@ class Runner:
         unknown_orders: UnknownOrderPolicy = UnknownOrderPolicy.CANCEL,
         stop: threading.Event | None = None,
         order_venue: OrderVenue | None = None,
+        on_decision_lag: Callable[[int], None] | None = None,
     ) -> None:
         """``stop``: set it to end the run cleanly (the CLI's signal handlers, the demo's
         caller); ``give_up_s`` and ``unknown_orders``: see :class:`MarketMaker`;
         ``order_venue``: paper trading (module docstring): orders go there, no order-entry
-        session is started and ``rest`` is not used."""
+        session is started and ``rest`` is not used; ``on_decision_lag``: told each quote
+        decision's lag in ns (from the oldest message it covered), instead of the pipeline's
+        metrics (the bench records them itself)."""
         self.fix_settings = fix_settings
         # Session and REST events wait here for the trading lock's next holder.
         self.events: queue.SimpleQueue[LoopEvent] = queue.SimpleQueue()
@@ -279,10 +282,10 @@ class Runner:
         self.gate = DecisionGate(strategy.max_decision_lag_us)
         self._clock_ns = time.perf_counter_ns  # the clock of the events' received_ns
         # each decision's lag from the oldest message it covered (ns): the metrics' histogram
-        # truexqf_decision_lag_seconds when recording (the bench puts its own recorder here)
-        self.on_decision_lag: Callable[[int], None] | None = (
-            pipeline.metrics.decision_made if pipeline is not None else None
-        )
+        # truexqf_decision_lag_seconds when recording, unless the caller listens itself
+        if on_decision_lag is None and pipeline is not None:
+            on_decision_lag = pipeline.metrics.decision_made
+        self._on_decision_lag = on_decision_lag
 
     def run(self, duration_s: float | None = None) -> RunSummary:
         """Trade until ``duration_s`` passes or :attr:`stop_requested` is set; then flatten."""
@@ -444,8 +447,8 @@ class Runner:
     def _decided(self) -> None:
         self._flush_asked = False
         oldest_ns = self.gate.decided()
-        if oldest_ns and self.on_decision_lag is not None:
-            self.on_decision_lag(self._clock_ns() - oldest_ns)
+        if oldest_ns and self._on_decision_lag is not None:
+            self._on_decision_lag(self._clock_ns() - oldest_ns)
 
     def inputs_moved(self, symbol: str) -> None:
         """A quote input of ``symbol`` moved outside the FIX stream (a reference price): it
