@@ -9,6 +9,7 @@ The runner is built (its FixClient too) but never started: no session, no timing
 from __future__ import annotations
 
 import math
+import random
 from decimal import Decimal
 
 import pytest
@@ -31,6 +32,7 @@ BID, OFFER = MDEntryType.BID, MDEntryType.OFFER
 US = 1000  # ns
 APPLY_NS = 10 * US  # what each message "takes" on the fake clock
 GAP_NS = 5 * US  # a burst: the next message is read this soon after the previous one
+LOOP_WAKE_NS = 50 * US  # the trading loop takes the lock this long after a burst pauses
 
 
 class FakeClock:
@@ -154,4 +156,34 @@ def test_a_message_that_finds_the_engine_idle_is_decided_on_at_once(runner):
         messages.append(deliver(runner, lambda ns, i=i: increment(i, ns), 200 * US))
     assert len(runner.decisions) == 6  # one per message: none was part of a burst
     assert runner.lags[-5:] == [APPLY_NS] * 5
+    same_book(runner, messages)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_any_stream_leaves_nothing_undecided_and_applies_in_order(runner, seed):
+    """Random mixes of bursts and pauses (seeded): whatever the timing, every message is
+    applied in order on arrival, no decision covers a message later than the bound allows,
+    and once the trading loop turns nothing is left undecided.
+
+    The trading loop, woken by a burst's first message, takes the lock ``LOOP_WAKE_NS``
+    after a pause begins (when the pause is longer than that): a burst's tail is decided on
+    by the loop then, so its lag is the bound plus that wake-up at most."""
+    rng = random.Random(seed)
+    messages = start(runner)
+    bound_ns = runner.gate.max_lag_ns + APPLY_NS + GAP_NS + LOOP_WAKE_NS
+    for i in range(rng.randrange(1, 400)):
+        gap_ns = rng.choice((GAP_NS, GAP_NS, GAP_NS, 2 * US, 80 * US, 200 * US, 10**6))
+        if gap_ns > LOOP_WAKE_NS:
+            runner.clock.now_ns += LOOP_WAKE_NS
+            runner.step(0.0)
+            gap_ns -= LOOP_WAKE_NS
+        messages.append(deliver(runner, lambda ns, i=i: increment(i, ns), gap_ns))
+        undecided_since = runner.gate.oldest_ns
+        if undecided_since:  # a burst is pending: its oldest message is within the bound
+            assert runner.clock.now_ns - undecided_since <= bound_ns
+    same_book(runner, messages)
+    assert runner.lags and max(runner.lags) <= bound_ns
+    runner.step(0.0)  # the trading loop's turn: the end of whatever burst was running
+    assert runner.gate.oldest_ns == 0
+    assert runner.decisions[-1] == runner.clock.now_ns  # the last message is decided on
     same_book(runner, messages)
