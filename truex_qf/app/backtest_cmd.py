@@ -295,10 +295,10 @@ def _sweep(
     if best is None:
         click.echo("best point: none (no point has a net PnL in one currency to rank by)")
     else:
-        quote = best.symbols[0].quote
+        net = best.net_pnl() or Decimal(0)
         click.echo(
             f"best point by net PnL: {best.point.number} ({best.point.label()}): "
-            f"{best.symbols[0].cells[3] if len(best.symbols) == 1 else best.net_pnl()} {quote}"
+            f"{net:.2f} {best.symbols[0].quote}"
         )
     with open(csv_path, "w", newline="", encoding="utf-8") as out:
         out.write(report.to_csv())
