@@ -254,6 +254,7 @@ def _sweep(
         results_report,
         run_sweep,
     )
+    from truex_qf.capture.format import CaptureFormatError
 
     keys = parse_sweeps(sweeps, settings.strategy, document, source)
     points = point_documents(keys, document, source)
@@ -285,8 +286,11 @@ def _sweep(
     ]
     processes = min(jobs or _usable_cores(), len(work))
     began = time.perf_counter()
-    with _progress(len(work), processes) as advance:
-        results = run_sweep(work, processes, on_done=advance)
+    try:
+        with _progress(len(work), processes) as advance:
+            results = run_sweep(work, processes, on_done=advance)
+    except CaptureFormatError as exc:  # a record past the first, as the single backtest says
+        raise ConfigError("--data", str(exc)) from None
     wall_s = time.perf_counter() - began
 
     report = results_report(keys, results)
