@@ -304,7 +304,7 @@ class Pipeline:
         if capture.error is not None:
             log.error("capture: market data not fully written: %s", capture.error)
         log.info(
-            "capture: %d market-data messages, %d reference ticks in %s",
+            "capture: %d FIX messages (market data, our reports), %d reference ticks in %s",
             capture.fix_written,
             capture.reference_written,
             ", ".join(str(path) for path in capture.paths),
