@@ -18,21 +18,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.synthetic_capture import write_walk_capture
+from bench.synthetic_capture import AT_THE_TOUCH, write_walk_capture
 from truex_qf.backtest.replay import Backtest, BacktestSettings
 from truex_qf.storage.database import upgrade
 from truex_qf.storage.writer import StoreWriter
 from truex_qf.strategy.settings import load_strategy
-
-AT_THE_TOUCH = """
-[symbols.BTC-PYUSD]
-levels_per_side = 1
-spread_bps = 0.05
-level_size_base = "0.01"
-min_edge_bps = 0
-inventory_skew_bps = 0
-max_skew_bps = 0
-"""
 
 
 def measure(seconds: int, rate: int, folder: Path, *, store: bool) -> dict[str, Any]:

@@ -20,6 +20,18 @@ SOH = "\x01"
 START_NS = 1_796_601_600 * 1_000_000_000  # 2026-12-07 00:00:00 UTC
 TICK = Decimal("0.5")
 
+# A strategy quoting one tick either side of the mid: inside or at the touch of the walk's
+# book, so the captured trades reach its quotes (the backtest bench's and tests' strategy).
+AT_THE_TOUCH = """
+[symbols.BTC-PYUSD]
+levels_per_side = 1
+spread_bps = 0.05
+level_size_base = "0.01"
+min_edge_bps = 0
+inventory_skew_bps = 0
+max_skew_bps = 0
+"""
+
 
 def fix(msg_type: str, body: str, seq: int) -> str:
     """A raw FIX message as the engine hands it over (checksum not checked by readers)."""

@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bench.synthetic_capture import START_NS, SYMBOL, fix, snapshot_body, write_walk_capture
+from bench.synthetic_capture import (
+    AT_THE_TOUCH,
+    START_NS,
+    SYMBOL,
+    fix,
+    snapshot_body,
+    write_walk_capture,
+)
 from truex_qf.backtest.replay import BACKTEST_MODE, Backtest, BacktestSettings
 from truex_qf.capture import CaptureWriter
 from truex_qf.ops.reports import fetch_rows
@@ -30,22 +37,10 @@ from truex_qf.strategy.settings import StrategySettings, load_strategy
 START = datetime(2026, 12, 7, tzinfo=UTC)
 MS = timedelta(milliseconds=1)
 
-# Quotes one tick either side of the mid: inside or at the touch of the walk's book, so the
-# captured trades reach them.
-TIGHT = """
-[symbols.BTC-PYUSD]
-levels_per_side = 1
-spread_bps = 0.05
-level_size_base = "0.01"
-min_edge_bps = 0
-inventory_skew_bps = 0
-max_skew_bps = 0
-"""
-
 
 def tight_strategy(tmp_path: Path, extra: str = "") -> StrategySettings:
     path = tmp_path / "tight.toml"
-    path.write_text(TIGHT + extra)
+    path.write_text(AT_THE_TOUCH + extra)
     return load_strategy(path)
 
 

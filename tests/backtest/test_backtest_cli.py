@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.synthetic_capture import write_walk_capture
-from tests.backtest.test_backtest import TIGHT
+from bench.synthetic_capture import AT_THE_TOUCH, write_walk_capture
 from tests.support.processes import account_env, run_cli
 from tests.support.sessions import unique_comp_id
 from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue, demo_account, run_demo, start_local_venue
@@ -31,7 +30,7 @@ def _env(state_dir: Path) -> dict[str, str]:
 @pytest.fixture
 def strategy_file(tmp_path: Path) -> Path:
     path = tmp_path / "tight.toml"
-    path.write_text(TIGHT)
+    path.write_text(AT_THE_TOUCH)
     return path
 
 
@@ -94,7 +93,7 @@ def test_mistakes_are_one_line_and_exit_2(
     bad_strategy = tmp_path / "bad.toml"
     bad_strategy.write_text("[symbols.BTC-PYUSD]\nspread_bps = -3\n")
     other_symbol = tmp_path / "eth.toml"
-    other_symbol.write_text(TIGHT.replace("BTC-PYUSD", "ETH-PYUSD"))
+    other_symbol.write_text(AT_THE_TOUCH.replace("BTC-PYUSD", "ETH-PYUSD"))
     names = {
         "capture": capture,
         "strategy": strategy_file,

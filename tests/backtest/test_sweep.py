@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from bench.synthetic_capture import SYMBOL, write_walk_capture
-from tests.backtest.test_backtest import TIGHT
+from bench.synthetic_capture import AT_THE_TOUCH, SYMBOL, write_walk_capture
 from tests.support.processes import run_cli
 from truex_qf.backtest.sweep import (
     FIGURE_COLUMNS,
@@ -141,7 +140,7 @@ def capture(tmp_path: Path) -> Path:
 @pytest.fixture
 def strategy_file(tmp_path: Path) -> Path:
     path = tmp_path / "tight.toml"
-    path.write_text(TIGHT)
+    path.write_text(AT_THE_TOUCH)
     return path
 
 
@@ -204,7 +203,7 @@ def test_a_sweep_is_deterministic_and_each_point_is_the_single_backtest_of_its_v
     assert found is not None, first_err
     swept = dict(item.split(" ") for item in found.group(1).split(", "))
     single_strategy = tmp_path / "point4.toml"
-    single_strategy.write_text(TIGHT.replace("spread_bps = 0.05", "spread_bps = 0.1"))
+    single_strategy.write_text(AT_THE_TOUCH.replace("spread_bps = 0.05", "spread_bps = 0.1"))
     done = run_cli(
         "backtest",
         "--data",
