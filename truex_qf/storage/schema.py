@@ -78,6 +78,13 @@ def _at(name: str = "at") -> Column[Any]:
     return Column(name, DateTime(timezone=True), nullable=False)
 
 
+def _id() -> Column[Any]:
+    """A row's own key: a 64-bit counter (SQLite's autoincrement wants INTEGER)."""
+    return Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+
+
 runs = Table(
     "runs",
     metadata,
@@ -113,9 +120,7 @@ orders = Table(
 order_events = Table(
     "order_events",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _id(),
     Column("run_id", String(36), nullable=False),
     Column("cl_ord_id", String(64), nullable=False, index=True),  # lineage key, as in orders
     Column("event_cl_ord_id", String(64), nullable=False),  # the ID the event came under
@@ -146,9 +151,7 @@ executions = Table(
 position_snapshots = Table(
     "position_snapshots",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _id(),
     Column("run_id", String(36), nullable=False, index=True),
     Column("symbol", String(32), nullable=False),
     Column("quantity_base", ExactDecimal(), nullable=False),
@@ -160,9 +163,7 @@ position_snapshots = Table(
 pnl_snapshots = Table(
     "pnl_snapshots",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _id(),
     Column("run_id", String(36), nullable=False, index=True),
     Column("symbol", String(32), nullable=False),
     Column("realized_pnl_quote", ExactDecimal(), nullable=False),
@@ -178,9 +179,7 @@ pnl_snapshots = Table(
 quote_snapshots = Table(
     "quote_snapshots",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _id(),
     Column("run_id", String(36), nullable=False, index=True),
     Column("symbol", String(32), nullable=False),
     Column("bid_quote_price", ExactDecimal()),
@@ -193,9 +192,7 @@ quote_snapshots = Table(
 risk_events = Table(
     "risk_events",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _id(),
     Column("run_id", String(36), nullable=False, index=True),
     Column("kind", String(16), nullable=False),  # DENIAL, STATE, KILL_SWITCH
     Column("reason_code", String(32), nullable=False),
@@ -207,9 +204,7 @@ risk_events = Table(
 session_events = Table(
     "session_events",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _id(),
     Column("run_id", String(36), nullable=False, index=True),
     Column("session", String(128), nullable=False),
     Column("role", String(16), nullable=False),
@@ -221,9 +216,7 @@ session_events = Table(
 fix_journal = Table(
     "fix_journal",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _id(),
     Column("run_id", String(36), nullable=False),
     Column("session", String(128), nullable=False),
     Column("direction", String(3), nullable=False),  # IN / OUT
