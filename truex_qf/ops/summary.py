@@ -51,6 +51,14 @@ _WIDE = Context(prec=100)
 WIDTH = 100
 
 
+def net_pnl(
+    realized_quote: Decimal, unrealized_quote: Decimal | None, fees_quote: Decimal
+) -> Decimal:
+    """Net PnL: realized + unrealized (none known: 0) - fees, the figure the summary shows and
+    its max drawdown falls from."""
+    return realized_quote + (unrealized_quote or ZERO) - fees_quote
+
+
 @dataclass
 class SymbolSummary:
     """The figures of one symbol (exact; :meth:`fields` formats them)."""
@@ -93,7 +101,7 @@ class SymbolSummary:
     def net_pnl_quote(self) -> Decimal | None:
         if self.realized_pnl_quote is None:
             return None
-        return self.realized_pnl_quote + (self.unrealized_pnl_quote or ZERO) - self.fees_quote
+        return net_pnl(self.realized_pnl_quote, self.unrealized_pnl_quote, self.fees_quote)
 
     def amounts(self) -> Amounts:
         reference = self.notional_quote / self.volume_base if self.volume_base else self.fair_value
@@ -291,7 +299,7 @@ def summarize_run(engine: Engine, run: StoredRun) -> RunReport:
         s.realized_pnl_quote = Decimal(row["realized_pnl_quote"])
         unrealized = row["unrealized_pnl_quote"]
         s.unrealized_pnl_quote = Decimal(unrealized) if unrealized is not None else None
-        net = s.realized_pnl_quote + (s.unrealized_pnl_quote or ZERO) - Decimal(row["fees_quote"])
+        net = net_pnl(s.realized_pnl_quote, s.unrealized_pnl_quote, Decimal(row["fees_quote"]))
         peak = max(peaks.get(s.symbol, net), net)
         peaks[s.symbol] = peak
         s.max_drawdown_quote = max(s.max_drawdown_quote, peak - net)
