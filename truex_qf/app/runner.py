@@ -418,7 +418,7 @@ class Runner:
             try:
                 queued = self._drain()
                 self._handle(event)
-                if type(event) not in _MARKET_DATA or self._decide_now(event, queued):
+                if not isinstance(event, _MARKET_DATA) or self._decide_now(event, queued):
                     self._decide()
                 elif not self._flush_asked:
                     self._flush_asked = True
@@ -431,13 +431,10 @@ class Runner:
                 self._wake.set()
             self.trading_lock.notify_all()
 
-    def _decide_now(self, event: InboundEvent, queued: int) -> bool:
+    def _decide_now(self, event: MarketDataSnapshot | MarketDataIncrement, queued: int) -> bool:
         """After a market-data message: decide on the engine thread now, or leave it pending
         (:mod:`~truex_qf.app.decision_gate`)? Queued session events are decided on at once."""
-        # Only market data comes here: the caller tests type(event) in _MARKET_DATA (a set
-        # lookup, cheaper than isinstance on this path), which mypy cannot narrow through.
-        received_ns: int = event.received_ns  # type: ignore[union-attr]
-        return self.gate.applied(received_ns, self._clock_ns()) or queued > 0
+        return self.gate.applied(event.received_ns, self._clock_ns()) or queued > 0
 
     def _decide(self) -> None:
         """The quote decision (trading lock held): it covers every message applied so far."""
@@ -555,10 +552,10 @@ class Runner:
         if self.pipeline is not None:
             self.pipeline.on_event(event)
         self._track_link(event)
-        if self.order_venue is not None and type(event) in _MARKET_DATA:
+        if self.order_venue is not None and isinstance(event, _MARKET_DATA):
             # the paper venue's book follows the live one; its fills of our orders are
             # reports like any other, queued
-            for report in self.order_venue.on_market_data(event):  # type: ignore[arg-type]
+            for report in self.order_venue.on_market_data(event):
                 self.enqueue(report)
         self.mm.handle(event)
 

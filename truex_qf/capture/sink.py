@@ -38,7 +38,9 @@ MARKET_DATA_MSG_TYPES: Final = frozenset({"W", "X", "Y", "y", "BK", "f", "h"})
 request reject (Y), security list (y) and its updates (BK), security status (f), trading
 session status (h). Admin messages (heartbeats, logon, resend...) are not captured."""
 
-_STOP: Final = object()
+_Queued = CaptureRecord | tuple[int, str] | tuple[int, str, str] | None
+"""What the writer thread takes: a record (put), a tap's (recv_ns, raw[, session]) tuple, or
+None, the stop."""
 
 
 def market_data_type(raw: str) -> str | None:
@@ -67,7 +69,7 @@ class CaptureSink:
         idle_flush_s: float = 0.2,
     ) -> None:
         self.writer = writer
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
         self._max_pending = max_pending
         self._idle_flush_s = idle_flush_s
         self._thread = threading.Thread(target=self._main, name="capture-writer", daemon=True)
@@ -135,12 +137,13 @@ class CaptureSink:
                 if self.error is None:
                     self._guarded(self.writer.flush_if_due)
                 continue
-            if item is _STOP:
+            if item is None:
                 break
-            if type(item) is tuple:  # from tap: (recv_ns, raw[, session]); MD by default
+            if isinstance(item, tuple):  # from tap: (recv_ns, raw[, session]); MD by default
                 session = item[2] if len(item) == 3 else MARKET_DATA_SESSION
-                item = FixRecord(item[0], session, item[1])
-            self._write(item)  # type: ignore[arg-type]
+                self._write(FixRecord(item[0], session, item[1]))
+            else:
+                self._write(item)
         self._guarded(self.writer.close)
 
     def _write(self, record: CaptureRecord) -> None:
@@ -184,7 +187,7 @@ class CaptureSink:
             if self._thread.ident is None:  # never started: still leave a (header-only) file
                 self._guarded(self.writer.close)
             return True
-        self._queue.put(_STOP)
+        self._queue.put(None)
         self._thread.join(timeout_s)
         return not self._thread.is_alive()
 
