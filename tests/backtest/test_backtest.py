@@ -150,6 +150,19 @@ def test_fees_of_the_options_are_charged_on_the_stored_fills(
         assert fee == quantity * price * rate / 10_000
 
 
+def test_without_fee_options_a_fill_that_added_liquidity_pays_the_strategys_maker_fee(
+    store: str, capture: Path, tmp_path: Path
+) -> None:
+    # as a paper run charges (sim.local_venue.local_venue_fees): maker_fee_bps, no taker fee;
+    # a rebate, so that the quotes stay at the touch (a fee would widen them past it)
+    strategy = tight_strategy(tmp_path, "maker_fee_bps = -1\n")
+    fills = fills_of(store, backtest(store, tmp_path, BacktestSettings([capture], strategy)))
+    assert any(liquidity == "1" for *_, liquidity, _ in fills)
+    for _, quantity, price, fee, liquidity, _ in fills:
+        rate = Decimal(-1) if liquidity == "1" else Decimal(0)
+        assert fee == quantity * price * rate / 10_000
+
+
 @pytest.mark.parametrize("captured_as", ["coinbase", "coinbase-ws", "coinbase-rest"])
 def test_reference_ticks_price_a_strategy_that_quotes_off_the_reference(
     store: str, tmp_path: Path, captured_as: str

@@ -6,9 +6,13 @@ order of ours in it and checks what fills, against the fill model in the module 
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+import pytest
 
 from truex_qf.domain.model import (
     BookChange,
@@ -26,8 +30,9 @@ from truex_qf.domain.model import (
     ReplaceOrder,
     Side,
 )
-from truex_qf.sim.local_venue import LocalVenue
+from truex_qf.sim.local_venue import LocalVenue, VenueFees, local_venue_fees
 from truex_qf.sim.matching import OUTSIDE_PRICE_BANDS, POST_ONLY_WOULD_CROSS, ToClient
+from truex_qf.strategy.settings import StrategySettings, default_strategy
 
 SYMBOL = "BTC-PYUSD"
 D = Decimal
@@ -287,3 +292,35 @@ def test_the_mirror_keeps_working_after_the_market_s_done_orders_are_forgotten()
     assert len(local.engine._orders_by_cl_ord_id) < 2 * 10_000
     reports = local.on_market_data(increment(trade("100000", "0.55", Side.SELL)))
     assert fills(reports) == [(D("0.05"), D("100000"), "1")]
+
+
+def _quoting_fees(*maker_fees_bps: str) -> StrategySettings:
+    """The default strategy with a symbol per fee, each charging that maker_fee_bps."""
+    base = default_strategy().symbols[0]
+    symbols = tuple(
+        dataclasses.replace(
+            base,
+            symbol=f"BTC-{quote}",
+            quoting=dataclasses.replace(base.quoting, maker_fee_bps=D(fee)),
+        )
+        for quote, fee in zip(("PYUSD", "USDC", "USD"), maker_fees_bps, strict=False)
+    )
+    return dataclasses.replace(default_strategy(), symbols=symbols)
+
+
+def test_the_local_venue_charges_the_strategys_maker_fee_and_no_taker_fee() -> None:
+    assert local_venue_fees(_quoting_fees("1.5", "1.5")) == VenueFees(D("1.5"), D(0))
+
+
+def test_fees_given_override_the_strategys() -> None:
+    fees = local_venue_fees(_quoting_fees("1.5"), maker_fee_bps=D(-1), taker_fee_bps=D(5))
+    assert fees == VenueFees(D(-1), D(5))
+    assert local_venue_fees(_quoting_fees("1.5"), taker_fee_bps=D(5)) == VenueFees(D("1.5"), D(5))
+
+
+def test_symbols_that_differ_in_maker_fee_charge_none_and_say_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="truex_qf.sim.local_venue"):
+        assert local_venue_fees(_quoting_fees("1", "2")) == VenueFees(D(0), D(0))
+    assert "symbols differ in maker_fee_bps; fills charge no fee" in caplog.text

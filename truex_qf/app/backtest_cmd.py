@@ -33,8 +33,10 @@ STORE_DRAIN_S = 600.0
 """How long the store writer may take to write what the replay queued, at the end."""
 
 
-def _fee_bps(option: str, text: str) -> Decimal:
-    """A fee in bps: any number from -10000 to 10000 (negative: a rebate)."""
+def _fee_bps(option: str, text: str | None) -> Decimal | None:
+    """A fee in bps: any number from -10000 to 10000 (negative: a rebate); None: not given."""
+    if text is None:
+        return None
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -72,15 +74,15 @@ def _fee_bps(option: str, text: str) -> Decimal:
 )
 @click.option(
     "--maker-fee-bps",
-    default="0",
-    show_default=True,
-    help="The venue's fee on fills that added liquidity, in bps of notional (negative: a rebate).",
+    default=None,
+    help="The venue's fee on fills that added liquidity, in bps of notional (negative: a "
+    "rebate); default: the strategy's maker_fee_bps, as a paper run charges.",
 )
 @click.option(
     "--taker-fee-bps",
-    default="0",
-    show_default=True,
-    help="The venue's fee on fills that took liquidity, in bps of notional.",
+    default=None,
+    help="The venue's fee on fills that took liquidity, in bps of notional; default: 0, as a "
+    "paper run charges.",
 )
 @click.option(
     "--sweep",
@@ -113,8 +115,8 @@ def backtest(
     more_data: tuple[str, ...],
     strategy_path: Path | None,
     latency_us: int,
-    maker_fee_bps: str,
-    taker_fee_bps: str,
+    maker_fee_bps: str | None,
+    taker_fee_bps: str | None,
     sweeps: tuple[str, ...],
     jobs: int | None,
     csv_path: Path | None,

@@ -433,7 +433,9 @@ def demo(ctx: click.Context, duration_s: float) -> None:
     is_flag=True,
     help="Paper trading: live market data from the configured venue, orders to a local "
     "matching engine that mirrors the live book. No order leaves this machine: no "
-    "order-entry session is started and the REST API is not called.",
+    "order-entry session is started and the REST API is not called. A fill that added "
+    "liquidity pays the strategy's maker_fee_bps, one that took it nothing (as `backtest` "
+    "charges by default).",
 )
 @click.option(
     "--capture",

@@ -17,10 +17,8 @@ Only the CLI imports this module: it is the one place where the product meets th
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from collections.abc import Callable
-from decimal import Decimal
 
 from truex_qf.app.order_venue import OrderCommand, OrderReport
 from truex_qf.domain.model import (
@@ -29,10 +27,8 @@ from truex_qf.domain.model import (
     MarketDataSnapshot,
     OrderCancelReject,
 )
-from truex_qf.sim.local_venue import LocalVenue, report_text, request_text
+from truex_qf.sim.local_venue import LocalVenue, local_venue_fees, report_text, request_text
 from truex_qf.strategy.settings import StrategySettings
-
-log = logging.getLogger("truex_qf.app.paper")
 
 PAPER = "PAPER"
 PAPER_OWNER = "PAPER"  # our orders' owner in the paper venue's engine
@@ -42,11 +38,11 @@ JournalTap = Callable[[str, str, str], None]  # (session, direction, raw FIX tex
 class PaperVenue:
     """The :class:`~truex_qf.app.order_venue.OrderVenue` of a paper run.
 
-    ``journal``: the run's FIX journal tap (``Pipeline.tap``), or None. The fee charged on
-    each fill is the strategy's ``maker_fee_bps`` (the same for every symbol, else 0 with a
-    warning): what the strategy expects to pay. Orders are checked against TrueX's rules
-    as the simulator knows them (grid, price band, post-only crossing); balances are not
-    limited.
+    ``journal``: the run's FIX journal tap (``Pipeline.tap``), or None. The fees are
+    :func:`~truex_qf.sim.local_venue.local_venue_fees` of the strategy (a fill that added
+    liquidity pays its ``maker_fee_bps``, one that took it nothing), as a backtest's. Orders
+    are checked against TrueX's rules as the simulator knows them (grid, price band,
+    post-only crossing); balances are not limited.
     """
 
     label = PAPER
@@ -58,14 +54,12 @@ class PaperVenue:
         clock_ns: Callable[[], int] = time.perf_counter_ns,
     ) -> None:
         symbols = tuple(s.symbol for s in strategy.symbols)
-        fees = {s.quoting.maker_fee_bps for s in strategy.symbols}
-        maker_fee_bps = fees.pop() if len(fees) == 1 else Decimal(0)
-        if fees:
-            log.warning("paper venue: symbols differ in maker_fee_bps; fills charge no fee")
+        fees = local_venue_fees(strategy)
         self.venue = LocalVenue(
             symbols,
             owner=PAPER_OWNER,
-            maker_fee_bps=maker_fee_bps,
+            maker_fee_bps=fees.maker_bps,
+            taker_fee_bps=fees.taker_bps,
             # ExecIDs unlike any earlier run's, as the simulator's (from the clock's us)
             first_id=int(time.time() * 1_000_000),
         )

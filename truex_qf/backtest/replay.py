@@ -69,7 +69,7 @@ from truex_qf.domain.model import (
 )
 from truex_qf.feeds.references import DEFAULT_MEDIAN_STALE_S
 from truex_qf.fix.readers import READERS, msg_type
-from truex_qf.sim.local_venue import LocalVenue
+from truex_qf.sim.local_venue import LocalVenue, local_venue_fees
 from truex_qf.storage.recorder import StoreRecorder, quote_marks
 from truex_qf.storage.rows import PendingRow, Row
 from truex_qf.strategy.coinbase import SOURCE_NAME as COINBASE
@@ -142,14 +142,16 @@ class BacktestSettings:
     """What a backtest replays and how: capture files, strategy, venue options.
 
     ``latency_us``: one way, market maker to venue and venue to market maker. Fees are the
-    venue's, in bps of notional (negative: a rebate); ``price_band`` as the simulator's.
+    venue's, in bps of notional (negative: a rebate); None: as
+    :func:`~truex_qf.sim.local_venue.local_venue_fees` decides from the strategy, as for a
+    paper run. ``price_band`` as the simulator's.
     """
 
     data: Sequence[str | Path]
     strategy: StrategySettings
     latency_us: int = 0
-    maker_fee_bps: Decimal = Decimal(0)
-    taker_fee_bps: Decimal = Decimal(0)
+    maker_fee_bps: Decimal | None = None
+    taker_fee_bps: Decimal | None = None
     price_band: Decimal | None = Decimal("0.05")
 
 
@@ -207,11 +209,14 @@ class Backtest:
         seed = ids_seed(run_id)
         strategy = settings.strategy
         symbols = [s.symbol for s in strategy.symbols]
+        fees = local_venue_fees(
+            strategy, maker_fee_bps=settings.maker_fee_bps, taker_fee_bps=settings.taker_fee_bps
+        )
         self.venue = LocalVenue(
             symbols,
             price_band=settings.price_band,
-            maker_fee_bps=settings.maker_fee_bps,
-            taker_fee_bps=settings.taker_fee_bps,
+            maker_fee_bps=fees.maker_bps,
+            taker_fee_bps=fees.taker_bps,
             clock=self.clock.utc,
             # a slot of the counter space of its own, so ExecIDs differ between runs
             first_id=(seed % 10**12) * 10**6 + 1,

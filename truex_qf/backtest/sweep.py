@@ -94,8 +94,8 @@ class PointJob:
     source: str
     data: tuple[str, ...]
     latency_us: int
-    maker_fee_bps: Decimal
-    taker_fee_bps: Decimal
+    maker_fee_bps: Decimal | None  # None: the point's strategy decides (local_venue_fees)
+    taker_fee_bps: Decimal | None
     database_url: str
     spill_path: Path
     run_id: str

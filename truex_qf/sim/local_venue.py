@@ -55,6 +55,7 @@ the same reports byte for byte. Latency is the caller's business (when it calls)
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -86,6 +87,7 @@ from truex_qf.fix.readers import SOH
 from truex_qf.sim.balances import BalanceBook
 from truex_qf.sim.matching import MatchingEngine, ToClient, VenueEvent, utc_now
 from truex_qf.sim.messages import cancel_reject, execution_report
+from truex_qf.strategy.settings import StrategySettings
 
 MARKET_OWNER = "SIM-MARKET"
 """The owner of the mirrored book's resting orders (``SIM-``: never limited by balances)."""
@@ -100,7 +102,34 @@ Command = NewOrder | ReplaceOrder | CancelOrder
 Report = ExecutionReport | OrderCancelReject
 
 _ZERO = Decimal(0)
+log = logging.getLogger("truex_qf.sim.local_venue")
 _SIDES = {MDEntryType.BID: Side.BUY, MDEntryType.OFFER: Side.SELL}
+
+
+@dataclass(frozen=True)
+class VenueFees:
+    """What the local venue charges a fill, in bps of its notional (negative: a rebate)."""
+
+    maker_bps: Decimal
+    taker_bps: Decimal
+
+
+def local_venue_fees(
+    strategy: StrategySettings,
+    *,
+    maker_fee_bps: Decimal | None = None,
+    taker_fee_bps: Decimal | None = None,
+) -> VenueFees:
+    """The fees a paper run's or a backtest's local venue charges: the ones given, else the
+    strategy's ``maker_fee_bps`` for fills that added liquidity (what the strategy expects to
+    pay; the same for every symbol, else 0 with a warning, since the engine charges one fee
+    for all) and 0 for fills that took it (the strategy names no taker fee)."""
+    if maker_fee_bps is None:
+        fees = {s.quoting.maker_fee_bps for s in strategy.symbols}
+        maker_fee_bps = fees.pop() if len(fees) == 1 else _ZERO
+        if fees:
+            log.warning("local venue: symbols differ in maker_fee_bps; fills charge no fee")
+    return VenueFees(maker_fee_bps, _ZERO if taker_fee_bps is None else taker_fee_bps)
 
 
 @dataclass(slots=True)
