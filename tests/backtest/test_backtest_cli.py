@@ -13,9 +13,8 @@ import pytest
 
 from bench.synthetic_capture import AT_THE_TOUCH, write_walk_capture
 from tests.support.processes import account_env, run_cli
-from tests.support.sessions import unique_comp_id
-from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue, demo_account, run_demo, start_local_venue
-from truex_qf.sim.flow import FlowSettings, SimulatedFlow
+from tests.support.simulated_market import simulated_market
+from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue, run_demo
 
 CLI_TIMEOUT_S = 120.0
 RUN_ID = re.compile(r"^run id: ([0-9a-f-]{36}); see it with: truex-qf summary ([0-9a-f]{8})$", re.M)
@@ -124,18 +123,8 @@ def test_help_describes_every_option() -> None:
 @pytest.fixture
 def market(tmp_path: Path) -> Iterator[LocalVenue]:
     """The simulator with its simulated traders, so the book moves and trades every step."""
-    local = start_local_venue(tmp_path / "venue", demo_account(unique_comp_id()), seed=False)
-    app = local.venue.application
-    flow = SimulatedFlow(
-        local.venue.engine,
-        app.publish,
-        app.lock,
-        FlowSettings(symbol=DEMO_SYMBOL, step_interval_s=0.05, seed=11),
-    )
-    flow.start()
-    yield local
-    flow.stop()
-    local.venue.stop(force=True)
+    with simulated_market(tmp_path / "venue", step_interval_s=0.05, seed=11) as market:
+        yield market.local
 
 
 def test_a_capture_of_the_simulator_backtests_into_fills_and_a_stored_run(

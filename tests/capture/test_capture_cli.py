@@ -12,10 +12,10 @@ import pytest
 
 from tests.support.processes import account_env, run_cli, start_cli, wait_for_line
 from tests.support.sessions import unique_comp_id
+from tests.support.simulated_market import simulated_market
 from tests.support.timing import wait_until
-from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue, demo_account, run_demo, start_local_venue
+from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue, demo_account, run_demo
 from truex_qf.capture import CaptureFormatError, FixRecord, ReferenceRecord, read_capture
-from truex_qf.sim.flow import FlowSettings, SimulatedFlow
 
 CLI_TIMEOUT_S = 90.0
 
@@ -23,18 +23,8 @@ CLI_TIMEOUT_S = 90.0
 @pytest.fixture
 def market(tmp_path: Path) -> Iterator[LocalVenue]:
     """The simulator with its simulated traders, so the book moves every flow step."""
-    local = start_local_venue(tmp_path / "venue", demo_account(unique_comp_id()), seed=False)
-    app = local.venue.application
-    flow = SimulatedFlow(
-        local.venue.engine,
-        app.publish,
-        app.lock,
-        FlowSettings(symbol=DEMO_SYMBOL, step_interval_s=0.05, seed=5),
-    )
-    flow.start()
-    yield local
-    flow.stop()
-    local.venue.stop(force=True)
+    with simulated_market(tmp_path / "venue", step_interval_s=0.05, seed=5) as market:
+        yield market.local
 
 
 def _env(market: LocalVenue, tmp_path: Path) -> dict[str, str]:

@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.support.netproxy import TcpProxy
-from tests.support.sessions import unique_comp_id
+from tests.support.simulated_market import simulated_market
 from tests.support.timing import wait_until
 from truex_qf.app.capture_session import CaptureOutcome, MarketDataCapture
-from truex_qf.app.demo import DEMO_MID, DEMO_SYMBOL, LocalVenue, demo_account, start_local_venue
+from truex_qf.app.demo import DEMO_MID, DEMO_SYMBOL, LocalVenue
 from truex_qf.capture import FixRecord, ReferenceRecord, read_capture
 from truex_qf.feeds.coinbase_ws import CoinbaseStream
-from truex_qf.sim.flow import FlowSettings, SimulatedFlow
 from truex_qf.sim.reference_feed import SimulatedReference
 from truex_qf.strategy.coinbase import coinbase_product
 
@@ -34,22 +33,15 @@ class Market:
 @pytest.fixture
 def market(tmp_path: Path) -> Iterator[Market]:
     """The simulator's flow moving the book, and a simulated Coinbase ticker leading it."""
-    local = start_local_venue(tmp_path / "venue", demo_account(unique_comp_id()), seed=False)
     reference = SimulatedReference(coinbase_product(DEMO_SYMBOL), DEMO_MID)
     url = reference.start()
-    app = local.venue.application
-    flow = SimulatedFlow(
-        local.venue.engine,
-        app.publish,
-        app.lock,
-        FlowSettings(symbol=DEMO_SYMBOL, step_interval_s=0.05, seed=9),
-        on_reference=reference.set,
-    )
-    flow.start()
-    yield Market(local, url)
-    flow.stop()
-    reference.stop()
-    local.venue.stop(force=True)
+    try:
+        with simulated_market(
+            tmp_path / "venue", step_interval_s=0.05, seed=9, on_reference=reference.set
+        ) as simulated:
+            yield Market(simulated.local, url)
+    finally:
+        reference.stop()
 
 
 class Running:

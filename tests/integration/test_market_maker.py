@@ -20,10 +20,10 @@ from tests.support.market_maker import (
     without_message_limits,
 )
 from tests.support.sessions import unique_comp_id
+from tests.support.simulated_market import simulated_market
 from truex_qf.app.demo import DEMO_SYMBOL, demo_account, start_local_venue
 from truex_qf.app.runner import Runner
 from truex_qf.domain.model import NewOrder, Side, TimeInForce
-from truex_qf.sim.flow import FlowSettings, SimulatedFlow
 from truex_qf.strategy.quoting import RequoteMode
 from truex_qf.trading.risk import TradingState
 
@@ -152,64 +152,58 @@ def test_kill_switch_leaves_no_working_orders(venue):
 
 
 def test_positions_pnl_and_book_agree_with_the_simulator_after_flow(tmp_path):
-    local = start_local_venue(tmp_path / "state", demo_account(unique_comp_id()), seed=False)
-    app, engine = local.venue.application, local.venue.engine
-    flow = SimulatedFlow(
-        engine,
-        app.publish,
-        app.lock,
-        FlowSettings(symbol=DEMO_SYMBOL, step_interval_s=0.02, taker_probability=0.6, seed=7),
-    )
-    flow.start()
-    settings = without_message_limits(
-        strategy(
-            levels_per_side=2,
-            spread_bps=Decimal(3),
-            level_spacing_bps=Decimal(2),
-            inventory_skew_bps=Decimal(5),
-            max_skew_bps=Decimal(5),
+    with simulated_market(
+        tmp_path / "state", step_interval_s=0.02, taker_probability=0.6, seed=7
+    ) as market:
+        local, flow = market.local, market.flow
+        app, engine = local.venue.application, local.venue.engine
+        settings = without_message_limits(
+            strategy(
+                levels_per_side=2,
+                spread_bps=Decimal(3),
+                level_spacing_bps=Decimal(2),
+                inventory_skew_bps=Decimal(5),
+                max_skew_bps=Decimal(5),
+            )
         )
-    )
-    runner = Runner(local.client_settings, settings)
-    try:
-        runner.start()
-        step_until(runner, lambda: runner.mm.stats.fills >= 6, timeout_s=30)
-        flow.stop()  # the market goes quiet; let every report and increment arrive
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:
-            runner.step()
+        runner = Runner(local.client_settings, settings)
+        try:
+            runner.start()
+            step_until(runner, lambda: runner.mm.stats.fills >= 6, timeout_s=30)
+            flow.stop()  # the market goes quiet; let every report and increment arrive
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                runner.step()
 
-        client = local.client_settings.client_id
-        with app.lock:
-            trades = [t for t in engine.trades() if client in (t.buy_owner, t.sell_owner)]
-            depth = engine.depth(DEMO_SYMBOL)
-        bought = sum((t.quantity for t in trades if t.buy_owner == client), Decimal(0))
-        sold = sum((t.quantity for t in trades if t.sell_owner == client), Decimal(0))
-        cash = sum(
-            (t.price * t.quantity * (1 if t.sell_owner == client else -1) for t in trades),
-            Decimal(0),
-        )
-        position = runner.mm.positions.position_base(DEMO_SYMBOL)
-        assert runner.mm.stats.fills == len(trades)
-        assert position == bought - sold
-        mark = Decimal("100000")
-        ours = runner.mm.positions.get(
-            DEMO_SYMBOL
-        ).realized_pnl_quote + runner.mm.positions.unrealized_pnl(DEMO_SYMBOL, mark)
-        # no fees in the simulator by default; average cost divides, so a partial close leaves a
-        # rounding tail near the 28th digit: agree to a trillionth of a quote unit
-        assert abs(ours - (cash + position * mark)) < Decimal("1e-12")
+            client = local.client_settings.client_id
+            with app.lock:
+                trades = [t for t in engine.trades() if client in (t.buy_owner, t.sell_owner)]
+                depth = engine.depth(DEMO_SYMBOL)
+            bought = sum((t.quantity for t in trades if t.buy_owner == client), Decimal(0))
+            sold = sum((t.quantity for t in trades if t.sell_owner == client), Decimal(0))
+            cash = sum(
+                (t.price * t.quantity * (1 if t.sell_owner == client else -1) for t in trades),
+                Decimal(0),
+            )
+            position = runner.mm.positions.position_base(DEMO_SYMBOL)
+            assert runner.mm.stats.fills == len(trades)
+            assert position == bought - sold
+            mark = Decimal("100000")
+            ours = runner.mm.positions.get(
+                DEMO_SYMBOL
+            ).realized_pnl_quote + runner.mm.positions.unrealized_pnl(DEMO_SYMBOL, mark)
+            # no fees in the simulator by default; average cost divides, so a partial close leaves a
+            # rounding tail near the 28th digit: agree to a trillionth of a quote unit
+            assert abs(ours - (cash + position * mark)) < Decimal("1e-12")
 
-        book = runner.mm.books.book(DEMO_SYMBOL)
-        assert [(level.price, level.size) for level in book.levels(Side.BUY)] == [
-            (venue_level.price, venue_level.size) for venue_level in depth.bids
-        ]
-        assert [(level.price, level.size) for level in book.levels(Side.SELL)] == [
-            (venue_level.price, venue_level.size) for venue_level in depth.offers
-        ]
-        summary = runner.finish()
-        assert summary.working_orders_after_shutdown == 0
-    finally:
-        flow.stop()
-        runner.close()
-        local.venue.stop(force=True)
+            book = runner.mm.books.book(DEMO_SYMBOL)
+            assert [(level.price, level.size) for level in book.levels(Side.BUY)] == [
+                (venue_level.price, venue_level.size) for venue_level in depth.bids
+            ]
+            assert [(level.price, level.size) for level in book.levels(Side.SELL)] == [
+                (venue_level.price, venue_level.size) for venue_level in depth.offers
+            ]
+            summary = runner.finish()
+            assert summary.working_orders_after_shutdown == 0
+        finally:
+            runner.close()

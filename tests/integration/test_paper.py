@@ -20,15 +20,14 @@ import quickfix as fix
 
 from tests.support.market_maker import step_until, strategy, without_message_limits
 from tests.support.processes import account_env, run_cli, start_cli, wait_for_line
-from tests.support.sessions import unique_comp_id
+from tests.support.simulated_market import simulated_market
 from tests.support.storage import read
 from tests.support.timing import wait_until
-from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue, demo_account, start_local_venue
+from truex_qf.app.demo import LocalVenue
 from truex_qf.app.paper import PaperVenue
 from truex_qf.app.runner import Runner
 from truex_qf.domain.model import ExecutionReport, OrderCancelReject, SessionRole
 from truex_qf.domain.netutil import free_port
-from truex_qf.sim.flow import FlowSettings, SimulatedFlow
 from truex_qf.storage.database import database_url
 from truex_qf.storage.schema import fix_journal
 
@@ -46,20 +45,10 @@ min_edge_bps = 2
 @pytest.fixture
 def live_venue(tmp_path):
     """The simulator with moving, trading simulated traders: the paper run's live market."""
-    local = start_local_venue(tmp_path / "venue", demo_account(unique_comp_id()), seed=False)
-    app = local.venue.application
-    flow = SimulatedFlow(
-        local.venue.engine,
-        app.publish,
-        app.lock,
-        FlowSettings(symbol=DEMO_SYMBOL, step_interval_s=0.05, taker_probability=0.6, seed=5),
-    )
-    flow.start()
-    try:
-        yield local
-    finally:
-        flow.stop()
-        local.venue.stop(force=True)
+    with simulated_market(
+        tmp_path / "venue", step_interval_s=0.05, taker_probability=0.6, seed=5
+    ) as market:
+        yield market.local
 
 
 def _paper_env(local: LocalVenue, tmp_path: Path) -> dict[str, str]:

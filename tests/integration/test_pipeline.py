@@ -27,13 +27,13 @@ from tests.support.services import (
     temporary_postgres_database,
 )
 from tests.support.sessions import unique_comp_id
-from truex_qf.app.demo import DEMO_SYMBOL, demo_account, start_local_venue
+from tests.support.simulated_market import simulated_market
+from truex_qf.app.demo import DEMO_SYMBOL
 from truex_qf.app.pipeline import STORAGE_SPILL_FULL, Pipeline, PipelineSettings
 from truex_qf.app.runner import Runner
 from truex_qf.config import Credentials
 from truex_qf.domain.errors import LogonRejectedError
 from truex_qf.observe.live_state import DEFAULT_PREFIX, read_live_state
-from truex_qf.sim.flow import FlowSettings, SimulatedFlow
 from truex_qf.storage.database import make_engine, upgrade
 from truex_qf.storage.journal import verify_database
 from truex_qf.storage.replay import compare_with_tables, rebuild_from_journal
@@ -58,18 +58,10 @@ def postgres_db():
 @pytest.fixture
 def market(tmp_path):
     """The simulator with busy simulated traders, so fills come within seconds."""
-    local = start_local_venue(tmp_path / "state", demo_account(unique_comp_id()), seed=False)
-    app = local.venue.application
-    flow = SimulatedFlow(
-        local.venue.engine,
-        app.publish,
-        app.lock,
-        FlowSettings(symbol=DEMO_SYMBOL, step_interval_s=0.02, taker_probability=0.6, seed=11),
-    )
-    flow.start()
-    yield local
-    flow.stop()
-    local.venue.stop(force=True)
+    with simulated_market(
+        tmp_path / "state", step_interval_s=0.02, taker_probability=0.6, seed=11
+    ) as simulated:
+        yield simulated.local
 
 
 def quoting_strategy():

@@ -17,6 +17,7 @@
 - :mod:`~tests.support.figures`: reading a bench report's figures.
 - :mod:`~tests.support.terminal`: a real terminal (tmux) a test reads the screen back from.
 - :mod:`~tests.support.ws_feed`: a real local websocket server playing a venue's public feed.
+- :mod:`~tests.support.simulated_market`: the simulator with simulated traders moving its book.
 
 tests/conformance keeps its own raw client (it shares no code with the product) and uses only
 :mod:`~tests.support.sessions` from here. ``tests/test_test_imports.py`` holds the rule.
