@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from truex_qf.app.cli import _one_line_errors, _state_dir, cli
+from truex_qf.app.options import strategy_option
 from truex_qf.domain.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -56,13 +57,7 @@ def _fee_bps(option: str, text: str | None) -> Decimal | None:
     "or globs, in the order given; repeat the option or list more files after it.",
 )
 @click.argument("more_data", nargs=-1, metavar="[FILE]...")
-@click.option(
-    "--strategy",
-    "strategy_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Strategy file (TOML, as for `run`); default: the built-in defaults.",
-)
+@strategy_option()
 @click.option(
     "--latency-us",
     type=click.IntRange(min=0, max=60_000_000),

@@ -23,6 +23,7 @@ from truex_qf.app.cli import (
     stop_requested,
 )
 from truex_qf.app.logsetup import configure_logging
+from truex_qf.app.options import duration_option, strategy_option
 from truex_qf.config import load_fix_settings, prepare_state_dir
 from truex_qf.domain.errors import ConfigError
 
@@ -49,27 +50,14 @@ def _symbols(text: str) -> tuple[str, ...]:
     help="Folder for the capture files (one per UTC day, PREFIX-YYYYMMDD.cap.gz, appended "
     "to when it exists); created if missing. Default: TRUEX_STATE_DIR/capture.",
 )
-@click.option(
-    "--duration",
-    "duration_s",
-    type=float,
-    default=None,
-    help="Seconds to capture; default: until stopped (Ctrl-C or SIGTERM).",
-)
+@duration_option("capture")
 @click.option(
     "--symbols",
     default=None,
     metavar="SYM[,SYM...]",
     help="Instruments to subscribe to, e.g. BTC-PYUSD,ETH-PYUSD; default: the strategy's.",
 )
-@click.option(
-    "--strategy",
-    "strategy_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Strategy file whose symbols, market_depth and coinbase_base_url are used; "
-    "default: built-in defaults.",
-)
+@strategy_option(uses=" whose symbols, market_depth and coinbase_base_url are used")
 @click.option(
     "--depth",
     type=click.IntRange(min=0),

@@ -35,6 +35,7 @@ import click
 import truex_qf.fix.client  # noqa: F401
 from truex_qf import __version__
 from truex_qf.app.logsetup import configure_logging
+from truex_qf.app.options import duration_option, run_id_option, strategy_option
 from truex_qf.config import (
     UAT_MARKET_DATA_PORT,
     UAT_ORDER_ENTRY_PORT,
@@ -367,14 +368,7 @@ def _parse_seed(text: str, symbols: dict[str, str]) -> tuple[str, Decimal]:
 
 
 @cli.command()
-@click.option(
-    "--duration",
-    "duration_s",
-    type=float,
-    default=20.0,
-    show_default=True,
-    help="Seconds to trade.",
-)
+@duration_option("trade", default=20.0)
 @click.pass_context
 @_one_line_errors
 def demo(ctx: click.Context, duration_s: float) -> None:
@@ -406,20 +400,8 @@ def demo(ctx: click.Context, duration_s: float) -> None:
 
 
 @cli.command()
-@click.option(
-    "--duration",
-    "duration_s",
-    type=float,
-    default=None,
-    help="Seconds to trade; default: until stopped.",
-)
-@click.option(
-    "--strategy",
-    "strategy_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Strategy file (TOML, see strategy.example.toml); default: built-in defaults.",
-)
+@duration_option("trade")
+@strategy_option()
 @click.option(
     "--cpu-wake-latency-us",
     "wake_latency",
@@ -750,9 +732,7 @@ def audit_show(
 
 
 @cli.command()
-@click.option(
-    "--run-id", default=None, help="Which run (a unique prefix will do); default: latest."
-)
+@run_id_option
 @_one_line_errors
 def replay(run_id: str | None) -> None:
     """Rebuild orders, positions and PnL from the journal alone; compare with the tables.
@@ -780,10 +760,7 @@ def _report_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option(
         "--csv", "as_csv", is_flag=True, help="CSV (every column, exact) instead of a table."
     )(command)
-    command = click.option(
-        "--run-id", default=None, help="Which run (a unique prefix will do); default: the latest."
-    )(command)
-    return command
+    return run_id_option(command)
 
 
 def _print_report(report: Report, as_csv: bool) -> None:
@@ -935,9 +912,7 @@ def pnl(run_id: str | None, as_csv: bool) -> None:
     help="Live-state namespace; default: TRUEX_LIVE_NAMESPACE, else the latest run's "
     "SenderCompID (DEMO_MM for the demo).",
 )
-@click.option(
-    "--run-id", default=None, help="Which run (a unique prefix will do); default: the latest."
-)
+@run_id_option
 @_one_line_errors
 def status(interval_s: float, once: bool, namespace: str | None, run_id: str | None) -> None:
     """Live view of a running instance: sessions, books, quotes, position, PnL, events.
