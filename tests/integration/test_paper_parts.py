@@ -12,8 +12,7 @@ from decimal import Decimal as D
 from rich.console import Console
 
 from tests.support.books import BID, OFFER, snapshot
-from tests.support.market_maker import strategy
-from tests.support.orders import new_order
+from tests.support.market_maker import acknowledged_order, strategy
 from truex_qf.app.live_view import LiveView
 from truex_qf.app.paper import PAPER, PAPER_OWNER, PaperVenue
 from truex_qf.domain.model import (
@@ -24,7 +23,6 @@ from truex_qf.domain.model import (
     MarketDataIncrement,
     MDUpdateAction,
     NewOrder,
-    OrdStatus,
     SessionLoggedOn,
     SessionRole,
     Side,
@@ -140,22 +138,7 @@ def _fair_value_with_our_bid_at_the_top(own_orders_in_book: bool) -> D:
     mm.handle(SessionLoggedOn(SessionRole.MARKET_DATA, "md"))
     mm.handle(SessionLoggedOn(SessionRole.ORDER_ENTRY, PAPER))
     mm.handle(snapshot((BID, "99990", "0.002"), (BID, "99900", "1"), (OFFER, "100010", "1")))
-    order = new_order(mm.orders, SYMBOL, Side.BUY, D("0.002"), D("99990"))
-    mm.orders.on_execution_report(
-        ExecutionReport(
-            "O1",
-            order.cl_ord_id,
-            "e1",
-            ExecType.NEW,
-            OrdStatus.NEW,
-            SYMBOL,
-            Side.BUY,
-            D("0.002"),
-            D("0.002"),
-            D(0),
-            price=D("99990"),
-        )
-    )
+    acknowledged_order(mm, qty="0.002", price="99990")
     mm.requote(SYMBOL)
     return mm.fair_values()[SYMBOL]
 

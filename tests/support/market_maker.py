@@ -66,9 +66,9 @@ class RecordingVenue:
         self.requests["cancel"].append(order_ids)
 
 
-def acknowledged_order(mm, qty="0.002"):
+def acknowledged_order(mm, qty="0.002", price="99000"):
     """A buy order the venue has acknowledged (ExecType NEW), in ``mm``'s order book."""
-    order = new_order(mm.orders, DEMO_SYMBOL, Side.BUY, Decimal(qty), Decimal("99000"))
+    order = new_order(mm.orders, DEMO_SYMBOL, Side.BUY, Decimal(qty), Decimal(price))
     mm.orders.on_execution_report(
         ExecutionReport(
             "O1",
@@ -81,7 +81,7 @@ def acknowledged_order(mm, qty="0.002"):
             Decimal(qty),
             Decimal(qty),
             Decimal(0),
-            price=Decimal("99000"),
+            price=Decimal(price),
         )
     )
     return order
