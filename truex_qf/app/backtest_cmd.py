@@ -15,13 +15,13 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from truex_qf.app.cli import _one_line_errors, _state_dir, cli
+from truex_qf.app.cli import _number, _one_line_errors, _state_dir, cli
 from truex_qf.app.options import strategy_option
 from truex_qf.domain.errors import ConfigError
 
@@ -38,10 +38,7 @@ def _fee_bps(option: str, text: str | None) -> Decimal | None:
     """A fee in bps: any number from -10000 to 10000 (negative: a rebate); None: not given."""
     if text is None:
         return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ConfigError(option, f"{text[:40]!r} is not a number") from None
+    value = _number(option, text)
     if not value.is_finite() or abs(value) > _FEE_LIMIT_BPS:
         raise ConfigError(option, f"{text[:40]!r} must be a number of bps from -10000 to 10000")
     return value

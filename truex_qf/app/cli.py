@@ -127,13 +127,18 @@ class _Group(click.Group):
                 formatter.write_dl(rows)
 
 
+def _number(name: str, value: str) -> Decimal:
+    """An option's text as a number (infinity and NaN too: the caller bounds it)."""
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise ConfigError(name, f"{value[:40]!r} is not a number") from None
+
+
 def _decimal(name: str, value: str | None) -> Decimal | None:
     if value is None:
         return None
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise ConfigError(name, f"{value!r} is not a number") from None
+    number = _number(name, value)
     if not number.is_finite() or number <= 0:
         raise ConfigError(name, f"{value!r} must be a positive number")
     if not -18 <= number.adjusted() < 12:  # Decimal arithmetic later must not over/underflow
