@@ -16,7 +16,6 @@ Only the CLI imports this module: it is the one place where the product meets th
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 
@@ -27,7 +26,13 @@ from truex_qf.domain.model import (
     MarketDataSnapshot,
     OrderCancelReject,
 )
-from truex_qf.sim.local_venue import LocalVenue, local_venue_fees, report_text, request_text
+from truex_qf.sim.local_venue import (
+    LocalVenue,
+    local_venue_fees,
+    received_at,
+    report_text,
+    request_text,
+)
 from truex_qf.strategy.settings import StrategySettings
 
 PAPER = "PAPER"
@@ -86,10 +91,7 @@ class PaperVenue:
         received_ns = self._clock_ns()
         stamped: list[OrderReport] = []
         for report in reports:
-            if isinstance(report, ExecutionReport):
-                report = report._replace(received_ns=received_ns)
-            else:
-                report = dataclasses.replace(report, received_ns=received_ns)
+            report = received_at(report, received_ns)
             if self._journal is not None:
                 self._journal(PAPER, "IN", report_text(report))
             stamped.append(report)

@@ -38,7 +38,6 @@ strategy and options give the same orders, fills and figures byte for byte; only
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -69,7 +68,7 @@ from truex_qf.domain.model import (
 )
 from truex_qf.feeds.references import DEFAULT_MEDIAN_STALE_S
 from truex_qf.fix.readers import READERS, msg_type
-from truex_qf.sim.local_venue import LocalVenue, local_venue_fees
+from truex_qf.sim.local_venue import LocalVenue, local_venue_fees, received_at
 from truex_qf.storage.recorder import StoreRecorder, quote_marks
 from truex_qf.storage.rows import PendingRow, Row
 from truex_qf.strategy.coinbase import SOURCE_NAME as COINBASE
@@ -434,11 +433,7 @@ class Backtest:
             self._at(arrival, partial(self._deliver, report))
 
     def _deliver(self, report: ExecutionReport | OrderCancelReject) -> None:
-        now = self.clock.now_ns
-        if isinstance(report, ExecutionReport):
-            report = report._replace(received_ns=now)
-        else:
-            report = dataclasses.replace(report, received_ns=now)
+        report = received_at(report, self.clock.now_ns)
         if self._journal is not None:
             self._journal.received(report)
         self.mm.handle(report)

@@ -45,7 +45,8 @@ it (counted in :attr:`LocalVenue.crossed_skips`).
 
 Both users keep the order flow in their run's FIX journal as FIX text under a session name of
 their own (nothing crossed a wire): :func:`request_text` and :func:`report_text` build it, the
-product's request bodies and the simulator's report messages.
+product's request bodies and the simulator's report messages; :func:`received_at` stamps a
+report with the time its user received it, as the FIX readers do.
 
 Everything is synchronous and single-threaded: no clock is read except the one given (for
 TransactTime), and IDs come from a counter starting at ``first_id``, so the same calls give
@@ -54,6 +55,7 @@ the same reports byte for byte. Latency is the caller's business (when it calls)
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -421,3 +423,11 @@ def report_text(report: Report) -> str:
     else:
         text = cancel_reject(report).toString()
     return f"8=FIXT.1.1{SOH}{text}"
+
+
+def received_at(report: Report, received_ns: int) -> Report:
+    """``report`` stamped with the time its user received it (``received_ns``, on the user's
+    clock), as the FIX readers stamp a report that arrives over a wire."""
+    if isinstance(report, ExecutionReport):
+        return report._replace(received_ns=received_ns)
+    return dataclasses.replace(report, received_ns=received_ns)
