@@ -12,18 +12,12 @@ from pathlib import Path
 import pytest
 
 from bench.synthetic_capture import AT_THE_TOUCH, write_walk_capture
-from tests.support.processes import account_env, run_cli
+from tests.support.processes import account_env, run_cli, store_env
 from tests.support.simulated_market import simulated_market
 from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue, run_demo
 
 CLI_TIMEOUT_S = 120.0
 RUN_ID = re.compile(r"^run id: ([0-9a-f-]{36}); see it with: truex-qf summary ([0-9a-f]{8})$", re.M)
-
-
-def _env(state_dir: Path) -> dict[str, str]:
-    env = {**os.environ, "TRUEX_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1"}
-    env.pop("DATABASE_URL", None)
-    return env
 
 
 @pytest.fixture
@@ -37,7 +31,7 @@ def test_backtest_prints_the_summary_and_the_command_that_shows_it_again(
     tmp_path: Path, strategy_file: Path
 ) -> None:
     capture = write_walk_capture(tmp_path / "capture", seconds=60)
-    env = _env(tmp_path / "state")
+    env = store_env(tmp_path / "state")
     done = run_cli(
         "backtest",
         "--data",
@@ -102,7 +96,7 @@ def test_mistakes_are_one_line_and_exit_2(
     done = run_cli(
         "backtest",
         *(arg.format(**names) for arg in args),
-        env=_env(tmp_path / "state"),
+        env=store_env(tmp_path / "state"),
         timeout_s=CLI_TIMEOUT_S,
     )
     assert done.returncode == 2, done.stdout + done.stderr
@@ -192,7 +186,7 @@ def test_the_demos_capture_backtests_the_same_in_every_process(
     strategy.write_text(DEMO_LIKE)
     printed = []
     for hash_seed in ("1", "2"):  # set and dict orders of strings differ between the two
-        env = {**_env(state), "PYTHONHASHSEED": hash_seed}
+        env = {**store_env(state), "PYTHONHASHSEED": hash_seed}
         done = run_cli(
             "backtest",
             str(capture),  # a file after the options is data too

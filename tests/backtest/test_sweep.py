@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from bench.synthetic_capture import AT_THE_TOUCH, SYMBOL, write_walk_capture
-from tests.support.processes import run_cli
+from tests.support.processes import run_cli, store_env
 from truex_qf.backtest.sweep import (
     FIGURE_COLUMNS,
     SweepKey,
@@ -42,12 +41,6 @@ TWO_SYMBOLS: dict[str, Any] = {
     "risk": {"max_open_orders": 20},
 }
 RUN_IDS = re.compile(r"^run ids \(truex-qf summary ID\): (.*)$", re.M)
-
-
-def _env(state_dir: Path) -> dict[str, str]:
-    env = {**os.environ, "TRUEX_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1"}
-    env.pop("DATABASE_URL", None)
-    return env
 
 
 def _keys(*options: str) -> list[SweepKey]:
@@ -159,7 +152,7 @@ def _sweep(capture: Path, strategy: Path, state: Path, csv_path: Path) -> tuple[
         "2",
         "--csv",
         str(csv_path),
-        env=_env(state),
+        env=store_env(state),
         timeout_s=CLI_TIMEOUT_S,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -210,7 +203,7 @@ def test_a_sweep_is_deterministic_and_each_point_is_the_single_backtest_of_its_v
         str(capture),
         "--strategy",
         str(single_strategy),
-        env=_env(state),
+        env=store_env(state),
         timeout_s=CLI_TIMEOUT_S,
     )
     assert done.returncode == 0, done.stderr
@@ -228,7 +221,7 @@ def test_a_sweep_is_deterministic_and_each_point_is_the_single_backtest_of_its_v
     assert point4["net_pnl_quote"] == figures[swept["4"]]["net_pnl_pyusd"]
     assert point4["volume_base"] == figures[swept["4"]]["volume_btc"]
 
-    listed = run_cli("runs", env=_env(state))  # every point is a stored backtest run
+    listed = run_cli("runs", env=store_env(state))  # every point is a stored backtest run
     for short in swept.values():
         assert re.search(rf"^{short} .* backtest ", listed.stdout, re.M), listed.stdout
 
@@ -255,7 +248,7 @@ def test_sweep_mistakes_are_one_line_and_exit_2_before_anything_runs(
         "--strategy",
         str(strategy_file),
         *args,
-        env=_env(state),
+        env=store_env(state),
         timeout_s=CLI_TIMEOUT_S,
     )
     assert done.returncode == 2, done.stdout + done.stderr

@@ -44,6 +44,14 @@ def account_env(settings: FixSettings, state_dir: Path, **overrides: str) -> dic
     }
 
 
+def store_env(state_dir: Path) -> dict[str, str]:
+    """This process's environment with ``state_dir`` and unbuffered output, and no
+    DATABASE_URL: the commands store their runs in SQLite under ``state_dir``."""
+    env = {**os.environ, "TRUEX_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1"}
+    env.pop("DATABASE_URL", None)
+    return env
+
+
 def run_cli(
     *args: str, env: dict[str, str], timeout_s: float = 60.0
 ) -> subprocess.CompletedProcess[str]:
