@@ -14,7 +14,7 @@ import pytest
 from bench.synthetic_capture import AT_THE_TOUCH, write_walk_capture
 from tests.support.processes import account_env, run_cli, store_env
 from tests.support.simulated_market import simulated_market
-from truex_qf.app.demo import DEMO_SYMBOL, LocalVenue, run_demo
+from truex_qf.app.demo import DEMO_STRATEGY_FILE, DEMO_SYMBOL, LocalVenue, run_demo
 
 CLI_TIMEOUT_S = 120.0
 RUN_ID = re.compile(r"^run id: ([0-9a-f-]{36}); see it with: truex-qf summary ([0-9a-f]{8})$", re.M)
@@ -158,23 +158,6 @@ def test_a_capture_of_the_simulator_backtests_into_fills_and_a_stored_run(
     assert '"mode": "backtest"' in again.stdout
 
 
-# The demo's strategy (truex_qf.app.demo.demo_strategy) as a file: 4 bps off the streamed
-# Coinbase reference, inside the simulated makers.
-DEMO_LIKE = """
-requote_tolerance_bps = 3
-[symbols.BTC-PYUSD]
-levels_per_side = 2
-spread_bps = 4
-level_spacing_bps = 3
-level_size_base = "0.002"
-inventory_skew_bps = 6
-max_skew_bps = 6
-reference = "coinbase"
-[symbols.BTC-PYUSD.fair_value]
-primary = "reference"
-"""
-
-
 def test_the_demos_capture_backtests_the_same_in_every_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -182,8 +165,7 @@ def test_the_demos_capture_backtests_the_same_in_every_process(
     state = tmp_path / "state"
     demo = run_demo(state / "demo", 6.0, flow_seed=4)
     (capture,) = demo.capture_paths
-    strategy = tmp_path / "demo-like.toml"
-    strategy.write_text(DEMO_LIKE)
+    strategy = DEMO_STRATEGY_FILE  # the demo's own strategy file
     printed = []
     for hash_seed in ("1", "2"):  # set and dict orders of strings differ between the two
         env = {**store_env(state), "PYTHONHASHSEED": hash_seed}

@@ -60,7 +60,6 @@ from truex_qf.ops.runs import open_store, resolve_run
 from truex_qf.ops.summary import summarize_run
 from truex_qf.storage.schema import executions, fix_journal
 from truex_qf.storage.writer import StoreWriter
-from truex_qf.strategy.settings import default_strategy
 
 FLOW_SEED = 10  # see the module docstring
 DURATION_S = 30.0
@@ -220,9 +219,7 @@ def run_backtest(
     writer = StoreWriter(url, tmp_path / f"spill-{run_id}.jsonl")
     writer.start()
     try:
-        settings = BacktestSettings(
-            data=paths, strategy=demo_strategy(default_strategy()), latency_us=latency_us
-        )
+        settings = BacktestSettings(data=paths, strategy=demo_strategy(), latency_us=latency_us)
         backtest = Backtest(settings, run_id, writer.submit)
         if break_venue is not None:
             break_venue(backtest)

@@ -27,6 +27,13 @@ def test_demo_then_audit_replay_and_reports(tmp_path):
     venue = int(re.search(r"simulator's record of our fills: (\d+)", demo.stdout).group(1))
     assert ours == venue
 
+    # the demo names its capture and the command that backtests it with the demo's strategy
+    printed = re.search(r"^backtest it: truex-qf (backtest .*)$", demo.stdout, re.M)
+    assert printed, demo.stdout
+    backtest = _cli(*printed.group(1).split(), env=env)
+    assert backtest.returncode == 0, backtest.stderr[-3000:]
+    assert re.search(r"^replayed \d+ market-data messages", backtest.stdout, re.M), backtest.stdout
+
     demo_env = {**env, "TRUEX_STATE_DIR": str(tmp_path / "state" / "demo")}
     verify = _cli("audit", "verify", env=demo_env)
     assert verify.returncode == 0 and "journal chain OK" in verify.stdout, verify.stdout

@@ -385,7 +385,7 @@ def demo(ctx: click.Context, duration_s: float) -> None:
     `truex-qf summary` and the other reports find it. Its live namespace is DEMO_MM.
     Ctrl-C stops it cleanly (exit 130).
     """
-    from truex_qf.app.demo import run_demo
+    from truex_qf.app.demo import DEMO_STRATEGY_FILE, run_demo
     from truex_qf.app.runner import LiveView
     from truex_qf.ops.runs import demo_state_dir
 
@@ -400,6 +400,9 @@ def demo(ctx: click.Context, duration_s: float) -> None:
     click.echo(f"simulator's record of our fills: {result.venue_fills}")
     for path in result.capture_paths:
         click.echo(f"market data captured to: {path}")
+        click.echo(
+            f"backtest it: truex-qf backtest --data {path} --strategy {_shown(DEMO_STRATEGY_FILE)}"
+        )
     click.echo(f"run id: {result.run_id}; see it with: truex-qf summary {result.run_id[:8]}")
     _exit_if_stopped_by_signal()
 
@@ -1088,6 +1091,14 @@ def doctor(timeout_s: float) -> None:
     if runbook_line(checks):
         click.echo(runbook_line(checks))
     sys.exit(exit_code(checks))
+
+
+def _shown(path: Path) -> Path:
+    """``path`` as the user would type it here: relative to the working folder when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def _positive_duration(duration_s: float) -> None:

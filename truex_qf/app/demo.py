@@ -34,9 +34,8 @@ from truex_qf.sim.flow import FlowSettings, SimulatedFlow
 from truex_qf.sim.reference_feed import SimulatedReference
 from truex_qf.sim.rest_server import SimulatorRestServer
 from truex_qf.sim.server import SimulatedVenue, SimulatorSettings
-from truex_qf.strategy.coinbase import SOURCE_NAME as COINBASE
 from truex_qf.strategy.coinbase import coinbase_product
-from truex_qf.strategy.settings import StrategySettings, default_strategy
+from truex_qf.strategy.settings import StrategySettings, load_strategy
 
 DEMO_SYMBOL = "BTC-PYUSD"
 DEMO_MID = Decimal("100000")
@@ -86,30 +85,13 @@ def start_local_venue(
     return LocalVenue(venue=venue, client_settings=client)
 
 
-def demo_strategy(base: StrategySettings) -> StrategySettings:
-    """The default strategy, quoting inside the simulated makers so the takers reach us.
+DEMO_STRATEGY_FILE = Path(__file__).with_name("demo_strategy.toml")
 
-    The simulated makers stand 8 bps either side of their fair value; at 4 bps our quotes are
-    the best bid and offer most of the time, so the demo shows fills, skew and PnL within
-    seconds. Fair value is the streamed reference (the simulated Coinbase ticker), the TrueX
-    book its guard. Everything else (risk limits, requote rules) is the default.
-    """
-    symbols = []
-    for symbol in base.symbols:
-        quoting = dataclasses.replace(
-            symbol.quoting,
-            levels_per_side=2,
-            spread_bps=Decimal(4),
-            level_spacing_bps=Decimal(3),
-            level_size_base=Decimal("0.002"),
-            inventory_skew_bps=Decimal(6),
-            max_skew_bps=Decimal(6),
-        )
-        fair_value = dataclasses.replace(symbol.fair_value, primary="reference")
-        symbols.append(
-            dataclasses.replace(symbol, quoting=quoting, reference=COINBASE, fair_value=fair_value)
-        )
-    return dataclasses.replace(base, symbols=tuple(symbols), requote_tolerance_bps=Decimal(3))
+
+def demo_strategy() -> StrategySettings:
+    """The demo's strategy, read from :data:`DEMO_STRATEGY_FILE` (its comments say why each
+    value): a file, so that the demo's capture can be backtested with the very same strategy."""
+    return load_strategy(DEMO_STRATEGY_FILE)
 
 
 @dataclass
@@ -161,7 +143,7 @@ def run_demo(
         pipeline.capture_references({DEMO_SYMBOL: stream})
         runner = Runner(
             local.client_settings,
-            demo_strategy(default_strategy()),
+            demo_strategy(),
             references={DEMO_SYMBOL: stream},
             view=view,
             pipeline=pipeline,
