@@ -64,13 +64,20 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=int, action="append", help="Messages per second (repeatable; default 1)."
     )
+    parser.add_argument(
+        "--store",
+        choices=("both", "on", "off"),
+        default="both",
+        help="Replay with the run written to a SQLite store (on), without (off), or each in "
+        "turn (both, the default).",
+    )
     parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
     args = parser.parse_args()
     logging.getLogger("truex_qf").setLevel(logging.ERROR)  # per-fill lines are not the point
     figures = []
     with tempfile.TemporaryDirectory() as folder:
         for rate in args.rate or [1]:
-            for store in (False, True):
+            for store in {"both": (False, True), "on": (True,), "off": (False,)}[args.store]:
                 row = measure(args.seconds, rate, Path(folder), store=store)
                 figures.append(row)
                 print(

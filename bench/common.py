@@ -38,6 +38,8 @@ TARGETS = {
     "reference_to_quote_p50_us": ("<=", 1000.0),
     "journal_client_cpu_ratio": ("<=", 1.1),
     "soak_rss_growth_ratio": ("<=", 0.10),
+    # issue 21: virtual seconds of a quiet book (1 msg/s) replayed per wall second, store on
+    "backtest_x_real_time_quiet": (">=", 50.0),
 }
 
 
@@ -62,12 +64,18 @@ class Mode:
     reference_poll_ticks: int  # and REST poll ticks, about 1.5 s each
     soak_messages: int  # bench.soak: 35=X through the market maker and the matching engine
     soak_taker_every: int  # a taker takes one of our quotes every N of them
+    backtest_quiet_s: int  # bench.backtest_speed: virtual seconds of a 1 msg/s capture
+    backtest_busy_s: int  # and of a 20 msg/s one
 
 
 MODES = {
     # smoke: X slow enough to find quotes at rest
-    "smoke": Mode("smoke", 300, 3, 0.1, 200, 300.0, 50, 10, 5, 10, 2, 5_000, 100),
+    "smoke": Mode("smoke", 300, 3, 0.1, 200, 300.0, 50, 10, 5, 10, 2, 5_000, 100, 300, 30),
     # quick: no floor pair, or it would pass two minutes; --floor adds all five
-    "quick": Mode("quick", 20_000, 5, 1.5, 1500, 500.0, 1000, 100, 0, 50, 6, 100_000, 1000),
-    "full": Mode("full", 60_000, 7, 3.0, 5000, 500.0, 5000, 200, 1, 100, 10, 1_000_000, 1000),
+    "quick": Mode(
+        "quick", 20_000, 5, 1.5, 1500, 500.0, 1000, 100, 0, 50, 6, 100_000, 1000, 3600, 300
+    ),
+    "full": Mode(
+        "full", 60_000, 7, 3.0, 5000, 500.0, 5000, 200, 1, 100, 10, 1_000_000, 1000, 3600, 3600
+    ),
 }

@@ -134,10 +134,19 @@ soak (issue 19)
     structure at the start and the end (1,000,000 messages in the full run, 100,000 in
     ``--quick``; the JSON says how many).
 
+backtest speed (issue 21)
+    ``backtest_x_real_time``: ``python -m bench.backtest_speed`` in a process of its own, on a
+    seeded synthetic capture (:mod:`bench.synthetic_capture`, quoting at the touch so that the
+    order path and fills run), the run written to a SQLite store: virtual seconds replayed per
+    wall second, ``quiet`` (1 msg/s; an hour of market, five minutes in ``--smoke``) and
+    ``busy`` (20 msg/s; an hour in the full run, five minutes in ``--quick``, 30 s in
+    ``--smoke``).
+
 Targets (reported, never asserted): md throughput >= 0.8 of baseline with decision lag p99 <=
 1 ms, tick-to-quote p50 < 150 us and p99 < 1 ms, tick to quote over the reflex p50 <= 1.5,
 reference to quote p50 <= 1 ms, order RTT p50 within 1.3 x baseline, journal cost < 10 %,
-journal client CPU ratio <= 1.1, soak RSS growth <= 10 %.
+journal client CPU ratio <= 1.1, soak RSS growth <= 10 %, a quiet book's backtest >= 50x real
+time.
 """
 
 from __future__ import annotations
@@ -257,6 +266,9 @@ def _run_all(args: argparse.Namespace, mode: Mode) -> int:
             str(args.seed),
             timeout_s=120 + mode.soak_messages / 200,
         ),
+        # issue 21: a backtest's virtual seconds per wall second, a quiet book and a busy one
+        "backtest_quiet": run_backtest_speed(mode.backtest_quiet_s, QUIET_MSGS_PER_S),
+        "backtest_busy": run_backtest_speed(mode.backtest_busy_s, BUSY_MSGS_PER_S),
     }
     report = build_report(mode, args.seed, facts, runs, time.monotonic() - started, extra)
     print(render_table(report))
@@ -266,7 +278,7 @@ def _run_all(args: argparse.Namespace, mode: Mode) -> int:
     return 0
 
 
-def run_module(module: str, *args: str, timeout_s: float) -> dict[str, Any]:
+def run_module(module: str, *args: str, timeout_s: float) -> Any:
     """``python -m module args --json FILE`` in a process of its own (its RSS, its QuickFIX
     sessions), the JSON it wrote."""
     _progress(module, "starting")
@@ -283,9 +295,29 @@ def run_module(module: str, *args: str, timeout_s: float) -> dict[str, Any]:
             raise BenchError(f"{module} took more than {timeout_s:.0f} s") from None
         if finished.returncode != 0 or not output.exists():
             raise BenchError(f"{module} failed ({finished.returncode}):\n{finished.stderr[-2000:]}")
-        figures: dict[str, Any] = json.loads(output.read_text(encoding="utf-8"))
+        figures = json.loads(output.read_text(encoding="utf-8"))
     _progress(module, "done")
     return figures
+
+
+QUIET_MSGS_PER_S = 1
+BUSY_MSGS_PER_S = 20
+
+
+def run_backtest_speed(seconds: int, rate: int) -> dict[str, Any]:
+    """``bench.backtest_speed`` on a ``seconds`` synthetic capture of ``rate`` msg/s, the run
+    written to its SQLite store as ``truex-qf backtest`` does: its one figure row."""
+    rows: list[dict[str, Any]] = run_module(
+        "bench.backtest_speed",
+        "--seconds",
+        str(seconds),
+        "--rate",
+        str(rate),
+        "--store",
+        "on",
+        timeout_s=120 + seconds * rate / 100,
+    )
+    return {"row": rows[0]}
 
 
 def run() -> None:

@@ -2,10 +2,11 @@
 
 The smoke mode runs every process pair (bare QuickFIX, truex-qf, truex-qf with the journal,
 the reflex, and the five floor receivers: bare QuickFIX doing truex-qf's per-message work one
-step more each) on a few hundred messages, the reference-to-quote measurement on a few ticks
-and a 5,000-message soak. Timings on a shared
-two-core machine say nothing at this size, so the test only checks that the JSON holds every
-key and that each figure is a real, positive measurement: no timing assertions.
+step more each) on a few hundred messages, the reference-to-quote measurement on a few ticks,
+a 5,000-message soak and two short backtests (a quiet synthetic capture and a busy one).
+Timings on a shared two-core machine say nothing at this size, so the test only checks that
+the JSON holds every key and that each figure is a real, positive measurement: no timing
+assertions.
 """
 
 from __future__ import annotations
@@ -122,6 +123,15 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     caps = soak["structures"]["caps"]
     assert soak["structures"]["end"]["lineage.cl_ord_ids_max"] <= caps["lineage.cl_ord_ids_max"]
 
+    # issue 21: a backtest's speed, a quiet book and a busy one, each replay with the store
+    for book, rate in (("quiet", 1), ("busy", 20)):
+        x_real_time = positive(report, "backtest_x_real_time", book)
+        run = report["backtest_x_real_time"][f"{book}_run"]
+        assert run["x_real_time"] == x_real_time
+        assert run["messages_per_s"] == rate and run["store"] is True
+        positive(run, "messages")
+    assert "backtest x real time" in finished.stdout
+
     # machine facts and the target table
     for fact in ("cpu", "cores", "python", "quickfix", "platform"):
         assert report["machine"][fact], fact
@@ -140,6 +150,7 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         "reference_to_quote_p50_us",
         "journal_client_cpu_ratio",
         "soak_rss_growth_ratio",
+        "backtest_x_real_time_quiet",
     }
     assert all(row["value"] is not None for row in report["targets"]), report["targets"]
 
