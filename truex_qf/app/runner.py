@@ -91,6 +91,7 @@ VENUE_TRADE_HISTORY_S = 27 * 86400.0  # TrueX lists 28 days of trades; a day's m
 NO_REST_REASON = "no REST client (TRUEX_REST_URL=off)"
 PAPER_REASON = "paper trading: no order of this run is at the venue"
 _MARKET_DATA = (MarketDataIncrement, MarketDataSnapshot)
+_LINK_EVENTS = (SessionLoggedOn, SessionLoggedOut, LogonRefused)  # the reconnect schedule's
 
 
 class GaveUpError(TruexError):
@@ -217,8 +218,11 @@ class Runner:
         self.events: queue.SimpleQueue[LoopEvent] = queue.SimpleQueue()
         self._wake = threading.Event()
         # The trading state's owner (module docstring). Reentrant: a handler that sends may
-        # come back through our own code on the same thread.
-        self.trading_lock = threading.Condition(threading.RLock())
+        # come back through our own code on the same thread. The engine thread's pass takes
+        # the lock itself (``_lock``, the very same lock): ``with`` on the Condition runs two
+        # Python-level methods around it, on every market-data message.
+        self._lock = threading.RLock()
+        self.trading_lock = threading.Condition(self._lock)
         self._failure: BaseException | None = None
         self.pipeline = pipeline
         self.mode = mode
@@ -411,7 +415,7 @@ class Runner:
         A failure is kept for the trading loop to raise (the run then stops as it would have
         on the loop), and from then on, as during shutdown, messages only queue.
         """
-        with self.trading_lock:
+        with self._lock:
             if self._closing or self._failure is not None:
                 self.enqueue(event)
                 return
@@ -460,15 +464,15 @@ class Runner:
             self._end_pass()
 
     def _drain(self) -> int:
-        """Apply every queued event (trading lock held); how many there were."""
+        """Apply every queued event (trading lock held); how many there were. Only the
+        lock's holder takes from the queue, so one it finds not empty has an event for it:
+        no ``queue.Empty`` raised and caught on every pass."""
         handled = 0
-        while True:
-            try:
-                event = self.events.get_nowait()
-            except queue.Empty:
-                return handled
-            self._handle(event)
+        events = self.events
+        while not events.empty():
+            self._handle(events.get_nowait())
             handled += 1
+        return handled
 
     def _end_pass(self) -> None:
         """What ends every pass, on the loop or an engine thread (trading lock held)."""
@@ -551,7 +555,8 @@ class Runner:
     def _handle(self, event: LoopEvent) -> None:
         if self.pipeline is not None:
             self.pipeline.on_event(event)
-        self._track_link(event)
+        if isinstance(event, _LINK_EVENTS):
+            self._track_link(event)
         if self.order_venue is not None and isinstance(event, _MARKET_DATA):
             # the paper venue's book follows the live one; its fills of our orders are
             # reports like any other, queued
@@ -559,10 +564,8 @@ class Runner:
                 self.enqueue(report)
         self.mm.handle(event)
 
-    def _track_link(self, event: LoopEvent) -> None:
+    def _track_link(self, event: SessionLoggedOn | SessionLoggedOut | LogonRefused) -> None:
         """Feed session events to the reconnect schedule; apply what it decides."""
-        if not isinstance(event, SessionLoggedOn | SessionLoggedOut | LogonRefused):
-            return
         link = self.reconnectors.get(event.role)
         if link is None or self._closing:
             return

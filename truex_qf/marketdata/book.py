@@ -59,6 +59,7 @@ _OFFER = MDEntryType.OFFER
 _TRADE = MDEntryType.TRADE
 _NEW = MDUpdateAction.NEW
 _DELETE = MDUpdateAction.DELETE
+_NONE_FLAGGED: frozenset[str] = frozenset()  # what nearly every message returns
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,7 +373,7 @@ class BookKeeper:
         if book is None:
             book = self._books[symbol] = OrderBook(symbol)
         if book.apply_snapshot(snapshot, now_s) is None:
-            return frozenset()
+            return _NONE_FLAGGED
         return frozenset((symbol,))
 
     def apply_increment(self, increment: MarketDataIncrement, now_s: float) -> frozenset[str]:
@@ -417,7 +418,7 @@ class BookKeeper:
         for symbol, touched_book in touched.items():
             if touched_book._finish_update(now_s, problems.get(symbol)) is not None:
                 flagged.append(symbol)
-        return frozenset(flagged)
+        return frozenset(flagged) if flagged else _NONE_FLAGGED
 
     def invalidate_all(self, reason: str = SESSION_DOWN) -> frozenset[str]:
         """Mark every book untrustworthy (e.g. the MD session dropped); returns their symbols."""
