@@ -42,9 +42,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, cast
 
 from truex_qf.app.decision_gate import DecisionGate
 from truex_qf.app.live_view import LiveView, currencies, shown
@@ -223,6 +224,9 @@ class Runner:
         # Python-level methods around it, on every market-data message.
         self._lock = threading.RLock()
         self.trading_lock = threading.Condition(self._lock)
+        # the condition's own list of waiters (CPython's threading.Condition keeps one deque
+        # for its life): an engine thread's pass notifies only when it holds someone
+        self._lock_waiters: Sized = cast(Any, self.trading_lock)._waiters
         self._failure: BaseException | None = None
         self.pipeline = pipeline
         self.mode = mode
@@ -433,7 +437,11 @@ class Runner:
                 log.exception("error applying %s", type(event).__name__)
                 self._failure = exc
                 self._wake.set()
-            self.trading_lock.notify_all()
+            # Wake whoever waits on the lock's condition (shutdown, for the last reports);
+            # with no waiter, notify_all's two Python-level calls would run for nothing.
+            # Read under the lock: a waiter is listed before it lets the lock go.
+            if self._lock_waiters:
+                self.trading_lock.notify_all()
 
     def _decide_now(self, event: MarketDataSnapshot | MarketDataIncrement, queued: int) -> bool:
         """After a market-data message: decide on the engine thread now, or leave it pending

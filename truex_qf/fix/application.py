@@ -40,6 +40,9 @@ log = logging.getLogger("truex_qf.fix")
 
 EventSink = Callable[[InboundEvent], None]
 
+# A tuple, not ``A | B``: that builds a new union object on every call (every message).
+_EXPLAINED = (BusinessMessageReject, SecurityListUpdate)
+
 SIGNATURE_PROBLEM = "8"  # SessionRejectReason(373): TrueX's answer to a bad Logon signature
 
 
@@ -192,7 +195,7 @@ class TruexApplication(fix.Application):
             log.error("cannot read %s: %s", exc, printable(raw))
             return
         self._app_sink(event)
-        if isinstance(event, BusinessMessageReject | SecurityListUpdate):
+        if isinstance(event, _EXPLAINED):
             explain(event, session_id.toString())
 
     def _state(self, session_id: fix.SessionID) -> SessionState:

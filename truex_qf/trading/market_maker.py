@@ -150,6 +150,11 @@ class _SymbolState:
     """What the last full requote priced from (see :meth:`MarketMaker._quote_inputs`)."""
 
 
+# Told to the listeners as they come. A tuple, not ``A | B | ...``: that builds new union
+# objects on every call, and handle() runs for every market-data message.
+_SESSION_EVENTS = (SessionLoggedOn, SessionLoggedOut, LogonRefused, SessionRejected)
+
+
 class MarketMaker:
     """The trading state and decisions; call every method holding the runner's trading lock."""
 
@@ -248,7 +253,7 @@ class MarketMaker:
             log.warning("no handler for %r", event)
             return
         self._trigger_ns = getattr(event, "received_ns", 0) or self._trigger_ns
-        if isinstance(event, SessionLoggedOn | SessionLoggedOut | LogonRefused | SessionRejected):
+        if isinstance(event, _SESSION_EVENTS):
             self._emit(event)
         handler(event)
         self._emit_state_change()
