@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         "measured loop (its overhead inflates small functions: for finding, not figures)",
     )
     args = parser.parse_args(argv)
+    if args.messages < 1 or args.burst < 1:
+        parser.error("--messages and --burst must be at least 1")
     logging.disable(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="truex-md-cost-") as temp:
         runner, venue, pipeline = build_runner(Path(temp), args.journal)
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             gate.max_lag_ns = 1 << 62
         gc.collect()
         gc.freeze()
-        burst = max(1, args.burst)
+        burst = args.burst
         profiler = cProfile.Profile() if args.profile else None
         started = time.perf_counter_ns()
         cpu = time.process_time()

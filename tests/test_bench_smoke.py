@@ -180,6 +180,21 @@ def test_the_soak_finds_no_structure_of_ours_growing_with_the_run_but_the_fill_k
     assert figures["engine_after_trim"]["trades"] == 0
 
 
+def test_the_md_path_cost_driver_runs_every_mode() -> None:
+    # bench.md_path_cost: the engine thread's calls for each message, in one thread (what
+    # callgrind counts); each mode applies the whole stream and leaves the book consistent
+    for mode in ("each", "burst", "floor"):
+        finished = subprocess.run(
+            [sys.executable, "-m", "bench.md_path_cost", "--messages", "100", "--decide", mode],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert finished.returncode == 0, finished.stderr[-4000:]
+        assert finished.stdout.startswith(f"100 messages, decide {mode}: "), finished.stdout
+
+
 def test_a_bad_wake_latency_stops_the_bench_before_any_pair(tmp_path: Path) -> None:
     finished = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke", "--cpu-wake-latency-us", "-1"],
