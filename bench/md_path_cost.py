@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.decide == "each":
             gate.burst_gap_ns = 0  # every message found the engine idle: decide at once
         else:
-            gate.burst_gap_ns = 1 << 62  # always in a burst, never at the bound: the loop decides
+            gate.burst_gap_ns = 1 << 62  # always in a burst, never at the bound: the loop
+            # decides, every --burst messages, as when the burst pauses (not timed here)
             gate.max_lag_ns = 1 << 62
         gc.collect()
         gc.freeze()
@@ -169,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             engine_log.onIncoming(texts[index])
             receiver(message, session_id)
             if deciding and index % burst == burst - 1:
-                runner.step(0.0)  # the trading loop's turn: the coalesced decision
+                with lock:  # the loop's turn once the burst pauses: the coalesced decision
+                    runner._decide()
+                    runner._end_pass()
             if venue.sent:
                 with lock:
                     venue.answer(runner.mm)
