@@ -28,23 +28,43 @@ def _env(tmp_path, oe_port: int, md_port: int) -> dict[str, str]:
     }
 
 
+def _start_simulator(tmp_path):
+    """``truex-qf simulate`` on three free ports, and the environment pointing at it. A port
+    found free can be taken by another process before the simulator binds it (free_port's
+    race, seen once under a loaded machine): the simulator then exits 1 saying the port is in
+    use, and it is started again on other ports; any other early exit fails with its stderr."""
+    for _ in range(3):
+        oe_port, md_port, rest_port = free_port(), free_port(), free_port()
+        env = {
+            **_env(tmp_path, oe_port, md_port),
+            "TRUEX_REST_URL": f"http://127.0.0.1:{rest_port}",
+        }
+        venue = start_cli(
+            "simulate",
+            "--oe-port",
+            str(oe_port),
+            "--md-port",
+            str(md_port),
+            "--rest-port",
+            str(rest_port),
+            "--seed",
+            "BTC-PYUSD=100000",
+            env=env,
+        )
+        try:
+            wait_for_line(venue.stdout, "simulated TrueX on")
+            return venue, env
+        except AssertionError:
+            venue.kill()
+            _, err = venue.communicate(timeout=30)
+            if "in use" not in err:
+                raise AssertionError(f"simulate did not start: {err[-3000:]}") from None
+    raise AssertionError("simulate found its ports taken three times")
+
+
 def test_run_kill_then_sigint_exits_clean(tmp_path):
-    oe_port, md_port, rest_port = free_port(), free_port(), free_port()
-    env = {**_env(tmp_path, oe_port, md_port), "TRUEX_REST_URL": f"http://127.0.0.1:{rest_port}"}
-    venue = start_cli(
-        "simulate",
-        "--oe-port",
-        str(oe_port),
-        "--md-port",
-        str(md_port),
-        "--rest-port",
-        str(rest_port),
-        "--seed",
-        "BTC-PYUSD=100000",
-        env=env,
-    )
+    venue, env = _start_simulator(tmp_path)
     try:
-        wait_for_line(venue.stdout, "simulated TrueX on")
         trader = start_cli("run", env=env)
         try:
             wait_for_line(trader.stderr, "OE up MD up", timeout_s=30)
