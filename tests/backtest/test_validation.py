@@ -73,9 +73,13 @@ MAX_FILL_COUNT_GAP = Decimal("0.2")
 """The backtest's fill count may differ from the live run's by this share of it."""
 MAX_VOLUME_GAP = Decimal("0.2")
 """Traded volume (base), likewise."""
-MAX_PNL_GAP_BPS = Decimal(2)
+MAX_PNL_GAP_BPS = Decimal(5)
 """Net PnL (both marked at the live run's last fair value, fees included) may differ by this
-many bps of the live run's traded notional."""
+many bps of the live run's traded notional. Set at 2 from the 5 runs above (0.0-0.3), it
+failed once in a clean clone's CI run with 2.16 bps while the other checks passed easily (27
+backtest fills against 29 live, 83 % reproduced, volume 7 % off): two fills more or less move
+the PnL marked at the end by the inventory they leave times the last price move. 5 bps covers
+that and the other seeds' 3.5; the broken backtests above fail the fill checks first."""
 
 
 @dataclass(frozen=True)
