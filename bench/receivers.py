@@ -56,7 +56,7 @@ from truex_qf.domain.model import (
 from truex_qf.fix.engine_log import RedactingLogFactory
 from truex_qf.fix.settings import initiator_settings
 from truex_qf.storage.recorder import field_value
-from truex_qf.strategy.quoting import RequoteMode
+from truex_qf.strategy.quoting import QuoteParams, RequoteMode
 from truex_qf.strategy.settings import StrategySettings, default_strategy
 from truex_qf.trading.events import OrderSent
 from truex_qf.trading.orders import OrderState, OrderStateChanged
@@ -219,6 +219,19 @@ class MdTracker:
     max_queue_depth: int = 0
 
 
+def one_level_quoting(quoting: QuoteParams) -> QuoteParams:
+    """The benches' quotes: one level a side at 5 bps, no edge floor and no inventory skew, so
+    every move of fair value moves the quote (tick to quote, reference to quote)."""
+    return dataclasses.replace(
+        quoting,
+        levels_per_side=1,
+        spread_bps=Decimal(5),
+        min_edge_bps=Decimal(0),
+        inventory_skew_bps=Decimal(0),
+        max_skew_bps=Decimal(0),
+    )
+
+
 def bench_strategy() -> StrategySettings:
     """One level a side, 5 bps, zero tolerance, 35=G requotes, message-rate limits lifted.
 
@@ -228,14 +241,7 @@ def bench_strategy() -> StrategySettings:
     """
     base = default_strategy()
     symbol = base.symbols[0]
-    quoting = dataclasses.replace(
-        symbol.quoting,
-        levels_per_side=1,
-        spread_bps=Decimal(5),
-        min_edge_bps=Decimal(0),
-        inventory_skew_bps=Decimal(0),
-        max_skew_bps=Decimal(0),
-    )
+    quoting = one_level_quoting(symbol.quoting)
     symbol = dataclasses.replace(symbol, quoting=quoting)
     risk = dataclasses.replace(
         base.risk,

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.process import summarize_ns
+from bench.receivers import one_level_quoting
 from truex_qf.app.demo import DEMO_MID, DEMO_SYMBOL, demo_account, start_local_venue
 from truex_qf.app.runner import Runner
 from truex_qf.feeds.coinbase_rest import CoinbaseRestTicker
@@ -51,14 +52,7 @@ def _strategy() -> StrategySettings:
     message-rate limit (every tick must cause an order)."""
     base = default_strategy()
     symbol = base.symbols[0]
-    quoting = dataclasses.replace(
-        symbol.quoting,
-        levels_per_side=1,
-        spread_bps=Decimal(5),
-        min_edge_bps=Decimal(0),
-        inventory_skew_bps=Decimal(0),
-        max_skew_bps=Decimal(0),
-    )
+    quoting = one_level_quoting(symbol.quoting)
     symbol = dataclasses.replace(
         symbol,
         quoting=quoting,
