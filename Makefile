@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml requirements/quickfix.txt scripts/install_quickfix.sh
+$(STAMP): setup.cfg pyproject.toml requirements/quickfix.txt scripts/install_quickfix.sh $(wildcard scripts/patches/*.patch)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "truex-qf needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3

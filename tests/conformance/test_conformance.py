@@ -7,6 +7,7 @@ sequence numbers start at 1. Only the simulator and the helper that starts it co
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,7 +101,11 @@ def _venue(local: LocalVenue) -> Venue:
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row["id"] for row in ROWS])
-def test_truex_fact(row: dict[str, Any], simulator: Any) -> None:
+def test_truex_fact(row: dict[str, Any], simulator: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # The venue's engine events and the simulator's log are kept, so that a failure shows what
+    # the venue did (pytest prints them under "Captured log call").
+    caplog.set_level(logging.INFO, logger="truex_qf.fix.events")
+    caplog.set_level(logging.INFO, logger="truex_qf.sim")
     local = simulator(row.get("book", 5))
     scenario = Scenario(_venue(local), row.get("gateway", "OE"))
     try:
