@@ -43,8 +43,13 @@ def test_a_reconciliation_brings_orders_trades_and_balances(local_venue):
     try:
         client = TruexRestClient(server.url, account.credentials, account.client_id)
         result = reconcile(client, ReconcileRequest(("W1", "GONE1"), trades_since_s=None))
+        # the periodic listing: the trades alone (the worker closed the first client)
+        client = TruexRestClient(server.url, account.credentials, account.client_id)
+        listing = reconcile(client, ReconcileRequest((), trades_since_s=0.0, trades_only=True))
     finally:
         server.stop()
+    assert listing.trades_only and listing.error is None
+    assert listing.trades == result.trades and listing.active == () and listing.balances == ()
     assert result.error is None
     assert [o.external_id for o in result.active] == ["W1"]
     assert result.statuses == {"GONE1": None}  # asked about, unknown to the venue
@@ -61,3 +66,6 @@ def test_an_unreachable_venue_is_an_error_result(local_venue):
     result = reconcile(client, ReconcileRequest(()))
     assert result.error is not None and "no answer" in result.error
     assert result.active == () and result.trades == ()
+    client = TruexRestClient(closed, account.credentials, account.client_id, backoff_s=0.01)
+    listing = reconcile(client, ReconcileRequest((), trades_only=True))
+    assert listing.trades_only and listing.error is not None

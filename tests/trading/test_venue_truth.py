@@ -6,12 +6,17 @@ against the simulator in tests/integration).
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
 
 from tests.support.market_maker import RecordingVenue, acknowledged_order, strategy
+from tests.support.orders import new_order
 from truex_qf.domain.model import (
+    ExecType,
+    ExecutionReport,
+    OrdStatus,
     SecurityInfo,
     SecurityList,
     SessionLoggedOn,
@@ -21,8 +26,12 @@ from truex_qf.domain.model import (
 from truex_qf.domain.venue_orders import VenueTrade
 from truex_qf.trading.events import RecoveredTrade, TradingStateChanged, VenueCorrection
 from truex_qf.trading.market_maker import (
+    CLOCK_SKEW_S,
+    LISTING_SETTLE_S,
     NO_QUOTABLE_SYMBOL,
     NOT_RECONCILED,
+    TRADES_LISTING_EVERY_S,
+    TRADES_MARGIN_S,
     WAITING_FOR_RECONCILIATION,
     MarketMaker,
 )
@@ -249,3 +258,121 @@ def test_a_failed_security_list_is_no_delisting(mm):
     assert mm.risk.state is TradingState.ACTIVE and not mm.unlisted
     mm.handle(SecurityList("SL2", "0", ()))
     assert mm.unlisted == {SYMBOL}
+
+
+# ---------------------------------------------------------------- fill keys, bounded
+
+
+def fix_fill(order, exec_id, match):
+    """The FIX report of ``order`` filled whole (ExecID ``exec_id``, TrdMatchID ``match``)."""
+    return ExecutionReport(
+        "V1",
+        order.cl_ord_id,
+        exec_id,
+        ExecType.TRADE,
+        OrdStatus.FILLED,
+        SYMBOL,
+        order.side,
+        order.quantity,
+        Decimal(0),
+        order.quantity,
+        price=order.price,
+        last_qty=order.quantity,
+        last_px=order.price,
+        trade_match_id=match,
+    )
+
+
+def reconciled_on_a_wall_clock():
+    """A reconciled market maker whose fill keys are dated by a test wall clock."""
+    wall = Clock()
+    wall.now = 1_700_000_000.0
+    maker = market_maker(wall_clock=wall)
+    maker.wall = wall  # type: ignore[attr-defined]
+    maker.handle(SessionLoggedOn(OE, "oe"))
+    maker.handle(ReconcileResult())
+    return maker
+
+
+def answer_listings(mm, venue_trades, answered):
+    """Answer every request not answered yet as the venue would: its trades since then."""
+    for request in mm.requests[answered:]:
+        since = request.trades_since_s
+        listed = tuple(t for t in venue_trades if since is None or t.at_s >= since)
+        mm.handle(ReconcileResult(trades=listed, trades_only=request.trades_only))
+    return len(mm.requests)
+
+
+def test_a_long_run_of_fills_keeps_the_fill_keys_bounded():
+    """Ten hours, a fill a minute (one in 97 never reported over FIX): the periodic listing
+    moves the window on, the keys stay those of the last twenty minutes or so, and every
+    fill is counted once, the missed ones too."""
+    mm = reconciled_on_a_wall_clock()
+    answered = len(mm.requests)
+    venue_trades = []
+    sizes = []
+    for n in range(1, 601):
+        mm.test_clock.now += 60.0
+        mm.wall.now += 60.0
+        side = Side.BUY if n % 2 else Side.SELL
+        order = new_order(mm.orders, SYMBOL, side, Decimal("0.001"), Decimal("99000"))
+        venue_trades.append(
+            trade(f"F{n}", order.cl_ord_id, "0.001", side, f"M{n}", at=mm.wall.now - 0.5)
+        )
+        if n % 97:
+            mm.handle(fix_fill(order, f"F{n}", f"M{n}"))
+        mm.tick()
+        answered = answer_listings(mm, venue_trades, answered)
+        sizes.append(len(mm._known_fills))
+    listings = [r for r in mm.requests if r.trades_only]
+    assert len(listings) >= 100  # every five minutes
+    assert mm.stats.fills == 600 and mm.stats.filled_base == Decimal("0.600")
+    assert mm.positions.position_base(SYMBOL) == 0
+    window_s = TRADES_MARGIN_S + CLOCK_SKEW_S + TRADES_LISTING_EVERY_S + LISTING_SETTLE_S
+    assert max(sizes) <= 2 * (window_s // 60 + 1) < 100
+    assert sizes[-1] >= 2 * (TRADES_MARGIN_S // 60)  # the window's fills are kept
+
+
+def test_a_fill_listed_again_is_counted_once_inside_and_before_the_window():
+    mm = reconciled_on_a_wall_clock()
+    order = new_order(mm.orders, SYMBOL, Side.BUY, Decimal("0.002"), Decimal("99000"))
+    mm.handle(fix_fill(order, "F1", "M1"))
+    first = trade("F1", order.cl_ord_id, match="M1", at=mm.wall.now - 0.2)
+    mm.wall.now += 60.0
+    # inside the window: the listing shows the fill FIX brought, by its ExecID and its match
+    mm.handle(ReconcileResult(trades=(first,), trades_only=True))
+    renamed = dataclasses.replace(first, exec_id="OTHER-ID")
+    mm.handle(ReconcileResult(trades=(renamed,), trades_only=True))
+    assert mm.stats.fills == 1 and "F1" in mm._known_fills
+    # a reconnect's request is out; a periodic listing answered first moves the window on
+    mm.handle(SessionLoggedOn(OE, "oe"))
+    mm.wall.now += 2_000.0
+    missed = trade("F2", "OLD9", match="M2", at=mm.wall.now - 30.0)
+    mm.handle(ReconcileResult(trades=(missed,), trades_only=True))
+    assert mm.trades_since_s == missed.at_s - TRADES_MARGIN_S
+    assert "F1" not in mm._known_fills and ("M1", "BUY") not in mm._known_fills
+    # the reconnect's answer, from the older window, lists both again: neither counts
+    mm.handle(ReconcileResult(trades=(first, missed)))
+    assert not mm.reconciling
+    assert mm.stats.fills == 2
+    assert mm.positions.position_base(SYMBOL) == Decimal("0.004")
+
+
+def test_undated_trades_keep_their_keys_and_stop_the_periodic_listing():
+    mm = reconciled_on_a_wall_clock()
+    undated = dataclasses.replace(trade("U1", "OLD1", match="MU"), at_s=None)
+    mm.handle(ReconcileResult(trades=(undated,), trades_only=True))
+    mm.test_clock.now += 10 * TRADES_LISTING_EVERY_S
+    mm.wall.now += 10 * TRADES_LISTING_EVERY_S
+    asked = len(mm.requests)
+    mm.tick()
+    assert len(mm.requests) == asked  # every listing would show all again: none is asked
+    assert mm._known_fills["U1"] == float("inf") and mm.stats.fills == 1
+
+
+def test_without_rest_no_fill_key_is_kept():
+    mm = market_maker(venue=None)
+    mm.know_fills({"X1"}, last_fill_s=1_700_000_000.0)
+    order = new_order(mm.orders, SYMBOL, Side.BUY, Decimal("0.002"), Decimal("99000"))
+    mm.handle(fix_fill(order, "F1", "M1"))
+    assert mm.stats.fills == 1 and not mm._known_fills

@@ -1,7 +1,8 @@
 """Runs REST calls off the trading thread and posts their results back as events.
 
 Trading must never wait on HTTP: it asks (reconcile: active orders, statuses, the trades since
-the last known fill and the balances; deadman cancel; cancel unknown orders)
+the last known fill and the balances, or the trades alone for the periodic listing; deadman
+cancel; cancel unknown orders)
 and carries on; this worker's thread does the calls and puts a result event on the queue the
 FIX session events arrive on, which the trading lock's next holder applies in order.
 """
@@ -85,6 +86,13 @@ class RestWorker:
                     log.error("could not cancel unknown venue order %s: %s", order_id, exc)
 
     def _reconcile(self, request: ReconcileRequest) -> ReconcileResult:
+        if request.trades_only:
+            try:
+                return ReconcileResult(
+                    trades=self._trades(request.trades_since_s), trades_only=True
+                )
+            except RestError as exc:
+                return ReconcileResult(error=str(exc), trades_only=True)
         try:
             active = tuple(self.client.active_orders())
             listed = {order.external_id for order in active}

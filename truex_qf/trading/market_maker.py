@@ -109,6 +109,9 @@ NO_QUOTABLE_SYMBOL = "NO_QUOTABLE_SYMBOL"
 NOT_RECONCILED = "NOT_RECONCILED"
 DEFAULT_GIVE_UP_S = 60.0  # WAITING this long and the run gives up (runner: exit 1)
 TRADES_MARGIN_S = 600.0  # the venue's trades are asked from this long before the last known
+TRADES_LISTING_EVERY_S = 300.0  # once reconciled, the venue's trades are listed this often
+CLOCK_SKEW_S = 300.0  # how far the venue's clock may run ahead of ours (fill keys kept longer)
+LISTING_SETTLE_S = 10.0  # a periodic listing leaves trades this young to their FIX reports
 UNKNOWN_LEVEL = 99  # a working order we did not place as a quote: the diff cancels it
 THROTTLE_REASONS = frozenset({"8", "9", "10"})  # BusinessRejectReason: throttle limits
 RETRY_S = 5.0  # a failed reconciliation is retried after this
@@ -172,6 +175,7 @@ class MarketMaker:
         unknown_orders: UnknownOrderPolicy = UnknownOrderPolicy.CANCEL,
         give_up_after_s: float = DEFAULT_GIVE_UP_S,
         own_orders_in_book: bool = True,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         """``venue``: the REST requests (reconciliation, deadman, cancels); None when there is
         no REST client, and ``no_venue_reason`` says why (quoting then goes on unreconciled).
@@ -179,11 +183,13 @@ class MarketMaker:
         place. ``give_up_after_s``: how long a WAITING may last before :attr:`gave_up`.
         ``own_orders_in_book``: whether the market data shows our resting orders (it does
         on the venue, and fair value takes them out); False when our orders rest elsewhere
-        (paper trading: the live book never holds them, so nothing is taken out)."""
+        (paper trading: the live book never holds them, so nothing is taken out).
+        ``wall_clock``: epoch seconds, what fill keys are dated by (see :meth:`_remember`)."""
         self.strategy = strategy
         self._send_command = send
         self.grid = grid or PriceGrid()
         self.clock = clock
+        self.wall_clock = wall_clock
         self.orders = OrderManager(
             ids or ClOrdIdGenerator(), ack_timeout_s=strategy.ack_timeout_s, clock=clock
         )
@@ -213,8 +219,12 @@ class MarketMaker:
         self.last_reconcile_error: str | None = None
         self.unlisted: frozenset[str] = frozenset()  # strategy symbols the venue does not list
         self.trades_since_s: float | None = None  # epoch s; None: the venue's whole history
-        self._known_fills: set[object] = set()  # ExecIDs and (TrdMatchID, side) recorded
-        self._store_fills: set[object] = set()  # of which the store handed over
+        # ExecIDs and (TrdMatchID, side) recorded -> the latest epoch s (venue clock) their
+        # trade can be dated in a listing; dropped once the listing window passes it
+        self._known_fills: dict[object, float] = {}
+        self._store_fills: set[object] = set()  # of which the store handed over (until checked)
+        self._listings_move = True  # the venue dates its trades: a listing moves the window
+        self._next_listing = 0.0  # clock s of the next periodic trade listing
         self._expected_fills: frozenset[object] = frozenset()  # the store's last fill
         self._carried: set[str] = set()  # symbols seeded from the store
         self._waiting_since: float | None = None
@@ -445,9 +455,8 @@ class MarketMaker:
         for event in events:
             self._emit(event)
             if isinstance(event, Fill):
-                self._known_fills.update(
-                    trade_keys(event.exec_id, event.trade_match_id, event.side)
-                )
+                keys = trade_keys(event.exec_id, event.trade_match_id, event.side)
+                self._remember(keys, self.wall_clock() + CLOCK_SKEW_S)
                 self.positions.on_fill(event)
                 self.stats.fills += 1
                 self.stats.filled_base += event.qty
@@ -502,6 +511,8 @@ class MarketMaker:
             # an order the venue never answered: ask the venue, rather than guess
             self._next_uncertain_check = now + UNCERTAIN_CHECK_S
             self._start_reconciliation()
+        elif self._should_list_trades(now):
+            self._list_trades(now)
         self._mark_all_dirty()
         self.requote_dirty()
 
@@ -795,12 +806,38 @@ class MarketMaker:
             return
         self.reconciling = True
         self._reconcile_retry_at = None
+        self._next_listing = self.clock() + TRADES_LISTING_EVERY_S  # this one lists them too
         self._enter_waiting(WAITING_FOR_RECONCILIATION)
         working = tuple(o.cl_ord_id for o in self.orders.working_orders())
         log.info("reconciling %d working orders with the venue", len(working))
         self._venue.reconcile(ReconcileRequest(working, self.trades_since_s))
 
+    def _should_list_trades(self, now: float) -> bool:
+        return (
+            self._venue is not None
+            and self._listings_move
+            and self.reconciled
+            and not self.reconciling
+            and self._order_entry_up
+            and now >= self._next_listing
+        )
+
+    def _list_trades(self, now: float) -> None:
+        """The periodic trade listing: the venue's trades since :attr:`trades_since_s`, asked
+        while quoting goes on. Its answer records any fill FIX did not bring (as a
+        reconciliation's would) and moves the window on, so the fill keys older than it are
+        dropped (:meth:`_remember`); without it the window would move only at reconnects."""
+        assert self._venue is not None
+        self._next_listing = now + TRADES_LISTING_EVERY_S
+        self._venue.reconcile(ReconcileRequest((), self.trades_since_s, trades_only=True))
+
     def _on_reconcile_result(self, result: ReconcileResult) -> None:
+        if result.trades_only:
+            if result.error is not None:
+                log.warning("periodic trade listing failed (%s)", result.error)
+            else:
+                self._apply_venue_trades(result.trades, self.wall_clock() - LISTING_SETTLE_S)
+            return
         if result.error is not None:
             log.error("reconciliation failed (%s); retrying in %.0f s", result.error, RETRY_S)
             self.last_reconcile_error = result.error
@@ -854,14 +891,34 @@ class MarketMaker:
         self._emit(VenueCorrection(report, adopted))
         self._apply_order_events(self.orders.on_execution_report(report))
 
-    def _apply_venue_trades(self, trades: tuple[VenueTrade, ...] | None) -> None:
-        """Record every venue trade not recorded yet (see :mod:`truex_qf.trading.reconcile`)."""
+    def _apply_venue_trades(
+        self, trades: tuple[VenueTrade, ...] | None, settled_before_s: float | None = None
+    ) -> None:
+        """Record every venue trade not recorded yet (see :mod:`truex_qf.trading.reconcile`),
+        then move the window on and drop the fill keys it left behind (:meth:`_remember`).
+
+        A trade dated before the window (:attr:`trades_since_s`, moved on by an answer to a
+        later request) is one an earlier listing showed: skipped, as its keys may be gone.
+        A periodic listing leaves the trades dated from ``settled_before_s`` on to their FIX
+        reports, still on their way; they are in the next listing's window.
+        """
         if trades is None:
+            self._listings_move = False  # no trade history: no periodic listing
             return
+        since = self.trades_since_s
         latest: float | None = None
         for trade in trades:
-            if trade.at_s is not None:
-                latest = trade.at_s if latest is None else max(latest, trade.at_s)
+            at_s = trade.at_s
+            if at_s is None:
+                # an undated trade is listed again by every listing: its keys are kept
+                # for the run, and listings cannot move the window (nor are repeated)
+                self._listings_move = False
+            elif (since is not None and at_s < since) or (
+                settled_before_s is not None and at_s >= settled_before_s
+            ):
+                continue  # before the window, or not settled yet
+            else:
+                latest = at_s if latest is None else max(latest, at_s)
             keys = trade_keys(trade.exec_id, trade.trade_match_id, trade.side)
             if any(key in self._known_fills for key in keys):
                 continue
@@ -881,11 +938,39 @@ class MarketMaker:
                 fill = recovered_fill(trade)
                 self._emit(RecoveredTrade(fill))
                 self._apply_order_events([fill])
-            self._known_fills.update(keys)
+            self._remember(keys, float("inf") if at_s is None else at_s)
         if latest is not None:
-            since = latest - TRADES_MARGIN_S
-            if self.trades_since_s is None or since > self.trades_since_s:
-                self.trades_since_s = since
+            moved = latest - TRADES_MARGIN_S
+            if self.trades_since_s is None or moved > self.trades_since_s:
+                self.trades_since_s = moved
+                self._forget_fills_before(moved)
+
+    def _remember(self, keys: Iterable[object], latest_at_s: float) -> None:
+        """Record fill keys, each with the latest venue time its trade can be dated by.
+
+        Keys are only ever looked up for trades a listing returns, and a listing returns
+        the trades dated from :attr:`trades_since_s` on (trades dated earlier are skipped,
+        see :meth:`_apply_venue_trades`): a key dated before it can never be asked for, and
+        is dropped when the window moves (:meth:`_forget_fills_before`). The window moves
+        when a listing shows newer trades: at every reconciliation (each order-entry logon)
+        and every ``TRADES_LISTING_EVERY_S`` by the periodic listing, so the keys kept are
+        the fills of the last ``TRADES_MARGIN_S`` + ``CLOCK_SKEW_S`` + listing period or so.
+
+        The date: a listed trade's own (venue clock); a FIX fill's is unknown, so its
+        receipt time on our clock plus ``CLOCK_SKEW_S`` (it matched before we heard of
+        it; the venue's clock may be ahead by that much); the store's fills, before its
+        last fill's time (plus the skew); an undated listed trade never (infinity). Without
+        REST nothing ever lists trades and no key would be looked up: none is kept.
+        """
+        if self._venue is None:
+            return
+        known = self._known_fills
+        for key in keys:
+            if known.get(key, latest_at_s) <= latest_at_s:
+                known[key] = latest_at_s
+
+    def _forget_fills_before(self, since_s: float) -> None:
+        self._known_fills = {k: at for k, at in self._known_fills.items() if at >= since_s}
 
     def _venue_knows_the_store(self, trades: tuple[VenueTrade, ...] | None) -> bool:
         """Whether the venue lists the store's last fill, checked once, at the first answer.
@@ -897,9 +982,11 @@ class MarketMaker:
         """
         expected, self._expected_fills = self._expected_fills, frozenset()
         if not expected or trades is None:
+            self._store_fills.clear()  # checked: no longer told apart
             return True
         listed = {key for t in trades for key in trade_keys(t.exec_id, t.trade_match_id, t.side)}
         if listed & expected:
+            self._store_fills.clear()
             return True
         log.error(
             "the venue does not list the last fill this account's store holds (another venue "
@@ -908,7 +995,8 @@ class MarketMaker:
         )
         for symbol in sorted(self._carried):
             self.seed_position(symbol, Decimal(0), Decimal(0))
-        self._known_fills -= self._store_fills
+        for key in self._store_fills:
+            self._known_fills.pop(key, None)
         self._store_fills.clear()
         self.trades_since_s = None
         return False
@@ -929,7 +1017,8 @@ class MarketMaker:
         those of its last fill, which the venue's first trade listing must show; the venue's
         trades are then asked from a margin before ``last_fill_s`` (epoch s), that fill's time."""
         held = set(keys)
-        self._known_fills |= held
+        before_s = self.wall_clock() if last_fill_s is None else last_fill_s
+        self._remember(held, before_s + CLOCK_SKEW_S)
         self._store_fills |= held
         self._expected_fills = frozenset(last)
         if last_fill_s is not None:

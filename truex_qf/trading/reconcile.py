@@ -16,7 +16,9 @@ any other is a missed fill, recorded under the venue's own ExecID, so a late FIX
 same execution is a duplicate the order manager drops, and a second reconciliation finds it
 known. A missed fill of an order this run knows goes through the order manager as a 35=8;
 one of an order it does not know (placed by an earlier run) is a :class:`Fill` of its own
-(:func:`recovered_fill`) that only the position takes.
+(:func:`recovered_fill`) that only the position takes. Once reconciled, the market maker also
+lists the trades alone every few minutes (``ReconcileRequest.trades_only``), quoting on: that
+moves the listing window on, and the recorded fills' keys the window has passed are dropped.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ class ReconcileRequest:
     working_cl_ord_ids: tuple[str, ...]
     trades_since_s: float | None = None
     """Epoch seconds from which to list the venue's trades (None: its whole history)."""
+    trades_only: bool = False
+    """Only the trades (the market maker's periodic listing, which moves its window on):
+    no orders, statuses or balances, and quoting does not wait for the answer."""
 
 
 class VenueRequests(Protocol):
@@ -82,6 +87,8 @@ class ReconcileResult:
     trades: tuple[VenueTrade, ...] | None = ()
     balances: tuple[Balance, ...] = ()
     error: str | None = None
+    trades_only: bool = False
+    """The answer to a ``trades_only`` request: ``active`` and ``statuses`` were not asked."""
 
 
 @dataclass(frozen=True)
