@@ -7,9 +7,12 @@ text (the product's reader), decides after every message, and its orders go to t
 simulator's :class:`~truex_qf.sim.matching.MatchingEngine`, whose domain ExecutionReports
 go back to it. A taker (another owner) lifts or hits our quote every ``--taker-every``
 messages, sides alternating, so lineages end in fills and new orders replace them. The
-clock the market maker reads is simulated (``--step-ms`` per message, at least 600 s in all),
-so its time windows (finished orders kept a minute, message-rate windows, timeouts) turn over
-as in a day's trading; its periodic tick runs once a simulated second, as the runner's loop.
+clock the market maker reads is simulated (``--step-ms`` per message, at least ten of the
+longest window in all: :data:`MIN_SIMULATED_S`), so its time windows (finished orders kept a
+minute, message-rate windows, timeouts, the fill keys kept for the venue's trade listings)
+turn over as in a day's trading; its periodic tick runs once a simulated second, as the
+runner's loop. The market maker has a REST venue (:class:`ListingVenue`): it reconciles at
+logon and lists the venue's trades every few minutes, which the soak answers from our fills.
 
 At settle, then at every tenth of the run, after a full collection: the process's RSS and
 the size of every per-order and per-lineage structure of ours (the order manager's dicts and
@@ -31,6 +34,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +44,7 @@ from bench.stream import BookStream, build_snapshot, increment_text
 from truex_qf.domain.clordid import ClOrdIdGenerator
 from truex_qf.domain.model import (
     CancelOrder,
+    ExecType,
     ExecutionReport,
     NewOrder,
     OrderCancelReject,
@@ -49,17 +54,29 @@ from truex_qf.domain.model import (
     Side,
     TimeInForce,
 )
+from truex_qf.domain.venue_orders import VenueTrade
 from truex_qf.fix.readers import READERS, read_increment
 from truex_qf.sim.matching import MatchingEngine, ToClient
-from truex_qf.trading.market_maker import MarketMaker
+from truex_qf.trading.market_maker import (
+    CLOCK_SKEW_S,
+    LISTING_SETTLE_S,
+    TRADES_LISTING_EVERY_S,
+    TRADES_MARGIN_S,
+    MarketMaker,
+)
 from truex_qf.trading.orders import LINEAGE_IDS_KEPT, OrderState
+from truex_qf.trading.reconcile import ReconcileRequest, ReconcileResult
 
 MD_REQ_ID = "MD1"
 OURS = "10000000000000001"  # our TrueX client ID (PartyID 448) at the engine
 TAKER = "20000000000000002"
 SAMPLES = 10  # a sample every tenth of the run
 TRIM_EVERY = 1000  # messages between two trims of the engine's memory
-MIN_SIMULATED_S = 600.0  # a run covers at least ten of the longest windows (one minute)
+# How long a fill's keys may be kept: the listing window's margin, the clock skew allowed,
+# the time a trade settles, and a listing period before the window moves past them.
+FILL_KEYS_WINDOW_S = TRADES_MARGIN_S + CLOCK_SKEW_S + LISTING_SETTLE_S + TRADES_LISTING_EVERY_S
+MIN_SIMULATED_S = 10 * FILL_KEYS_WINDOW_S  # a run covers at least ten of the longest windows
+EPOCH_S = 1_800_000_000.0  # the simulated wall clock (epoch s) at the monotonic clock's 0
 
 for _name in ("_orders_by_cl_ord_id", "_working", "_trades"):
     if not hasattr(MatchingEngine(["X-Y"]), _name):  # the soak trims these; fail loudly
@@ -76,6 +93,37 @@ class SimulatedClock:
         return self.now_s
 
 
+class ListingVenue:
+    """The market maker's REST venue (``VenueRequests``): it reconciles with nothing working
+    at the venue, and lists our trades (those :class:`EngineVenue` saw, dated by the
+    simulated wall clock) since the time asked. Requests wait in :attr:`requests` until
+    :meth:`answer`, as the REST worker's answers wait on the runner's queue. The venue's
+    trade list is trimmed to the oldest time still asked (the venue's memory, not ours)."""
+
+    def __init__(self) -> None:
+        self.requests: list[ReconcileRequest] = []
+        self.trades: list[VenueTrade] = []
+        self.listings = 0
+
+    def reconcile(self, request: ReconcileRequest) -> None:
+        self.requests.append(request)
+
+    def deadman(self, known_cl_ord_ids: tuple[str, ...]) -> None:
+        pass
+
+    def cancel_orders(self, order_ids: tuple[str, ...]) -> None:
+        pass
+
+    def answer(self, mm: MarketMaker) -> None:
+        while self.requests:
+            request = self.requests.pop(0)
+            since = request.trades_since_s
+            if since is not None:
+                self.trades = [t for t in self.trades if t.at_s is None or t.at_s >= since]
+            self.listings += 1
+            mm.handle(ReconcileResult(trades=tuple(self.trades), trades_only=request.trades_only))
+
+
 class EngineVenue:
     """The market maker's ``send`` into the matching engine, in the same thread.
 
@@ -83,12 +131,19 @@ class EngineVenue:
     the market maker, between its decisions, as the runner's engine thread would.
     """
 
-    def __init__(self, engine: MatchingEngine) -> None:
+    def __init__(
+        self,
+        engine: MatchingEngine,
+        listing: ListingVenue | None = None,
+        wall_clock: Callable[[], float] | None = None,
+    ) -> None:
         self.engine = engine
         self.reports: list[ExecutionReport | OrderCancelReject] = []
         self.sent = {"new": 0, "replace": 0, "cancel": 0}
         self.fills = 0
         self._taker_ids = ClOrdIdGenerator("T")
+        self._listing = listing
+        self._wall_clock = wall_clock
 
     def send(self, command: object) -> bool:
         engine = self.engine
@@ -107,6 +162,30 @@ class EngineVenue:
         for event in events:
             if type(event) is ToClient and event.owner == OURS:
                 self.reports.append(event.message)
+                self._list(event.message)
+
+    def _list(self, report: object) -> None:
+        """A fill of ours joins the REST venue's trade history."""
+        listing, wall_clock = self._listing, self._wall_clock
+        if listing is None or wall_clock is None or not isinstance(report, ExecutionReport):
+            return
+        if report.exec_type is not ExecType.TRADE or not report.last_qty:
+            return
+        listing.trades.append(
+            VenueTrade(
+                exec_id=report.exec_id,
+                trade_match_id=report.trade_match_id,
+                order_id=report.order_id,
+                external_id=report.cl_ord_id,
+                symbol=report.symbol,
+                side=report.side,
+                quantity=report.last_qty,
+                price=report.last_px or report.price or Decimal(0),
+                fee=Decimal(0),
+                liquidity=None,
+                at_s=wall_clock(),
+            )
+        )
 
     def take(self, side: Side) -> None:
         """A taker's IOC for the whole of our best quote on the other side, if there is one."""
@@ -127,9 +206,14 @@ class EngineVenue:
         self.fills += len(self.reports) - before
 
     def answer(self, mm: MarketMaker) -> None:
-        """Hand every report to the market maker, deciding after each batch, until a
-        decision sends nothing more."""
-        while self.reports:
+        """Hand every report (and the REST venue's answers) to the market maker, deciding
+        after each batch, until a decision sends nothing more."""
+        while True:
+            if self._listing is not None and self._listing.requests:
+                self._listing.answer(mm)
+                mm.requote_dirty()
+            if not self.reports:
+                return
             reports, self.reports = self.reports, []
             for report in reports:
                 mm.handle(report)
@@ -216,9 +300,17 @@ def _sample(mm: MarketMaker, engine: MatchingEngine, messages: int, clock_s: flo
 def _quoting(
     clock: Callable[[], float], engine: MatchingEngine, seed: int
 ) -> tuple[MarketMaker, EngineVenue, BookStream]:
-    """A market maker with the stream's book and its two quotes resting at the engine."""
-    venue = EngineVenue(engine)
-    mm = MarketMaker(bench_strategy(), venue.send, clock=clock)
+    """A market maker with the stream's book and its two quotes resting at the engine,
+    reconciled with the REST venue (nothing there yet)."""
+    listing = ListingVenue()
+
+    def wall_clock() -> float:
+        return EPOCH_S + clock()
+
+    venue = EngineVenue(engine, listing, wall_clock)
+    mm = MarketMaker(
+        bench_strategy(), venue.send, clock=clock, venue=listing, wall_clock=wall_clock
+    )
     for role in SessionRole:
         mm.handle(SessionLoggedOn(role, role.value))
     mm.books.register_subscription(MD_REQ_ID, (MD_SYMBOL,))
@@ -293,11 +385,13 @@ def _summary(
         if name not in CAPPED and value > max(before[name] * 1.5, before[name] + 20)
     )
     orders = sum(venue.sent.values())
+    listing = venue._listing
     return {
         "md_messages": messages,
         "orders": orders,
         "orders_by_kind": dict(venue.sent),
         "fills": venue.fills,
+        "trade_listings": listing.listings if listing is not None else 0,
         "taker_every_md_messages": taker_every,
         "simulated_s": round(step_s * messages, 1),
         "simulated_ms_per_md_message": round(step_s * 1000, 3),
@@ -319,6 +413,8 @@ def _summary(
                 "order_manager.exec_id_order": mm.orders._exec_id_memory,
                 "lineage.cl_ord_ids_max": LINEAGE_IDS_KEPT + 1,
             },
+            # the fill keys are kept about this long (two a fill): bounded by time, not a cap
+            "fill_keys_window_s": FILL_KEYS_WINDOW_S,
         },
         "gc_objects": {"start": start["gc_objects"], "end": end["gc_objects"]},
         "engine_after_trim": end["engine"],
@@ -339,7 +435,8 @@ def _summary(
         "measured": (
             "one process, no sockets: the MarketMaker decides after every 35=X of the bench "
             "stream, its orders go to the simulator's MatchingEngine (finished orders and trades "
-            "trimmed: the venue's, not ours), a taker takes our quote every "
+            "trimmed: the venue's, not ours), the venue's trades listed over (simulated) REST "
+            f"every {TRADES_LISTING_EVERY_S:.0f} s, a taker takes our quote every "
             f"{taker_every} messages; clock simulated at {step_s * 1000:.3f} ms a message. "
             "start = the sample after the first tenth of the run (the minute windows full), "
             "end = the last; RSS after a full collection"
@@ -360,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         "--step-ms",
         type=float,
         default=1.0,
-        help="simulated ms per message (the run covers at least 600 s)",
+        help=f"simulated ms per message (the run covers at least {MIN_SIMULATED_S:.0f} s)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
