@@ -24,6 +24,7 @@ from truex_qf.fix.reconnect import BackoffPolicy
 from truex_qf.rest.client import TruexRestClient
 from truex_qf.sim.rest_server import SimulatorRestServer
 from truex_qf.sim.server import SimulatedVenue
+from truex_qf.trading import market_maker as market_maker_module
 from truex_qf.trading.market_maker import ORDER_ENTRY_DOWN
 from truex_qf.trading.orders import OrderState
 from truex_qf.trading.risk import TradingState
@@ -354,3 +355,73 @@ def test_reconciliations_cancels_and_missed_fill_replay_as_recorded(tmp_path):
         assert state.positions.position_base(DEMO_SYMBOL) == Decimal(bid.leaves_qty)
     finally:
         engine.dispose()
+
+
+def test_periodic_trade_listing_records_a_lost_report_once_and_forgets_old_keys(
+    tmp_path, monkeypatch
+):
+    """The venue fills us and its report never comes while the session stays up: the periodic
+    trade listing (real REST) records the fill, once; and as the listing window moves on, the
+    fill keys it has passed are dropped. The windows are shortened to seconds."""
+    monkeypatch.setattr(market_maker_module, "TRADES_LISTING_EVERY_S", 0.5)
+    monkeypatch.setattr(market_maker_module, "LISTING_SETTLE_S", 0.2)
+    monkeypatch.setattr(market_maker_module, "TRADES_MARGIN_S", 1.0)
+    monkeypatch.setattr(market_maker_module, "CLOCK_SKEW_S", 0.5)
+    made = build_rig(tmp_path)
+    made.runner.start()
+    mm = made.runner.mm
+    try:
+        step_until(made.runner, made.quoting, 15)
+        take_one_fill(made)  # reported over FIX as usual
+        step_until(made.runner, lambda: mm.stats.fills == 1 and made.quoting(), 15)
+        app = made.venue.application
+        with app.lock:  # a taker hits our bid, and the venue's report of it is lost
+            ours = made.venue.engine.working_orders(made.local.client_settings.client_id)
+            bid = next(o for o in ours if o.side is Side.BUY)
+            made.venue.engine.submit(
+                "SIM-TAKER",
+                NewOrder(
+                    "TKL1",
+                    DEMO_SYMBOL,
+                    Side.SELL,
+                    bid.leaves_qty,
+                    bid.price,
+                    time_in_force=TimeInForce.IOC,
+                ),
+            )
+        step_until(made.runner, lambda: mm.stats.fills == 2, 15)  # from the listing
+        assert made.position_matches_venue()
+        assert mm.reconciled and not mm.reconciling  # quoting went on: no reconciliation
+        # Listings go on; both fills are listed again and again, and counted once.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            made.runner.step()
+        assert mm.stats.fills == 2
+        assert made.position_matches_venue()
+        early_keys = set(mm._known_fills)
+        assert early_keys  # the window is the last trade's time less the margin: still held
+        # A later fill moves the window past the first two (margin 1 s): their keys go.
+        step_until(made.runner, made.quoting, 15)
+        with app.lock:
+            ours = made.venue.engine.working_orders(made.local.client_settings.client_id)
+            offer = next(o for o in ours if o.side is Side.SELL)
+            app.publish(
+                made.venue.engine.submit(
+                    "SIM-TAKER",
+                    NewOrder(
+                        "TKL2",
+                        DEMO_SYMBOL,
+                        Side.BUY,
+                        offer.leaves_qty,
+                        offer.price,
+                        time_in_force=TimeInForce.IOC,
+                    ),
+                )
+            )
+        step_until(made.runner, lambda: not early_keys & set(mm._known_fills), 10)
+        assert mm.stats.fills == 3 and made.position_matches_venue()
+        assert 0 < len(mm._known_fills) <= 2  # the last fill's ExecID and (TrdMatchID, side)
+    finally:
+        made.runner.close()
+        made.rest_server.stop()
+        made.venue.stop(force=True)
