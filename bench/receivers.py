@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import threading
 import time
@@ -44,7 +45,7 @@ from bench.process import (
     serve,
     summarize_ns,
 )
-from truex_qf.app.pipeline import Pipeline, pipeline_settings
+from truex_qf.app.pipeline import Pipeline, PipelineSettings, pipeline_settings
 from truex_qf.app.runner import Runner
 from truex_qf.config import Credentials, FixSettings
 from truex_qf.domain.model import (
@@ -59,7 +60,7 @@ from truex_qf.storage.recorder import field_value
 from truex_qf.strategy.quoting import QuoteParams, RequoteMode
 from truex_qf.strategy.settings import StrategySettings, default_strategy
 from truex_qf.trading.events import OrderSent
-from truex_qf.trading.orders import OrderState, OrderStateChanged
+from truex_qf.trading.orders import ManagedOrder, OrderState, OrderStateChanged
 from truex_qf.trading.risk import exposure_for
 
 
@@ -183,27 +184,28 @@ class BareClient:
         }
 
 
-class TapProbe:
-    """Wraps the Pipeline's journal tap: times every call, notes when our 35=D/G leave."""
+class ProbedPipeline(Pipeline):
+    """A Pipeline whose journal tap (the engine log's feed, which the Runner passes on) is
+    probed: every call timed, and when our 35=D/G leave noted (while :attr:`tap_capture_out`)."""
 
-    def __init__(self, tap: Callable[[str, str, str], None]) -> None:
-        self._tap = tap
-        self.durations_ns: list[int] = []
-        self.out_ns: dict[str, int] = {}
-        self.capture_out = False
+    def __init__(self, settings: PipelineSettings) -> None:
+        super().__init__(settings)
+        self.tap_durations_ns: list[int] = []
+        self.tap_out_ns: dict[str, int] = {}
+        self.tap_capture_out = False
 
-    def __call__(self, session: str, direction: str, raw: str) -> None:
+    def tap(self, session: str, direction: str, raw: str) -> None:
         start = time.perf_counter_ns()
         if (
-            self.capture_out
+            self.tap_capture_out
             and direction == "OUT"
             and ("\x0135=G\x01" in raw or "\x0135=D\x01" in raw)
         ):
             cl_ord_id = field_value(raw, "11")
             if cl_ord_id:
-                self.out_ns[cl_ord_id] = start
-        self._tap(session, direction, raw)
-        self.durations_ns.append(time.perf_counter_ns() - start)
+                self.tap_out_ns[cl_ord_id] = start
+        Pipeline.tap(self, session, direction, raw)
+        self.tap_durations_ns.append(time.perf_counter_ns() - start)
 
 
 @dataclasses.dataclass
@@ -276,14 +278,11 @@ class TruexClient:
 
     def __init__(self, config: dict[str, Any]) -> None:
         fix_settings = _fix_settings(config)
-        self.pipeline: Pipeline | None = None
-        self.tap: TapProbe | None = None
+        self.pipeline: ProbedPipeline | None = None
         if config["journal"]:
-            self.pipeline = Pipeline(
+            self.pipeline = ProbedPipeline(
                 pipeline_settings(fix_settings.state_dir, fix_settings.sender_comp_id, env={})
             )
-            self.tap = TapProbe(self.pipeline.tap)
-            self.pipeline.tap = self.tap  # type: ignore[method-assign]  # Runner passes it on
         # Tick to quote requotes on every mid change; the market-data phases quote with the
         # default tolerance, so orders go out only when fair value moves beyond it, as in
         # production (where the venue's ~10 msg/s limit would stop anything else).
@@ -410,17 +409,16 @@ class TruexClient:
                 self.runner.step(0.0)
 
     def _on_mm_event(self, event: object) -> None:
-        kind = type(event)
-        if kind is OrderSent:
-            if self.capture and event.kind != "cancel":  # type: ignore[attr-defined]
+        if type(event) is OrderSent:
+            if self.capture and event.kind != "cancel":
                 self.sent.append(
-                    (event.cl_ord_id, event.trigger_ns, event.sent_ns, self.requote_ns)  # type: ignore[attr-defined]
+                    (event.cl_ord_id, event.trigger_ns, event.sent_ns, self.requote_ns)
                 )
         elif (
-            kind is OrderStateChanged
+            type(event) is OrderStateChanged
             and self.watch is not None
-            and event.cl_ord_id == self.watch  # type: ignore[attr-defined]
-            and event.state is OrderState.NEW  # type: ignore[attr-defined]
+            and event.cl_ord_id == self.watch
+            and event.state is OrderState.NEW
         ):
             self.watch_ack_ns = time.perf_counter_ns()
 
@@ -508,9 +506,9 @@ class TruexClient:
         self.sent.clear()
         self.x_handled.clear()
         self.capture = True
-        if self.tap is not None:
-            self.tap.out_ns.clear()
-            self.tap.capture_out = True
+        if self.pipeline is not None:
+            self.pipeline.tap_out_ns.clear()
+            self.pipeline.tap_capture_out = True
         handle = self.mm.handle
         x_handled = self.x_handled
 
@@ -525,8 +523,10 @@ class TruexClient:
             self.requote_ns = time.perf_counter_ns()
             requote_dirty()
 
-        self.mm.handle = recording_handle  # type: ignore[method-assign]
-        self.mm.requote_dirty = timed_requote_dirty  # type: ignore[method-assign]
+        # Probes for this phase, on the instance (ttq_wait's `del` brings the methods back):
+        # the Runner builds the MarketMaker, so no subclass of it can take their place.
+        self.mm.handle = recording_handle  # type: ignore[method-assign]  # the probe, see above
+        self.mm.requote_dirty = timed_requote_dirty  # type: ignore[method-assign]  # likewise
         return self.md_begin(n, tick_to_quote=True)
 
     def ttq_wait(self, timeout_s: float) -> dict[str, Any]:
@@ -538,9 +538,9 @@ class TruexClient:
         del self.mm.requote_dirty
         self.capture = False
         out_ns = {}
-        if self.tap is not None:
-            self.tap.capture_out = False
-            out_ns = dict(self.tap.out_ns)
+        if self.pipeline is not None:
+            self.pipeline.tap_capture_out = False
+            out_ns = dict(self.pipeline.tap_out_ns)
         samples = []
         for cl_ord_id, trigger_ns, sent_ns, requote_ns in self.sent:
             handled_ns = self.x_handled.get(trigger_ns)
@@ -583,7 +583,9 @@ class TruexClient:
                     self.watch_er_ns = event.received_ns
             handle(event)
 
-        self.mm.handle = recording_handle  # type: ignore[method-assign]
+        # A probe for this phase, on the instance (`del` below brings the method back): the
+        # Runner builds the MarketMaker, so no subclass of it can take its place.
+        self.mm.handle = recording_handle  # type: ignore[method-assign]  # the probe, see above
         total, decide, outbound, wire, inbound = [], [], [], [], []
         first_total, first_wire, first_inbound = [], [], []
         try:
@@ -622,11 +624,7 @@ class TruexClient:
                     order = orders.get(draft.cl_ord_id)
                     self.send(orders.cancel(draft.cl_ord_id))
                 remaining = deadline - time.monotonic()
-                self._turn_until(
-                    lambda order=order: order is not None and order.state.is_terminal,
-                    remaining,
-                    "the cancel",
-                )
+                self._turn_until(functools.partial(_finished, order), remaining, "the cancel")
         finally:
             self.watch = None
             del self.mm.handle
@@ -659,9 +657,9 @@ class TruexClient:
             "replaces_sent": summary.replaces_sent,
             "book_inconsistency": book.inconsistency if book is not None else "no book",
         }
-        if self.pipeline is not None and self.tap is not None:
+        if self.pipeline is not None:
             stats = self.pipeline.journal.stats
-            result["tap_us"] = summarize_ns(self.tap.durations_ns)
+            result["tap_us"] = summarize_ns(self.pipeline.tap_durations_ns)
             result["writer"] = {
                 "journal_written": stats.written,
                 "journal_spilled": stats.spilled,
@@ -672,6 +670,10 @@ class TruexClient:
                 "queue_depth_samples": len(self.writer_depths),
             }
         return result
+
+
+def _finished(order: ManagedOrder | None) -> bool:
+    return order is not None and order.state.is_terminal
 
 
 def _fix_settings(config: dict[str, Any]) -> FixSettings:

@@ -31,6 +31,7 @@ from truex_qf.feeds.ws_ticker import Backoff
 from truex_qf.sim.flow import INFORMED_OWNER, FlowSettings, SimulatedFlow
 from truex_qf.sim.matching import ToClient
 from truex_qf.sim.reference_feed import SimulatedReference
+from truex_qf.strategy.fair_value import PriceSource
 from truex_qf.strategy.settings import StrategySettings
 
 
@@ -82,8 +83,8 @@ def run_once(streamed: bool, duration_s: float, seed: int, state_dir: Path) -> d
     )
     stream = CoinbaseStream(DEMO_SYMBOL, url=url, backoff=Backoff(0.01, 0.1), proxy=None)
     settings = _strategy() if streamed else _book_only(_strategy())
-    references = {DEMO_SYMBOL: stream} if streamed else None
-    runner = Runner(venue.client_settings, settings, references=references)  # type: ignore[arg-type]
+    references: dict[str, PriceSource] | None = {DEMO_SYMBOL: stream} if streamed else None
+    runner = Runner(venue.client_settings, settings, references=references)
     if streamed:
         stream.set_listener(functools.partial(runner.inputs_moved, DEMO_SYMBOL))
         stream.start()
