@@ -16,7 +16,7 @@ Why the two can differ, and so why the comparison has a tolerance:
   backtest's quotes differ from the live ones at some moment (a fill that happened in one and
   not in the other changes the inventory, so the skew, so every later price), the captured
   trades were made against another book than the backtest's, and the paths part.
-- **The queue model** is the conservative one of README "Backtests": the backtest's order
+- **The queue model** is the conservative one of docs/backtests.md: the backtest's order
   joins the back of its level and others' cancels are taken from the back, where the live
   engine's actual queue may have put it ahead.
 - **Latency and timing.** The live market maker decides some milliseconds after a message
@@ -26,7 +26,7 @@ Why the two can differ, and so why the comparison has a tolerance:
   and the book updates they cause arrive on two sessions a little apart, so the recorded
   run's orders are taken out of the captured levels a little early or late.
 
-What was measured, on this two-core machine (README "Backtests"). The test's seed, 10, over
+What was measured, on this two-core machine (docs/backtests.md). The test's seed, 10, over
 30 s, in 5 live runs (28-31 fills each): the backtest at the measured latency (1.8-2.2 ms one
 way) reproduced 89-100 % of the live fills one to one, its fill count and volume were 0-7 %
 off, its net PnL 0.0-0.3 bps of the traded notional; at a latency of 200 us instead, 69-96 %,

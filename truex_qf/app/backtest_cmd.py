@@ -117,7 +117,7 @@ def backtest(
 
     The same market maker, order manager, risk engine and positions as `run`, fed the
     captured 35=W/35=X messages at their capture times; its orders go to a local matching
-    engine that mirrors the captured book (fill model: README "Backtests"). Nothing leaves
+    engine that mirrors the captured book (fill model: docs/backtests.md). Nothing leaves
     the machine. Deterministic: the same capture, strategy and options give the same fills
     and figures. The result is a run of mode `backtest` in the store, so `runs`, `summary`
     and `report --html` show it; the summary is printed at the end.

@@ -102,7 +102,7 @@ def capture(
 
     A market-data session only (no order entry), subscribed as `run` subscribes; every
     inbound message is written with its receive time in ns, for `backtest` and analysis
-    (file format: README "Capture"). --from-run RUN takes them from a stored run's journal
+    (file format: docs/capture.md). --from-run RUN takes them from a stored run's journal
     instead. Exit 0 when --duration ran out, 130 (143) when stopped by Ctrl-C (SIGTERM).
 
     \b

@@ -453,7 +453,7 @@ def run(
 
     With --paper only the market-data session is started; the orders rest in a local paper
     venue whose book follows the live one, and fill when the live market trades through
-    them (README "Paper trading"). The run is stored with mode paper.
+    them (docs/paper.md). The run is stored with mode paper.
 
     \b
     Reads TRUEX_API_KEY, TRUEX_SECRET_KEY, TRUEX_SENDER_COMP_ID, TRUEX_CLIENT_ID, TRUEX_FIX_HOST,

@@ -3,7 +3,7 @@ against the live book.
 
 :class:`PaperVenue` puts the simulator's :class:`~truex_qf.sim.local_venue.LocalVenue` (the
 matching engine under a mirror of the observed book, with its queue model; the fill model is
-in that module and in the README) behind the product's
+in that module and in docs/backtests.md) behind the product's
 :class:`~truex_qf.app.order_venue.OrderVenue` protocol, which is all the runner knows. It adds
 what a session would have: each report carries its receive time, and both directions go into
 the run's FIX journal as FIX text under the session name ``PAPER`` (so ``audit show``,

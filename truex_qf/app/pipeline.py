@@ -276,7 +276,7 @@ class Pipeline:
         )
         self.capture = CaptureSink(writer)
         # our own execution reports too: the captured book holds our resting orders, which a
-        # backtest of this capture takes out again (README "Backtests"); a paper run has no
+        # backtest of this capture takes out again (docs/backtests.md); a paper run has no
         # order-entry session (its orders were never in the book)
         self.capture.order_entry_sessions = frozenset(
             session for session, role in self._roles.items() if role is SessionRole.ORDER_ENTRY

@@ -1,4 +1,4 @@
-"""Capture file format v1: gzip text, one record a line, rotated daily (see the README).
+"""Capture file format v1: gzip text, one record a line, rotated daily (see docs/capture.md).
 
 A file is UTF-8 text in one or more gzip members. Line 1 is ``#truex-qf-capture v1 <json>``;
 every further line is a record whose fields are separated by one TAB::

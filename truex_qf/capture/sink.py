@@ -84,7 +84,7 @@ class CaptureSink:
         """The engine's names of our order-entry sessions, whose inbound execution reports
         (35=8) are captured too (as session ``OE``), when the capture is taken during a run
         of ours: the captured book then holds our own resting orders, and a backtest takes
-        them out again by these reports (README "Backtests")."""
+        them out again by these reports (docs/backtests.md)."""
 
     @property
     def paths(self) -> list[Path]:

@@ -9,7 +9,7 @@ the owner :data:`MARKET_OWNER`, and replays every observed trade as an order of
 rule the simulator knows applies to them unchanged: grid, price band, post-only crossing,
 self-match prevention, fees, balances when configured.
 
-The fill model (also in the README), exactly:
+The fill model (also in docs/backtests.md), exactly:
 
 1. **Queue position.** Our order joins the back of its price level: all the size the market
    shows at that price when the order arrives (or is re-priced) is ahead of it.
