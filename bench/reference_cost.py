@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import json
 import tempfile
 import time
 from decimal import Decimal
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.reference_to_quote import WAIT_S, _strategy
+from bench.report import print_json
 from truex_qf.app.demo import DEMO_MID, DEMO_SYMBOL, demo_account, start_local_venue
 from truex_qf.app.runner import Runner
 from truex_qf.domain.model import ExecutionReport
@@ -126,10 +126,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
                 "streamed_reference": run_once(True, args.duration, args.seed, Path(tmp) / "ref"),
             }
         }
-    text = json.dumps(report, indent=2)
-    if args.json is not None:
-        args.json.write_text(text + "\n")
-    print(text)
+    print_json(report, args.json)
     return report
 
 

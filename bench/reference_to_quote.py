@@ -33,6 +33,7 @@ from typing import Any
 
 from bench.process import summarize_ns
 from bench.receivers import one_level_quoting
+from bench.report import print_json
 from truex_qf.app.demo import DEMO_MID, DEMO_SYMBOL, demo_account, start_local_venue
 from truex_qf.app.runner import Runner
 from truex_qf.feeds.coinbase_rest import CoinbaseRestTicker
@@ -194,10 +195,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
                 "rest_poll": measure("rest_poll", args.poll_ticks, Path(tmp) / "poll"),
             }
         }
-    text = json.dumps(report, indent=2)
-    if args.json is not None:
-        args.json.write_text(text + "\n")
-    print(text)
+    print_json(report, args.json)
     return report
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import json
 import os
 import platform
 import struct
@@ -55,6 +56,14 @@ def machine_facts() -> dict[str, Any]:
         "cpuidle_driver": idle_driver(),
         "cpu_wake_latency_limit_us": current_limit_us(),
     }
+
+
+def print_json(figures: dict[str, Any], path: Path | None) -> None:
+    """A bench module's figures on stdout as indented JSON, and into ``path`` when given."""
+    text = json.dumps(figures, indent=2)
+    if path is not None:
+        path.write_text(text + "\n", encoding="utf-8")
+    print(text)
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> float:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import logging
 import sys
 import time
@@ -40,6 +39,7 @@ from typing import Any
 
 from bench.common import DEFAULT_SEED, MD_SYMBOL
 from bench.receivers import bench_strategy
+from bench.report import print_json
 from bench.stream import BookStream, build_snapshot, increment_text
 from truex_qf.domain.clordid import ClOrdIdGenerator
 from truex_qf.domain.model import (
@@ -469,10 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.disable(logging.WARNING)  # the market maker's info lines are not the subject
     figures = soak(args.messages, args.taker_every, args.seed, args.step_ms)
-    text = json.dumps(figures, indent=2)
-    if args.json is not None:
-        args.json.write_text(text + "\n", encoding="utf-8")
-    print(text)
+    print_json(figures, args.json)
     return 0
 
 
