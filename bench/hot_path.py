@@ -44,19 +44,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench.common import DEFAULT_SEED, MD_SYMBOL
-from bench.instant_venue import InstantVenue
+from bench.common import DEFAULT_SEED
+from bench.instant_venue import MD_REQ_ID, InstantVenue, settle_quotes
 from bench.receivers import bench_strategy
 from bench.report import machine_facts
-from bench.stream import BookStream, IncrementFactory, build_snapshot
-from truex_qf.domain.model import SessionLoggedOn, SessionRole
-from truex_qf.fix.readers import READERS, read_increment
+from bench.stream import BookStream, IncrementFactory
+from truex_qf.fix.readers import read_increment
 from truex_qf.strategy.settings import StrategySettings, default_strategy
 from truex_qf.trading import market_maker as market_maker_module
 from truex_qf.trading.market_maker import MarketMaker, _QuoteInputs
-from truex_qf.trading.orders import OrderState
 
-MD_REQ_ID = "MD1"
 MM = TypeVar("MM", bound=MarketMaker)
 
 
@@ -79,16 +76,7 @@ def quoting(strategy: StrategySettings, maker: type[MM]) -> tuple[MM, InstantVen
     acknowledged."""
     venue = InstantVenue()
     mm = maker(strategy, venue.send)
-    for role in SessionRole:
-        mm.handle(SessionLoggedOn(role, role.value))
-    mm.books.register_subscription(MD_REQ_ID, (MD_SYMBOL,))
-    stream = BookStream(seed=DEFAULT_SEED)
-    mm.handle(READERS["W"](build_snapshot(stream, MD_REQ_ID).toString(), 0))
-    mm.requote_dirty()
-    venue.answer(mm)
-    working = mm.orders.working_orders(MD_SYMBOL)
-    if len(working) != 2 or any(order.state is not OrderState.NEW for order in working):
-        raise SystemExit(f"the quotes did not settle: {working}")
+    stream = settle_quotes(mm, venue.answer, DEFAULT_SEED)
     venue.sent.clear()
     return mm, venue, stream
 

@@ -2,7 +2,8 @@
 
 For driving a :class:`~truex_qf.trading.market_maker.MarketMaker` in one process, one call
 after another: ``bench/hot_path.py`` times the trading code this way, and tests use it to
-compare market makers fed the same stream. New orders are acknowledged (PendingNew, New),
+compare market makers fed the same stream. :func:`settle_quotes` starts such a run (the soak's
+too, against its matching engine). New orders are acknowledged (PendingNew, New),
 replaces replaced and cancels cancelled; nothing ever fills. It lives beside the market maker
 it drives, not in :mod:`truex_qf.sim` (the simulated exchange, which knows nothing of the
 trading side).
@@ -15,6 +16,8 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
+from bench.common import MD_SYMBOL
+from bench.stream import BookStream, build_snapshot
 from truex_qf.domain.model import (
     CancelOrder,
     ExecType,
@@ -22,9 +25,31 @@ from truex_qf.domain.model import (
     NewOrder,
     OrdStatus,
     ReplaceOrder,
+    SessionLoggedOn,
+    SessionRole,
 )
+from truex_qf.fix.readers import READERS
 from truex_qf.trading.market_maker import MarketMaker
-from truex_qf.trading.orders import ManagedOrder
+from truex_qf.trading.orders import ManagedOrder, OrderState
+
+MD_REQ_ID = "MD1"  # the bench stream's subscription in a one-process run
+
+
+def settle_quotes(mm: MarketMaker, answer: Callable[[MarketMaker], None], seed: int) -> BookStream:
+    """Log ``mm`` on, hand it the bench stream's book (seeded ``seed``) as a 35=W snapshot and
+    let its two quotes rest: ``answer`` gives it the venue's reports to what it sent. Exits
+    unless both quotes are New; the stream, for the run to go on with."""
+    for role in SessionRole:
+        mm.handle(SessionLoggedOn(role, role.value))
+    mm.books.register_subscription(MD_REQ_ID, (MD_SYMBOL,))
+    stream = BookStream(seed=seed)
+    mm.handle(READERS["W"](build_snapshot(stream, MD_REQ_ID).toString(), 0))
+    mm.requote_dirty()
+    answer(mm)
+    working = mm.orders.working_orders(MD_SYMBOL)
+    if len(working) != 2 or any(order.state is not OrderState.NEW for order in working):
+        raise SystemExit(f"the quotes did not settle: {working}")
+    return stream
 
 
 class InstantVenue:

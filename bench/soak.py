@@ -38,9 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import DEFAULT_SEED, MD_SYMBOL
+from bench.instant_venue import MD_REQ_ID, settle_quotes
 from bench.receivers import bench_strategy
 from bench.report import print_json
-from bench.stream import BookStream, build_snapshot, increment_text
+from bench.stream import BookStream, increment_text
 from truex_qf.domain.clordid import ClOrdIdGenerator
 from truex_qf.domain.model import (
     CancelOrder,
@@ -49,13 +50,11 @@ from truex_qf.domain.model import (
     NewOrder,
     OrderCancelReject,
     ReplaceOrder,
-    SessionLoggedOn,
-    SessionRole,
     Side,
     TimeInForce,
 )
 from truex_qf.domain.venue_orders import VenueTrade
-from truex_qf.fix.readers import READERS, read_increment
+from truex_qf.fix.readers import read_increment
 from truex_qf.sim.matching import MatchingEngine, ToClient
 from truex_qf.trading.market_maker import (
     CLOCK_SKEW_S,
@@ -64,10 +63,9 @@ from truex_qf.trading.market_maker import (
     TRADES_MARGIN_S,
     MarketMaker,
 )
-from truex_qf.trading.orders import LINEAGE_IDS_KEPT, OrderState
+from truex_qf.trading.orders import LINEAGE_IDS_KEPT
 from truex_qf.trading.reconcile import ReconcileRequest, ReconcileResult
 
-MD_REQ_ID = "MD1"
 OURS = "10000000000000001"  # our TrueX client ID (PartyID 448) at the engine
 TAKER = "20000000000000002"
 SAMPLES = 10  # a sample every tenth of the run
@@ -311,17 +309,7 @@ def _quoting(
     mm = MarketMaker(
         bench_strategy(), venue.send, clock=clock, venue=listing, wall_clock=wall_clock
     )
-    for role in SessionRole:
-        mm.handle(SessionLoggedOn(role, role.value))
-    mm.books.register_subscription(MD_REQ_ID, (MD_SYMBOL,))
-    stream = BookStream(seed=seed)
-    mm.handle(READERS["W"](build_snapshot(stream, MD_REQ_ID).toString(), 0))
-    mm.requote_dirty()
-    venue.answer(mm)
-    working = mm.orders.working_orders(MD_SYMBOL)
-    if len(working) != 2 or any(order.state is not OrderState.NEW for order in working):
-        raise SystemExit(f"soak: the quotes did not settle: {working}")
-    return mm, venue, stream
+    return mm, venue, settle_quotes(mm, venue.answer, seed)
 
 
 def soak(messages: int, taker_every: int, seed: int = DEFAULT_SEED, step_ms: float = 0.0) -> dict:
