@@ -144,6 +144,10 @@ CASES = [
         "TRUEX_STATE_DIR: cannot write in the folder /proc",
         {"TRUEX_STATE_DIR": "/proc"},
     ),
+    Case(
+        "balance-without-paper", ("run", "--balance", "PYUSD=100"), "--balance: only with --paper"
+    ),
+    Case("paper-balance-bad", ("run", "--paper", "--balance", "BTC=x"), "'x' is not a number"),
     # the strategy file: huge, tiny, not-a-number, infinite, negative, empty
     Case(
         "strategy-overflow",

@@ -248,3 +248,32 @@ def test_fair_value_reads_the_captured_book_whole_our_orders_are_not_in_it(tmp_p
         Decimal("100000.5"),
     ]
     assert len(fair_values) == 9 and set(fair_values) == {Decimal("100000")}
+
+
+def test_balances_given_are_enforced_as_truex_does(
+    store: str, capture: Path, tmp_path: Path
+) -> None:
+    # No PYUSD and 0.02 BTC: the bids are refused until offers have filled; each fill moves
+    # the balances, so the account never spends more PYUSD or BTC than it holds.
+    balances = {"PYUSD": Decimal(0), "BTC": Decimal("0.02")}
+    settings = BacktestSettings([capture], tight_strategy(tmp_path), balances=balances)
+    run = backtest(store, tmp_path, settings)
+    fills = fills_of(store, run)
+    assert fills and fills[0][0] == "SELL"
+    assert min(_running_balances(fills, balances)) >= 0
+    # the same backtest unlimited spends what this account does not have
+    unlimited = backtest(store, tmp_path, BacktestSettings([capture], settings.strategy))
+    assert min(_running_balances(fills_of(store, unlimited), balances)) < 0
+    assert summary_of(store, run)["rejects"]["Insufficient balance"] > 0
+
+
+def _running_balances(fills: list[tuple[Any, ...]], start: dict[str, Decimal]) -> list[Decimal]:
+    """The BTC and PYUSD balances after each fill, starting from ``start``."""
+    btc, pyusd = start["BTC"], start["PYUSD"]
+    after = []
+    for side, quantity, price, fee, _, _ in fills:
+        sign = 1 if side == "BUY" else -1
+        btc += sign * quantity
+        pyusd -= sign * quantity * price + fee
+        after += [btc, pyusd]
+    return after

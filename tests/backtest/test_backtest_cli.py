@@ -71,6 +71,8 @@ def test_backtest_prints_the_summary_and_the_command_that_shows_it_again(
         (("--data", "{capture}", "--maker-fee-bps", "x"), "error: --maker-fee-bps: 'x' is not"),
         (("--data", "{capture}", "--taker-fee-bps", "1e9"), "error: --taker-fee-bps: '1e9' must"),
         (("--data", "{capture}", "--latency-us", "-1"), "Invalid value for '--latency-us'"),
+        (("--data", "{capture}", "--balance", "PYUSD"), "error: --balance: 'PYUSD': expected"),
+        (("--data", "{capture}", "--balance", "BTC=-1"), "error: --balance: 'BTC=-1': the amount"),
         (("--data", "{capture}", "--strategy", "nowhere.toml"), "error: "),
         (("--data", "{capture}", "--strategy", "{bad_strategy}"), "error: "),
         (
@@ -109,7 +111,14 @@ def test_mistakes_are_one_line_and_exit_2(
 def test_help_describes_every_option() -> None:
     done = run_cli("backtest", "--help", env=dict(os.environ))
     assert done.returncode == 0
-    for option in ("--data", "--strategy", "--latency-us", "--maker-fee-bps", "--taker-fee-bps"):
+    for option in (
+        "--data",
+        "--strategy",
+        "--latency-us",
+        "--maker-fee-bps",
+        "--taker-fee-bps",
+        "--balance",
+    ):
         assert option in done.stdout
     assert "Reads TRUEX_STATE_DIR" in done.stdout
 

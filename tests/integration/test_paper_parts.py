@@ -42,6 +42,24 @@ def _paper_venue(maker_fee_bps: D = D(0)) -> tuple[PaperVenue, list[tuple[str, s
     return venue, journal
 
 
+def test_balances_given_limit_the_paper_account_as_truex_does():
+    settings = strategy()
+    venue = PaperVenue(settings, balances={"PYUSD": D(300), "BTC": D(0)})
+    venue.on_market_data(snapshot((BID, "99990", "1"), (OFFER, "100010", "1")))
+    # 0.002 at 99995 is 199.99 PYUSD: funded; a second one would need 399.98
+    first = venue.submit(NewOrder("B1", SYMBOL, Side.BUY, D("0.002"), D("99995"), post_only=True))
+    assert first[-1].exec_type is ExecType.NEW
+    second = venue.submit(NewOrder("B2", SYMBOL, Side.BUY, D("0.002"), D("99990"), post_only=True))
+    assert second[-1].exec_type is ExecType.REJECTED
+    assert second[-1].text == "Insufficient balance"
+    no_btc = venue.submit(NewOrder("S1", SYMBOL, Side.SELL, D("0.001"), D("100010")))
+    assert no_btc[-1].exec_type is ExecType.REJECTED
+    unlimited = PaperVenue(settings)
+    unlimited.on_market_data(snapshot((BID, "99990", "1"), (OFFER, "100010", "1")))
+    sell = unlimited.submit(NewOrder("S1", SYMBOL, Side.SELL, D("0.001"), D("100020")))
+    assert sell[-1].exec_type is ExecType.NEW
+
+
 def test_our_bid_fills_when_the_market_trades_through_it():
     venue, journal = _paper_venue(maker_fee_bps=D(1))
     order = NewOrder("B1", SYMBOL, Side.BUY, D("0.002"), D("99995"), post_only=True)

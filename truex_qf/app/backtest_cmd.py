@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from truex_qf.app.cli import _number, _one_line_errors, _state_dir, cli
-from truex_qf.app.options import strategy_option
+from truex_qf.app.cli import _local_balances, _number, _one_line_errors, _state_dir, cli
+from truex_qf.app.options import local_balance_option, strategy_option
 from truex_qf.domain.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -76,6 +76,7 @@ def _fee_bps(option: str, text: str | None) -> Decimal | None:
     help="The venue's fee on fills that took liquidity, in bps of notional; default: 0, as a "
     "paper run charges.",
 )
+@local_balance_option()
 @click.option(
     "--sweep",
     "sweeps",
@@ -109,6 +110,7 @@ def backtest(
     latency_us: int,
     maker_fee_bps: str | None,
     taker_fee_bps: str | None,
+    balances: tuple[str, ...],
     sweeps: tuple[str, ...],
     jobs: int | None,
     csv_path: Path | None,
@@ -164,6 +166,7 @@ def backtest(
         latency_us=latency_us,
         maker_fee_bps=_fee_bps("--maker-fee-bps", maker_fee_bps),
         taker_fee_bps=_fee_bps("--taker-fee-bps", taker_fee_bps),
+        balances=_local_balances(balances),
     )
     if not sweeps and (jobs is not None or csv_path is not None):
         raise ConfigError("--jobs" if jobs is not None else "--csv", "only with --sweep")
@@ -270,6 +273,7 @@ def _sweep(
             latency_us=settings.latency_us,
             maker_fee_bps=settings.maker_fee_bps,
             taker_fee_bps=settings.taker_fee_bps,
+            balances=None if settings.balances is None else dict(settings.balances),
             database_url=recording.database_url,
             # a writer each: two processes never share a spill file
             spill_path=spill.with_name(f"{spill.stem}.sweep-{run_id[:8]}{spill.suffix}"),

@@ -35,7 +35,12 @@ import click
 import truex_qf.fix.client  # noqa: F401
 from truex_qf import __version__
 from truex_qf.app.logsetup import configure_logging
-from truex_qf.app.options import duration_option, run_id_option, strategy_option
+from truex_qf.app.options import (
+    duration_option,
+    local_balance_option,
+    run_id_option,
+    strategy_option,
+)
 from truex_qf.config import (
     UAT_MARKET_DATA_PORT,
     UAT_ORDER_ENTRY_PORT,
@@ -435,6 +440,7 @@ def demo(ctx: click.Context, duration_s: float) -> None:
     help="Also record the inbound market data (and reference ticks) to capture files in this "
     "folder: run-<run id>-YYYYMMDD.cap.gz, for `backtest` (README, Capture).",
 )
+@local_balance_option("With --paper: ")
 @click.pass_context
 @_one_line_errors
 def run(
@@ -444,6 +450,7 @@ def run(
     wake_latency: str | None,
     capture_dir: Path | None,
     paper: bool,
+    balances: tuple[str, ...],
 ) -> None:
     """The market maker on both sessions, against what the environment points at.
 
@@ -473,6 +480,9 @@ def run(
     if duration_s is not None:
         _positive_duration(duration_s)
     wake_limit_us = parse_wake_latency("--cpu-wake-latency-us", wake_latency)
+    if balances and not paper:
+        raise ConfigError("--balance", "only with --paper (a live run has the venue's balances)")
+    paper_balances = _local_balances(balances)
     # Every setting is read and checked before anything starts: a mistake is one line, exit 2.
     settings = load_run_settings(strategy_path, capture_dir=capture_dir)
     config, strategy = settings.fix, settings.strategy
@@ -495,7 +505,7 @@ def run(
         pipeline.capture_references(references)
         # paper: no REST client at all (nothing of the run is at the venue to reconcile)
         rest = None if paper else _rest_client(config, settings.rest_url)
-        order_venue = _paper_venue(strategy, pipeline) if paper else None
+        order_venue = _paper_venue(strategy, pipeline, paper_balances) if paper else None
         for ticker in references.values():
             ticker.start()
         runner = Runner(
@@ -530,13 +540,23 @@ def run(
     _exit_if_stopped_by_signal()
 
 
-def _paper_venue(strategy: StrategySettings, pipeline: Pipeline) -> OrderVenue:
+def _paper_venue(
+    strategy: StrategySettings, pipeline: Pipeline, balances: dict[str, Decimal] | None
+) -> OrderVenue:
     """``run --paper``'s order venue: the simulator's matching engine behind the product's
     OrderVenue protocol (the runner never imports the simulator; the CLI may). Its orders
     and reports go into the run's journal as session PAPER."""
     from truex_qf.app.paper import PaperVenue
 
-    return PaperVenue(strategy, journal=pipeline.tap)
+    return PaperVenue(strategy, journal=pipeline.tap, balances=balances)
+
+
+def _local_balances(balances: tuple[str, ...]) -> dict[str, Decimal] | None:
+    """``--balance`` of a backtest or paper run: the balances given, None if none (not
+    limited)."""
+    from truex_qf.sim.balances import parse_balances
+
+    return parse_balances(balances) if balances else None
 
 
 @cli.command()

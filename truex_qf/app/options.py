@@ -42,3 +42,18 @@ run_id_option = click.option(
     "--run-id", default=None, help="Which run (a unique prefix will do); default: the latest."
 )
 """``--run-id`` of a command that reads one stored run (``truex-qf runs`` lists them)."""
+
+
+def local_balance_option(applies: str = "") -> Callable[[F], F]:
+    """``--balance CCY=AMOUNT`` (``balances``, repeatable) of a local venue's account (a
+    backtest's or a paper run's); ``applies``: when the option applies, if not always. Read
+    with :func:`truex_qf.sim.balances.parse_balances` (no defaults: only what is given)."""
+    return click.option(
+        "--balance",
+        "balances",
+        multiple=True,
+        metavar="CCY=AMOUNT",
+        help=f"{applies}The account's starting balance of CCY (repeatable; every currency not "
+        "given starts at 0). Orders it cannot fund are rejected, Insufficient balance, as "
+        "TrueX does; fills move the balances. Default: balances are not limited.",
+    )

@@ -17,7 +17,8 @@ Only the CLI imports this module: it is the one place where the product meets th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 
 from truex_qf.app.order_venue import OrderCommand, OrderReport
 from truex_qf.domain.model import (
@@ -47,7 +48,8 @@ class PaperVenue:
     :func:`~truex_qf.sim.local_venue.local_venue_fees` of the strategy (a fill that added
     liquidity pays its ``maker_fee_bps``, one that took it nothing), as a backtest's. Orders
     are checked against TrueX's rules as the simulator knows them (grid, price band,
-    post-only crossing); balances are not limited.
+    post-only crossing). ``balances``: the paper account's starting balances per currency,
+    enforced as TrueX does (every other currency 0); None: not limited.
     """
 
     label = PAPER
@@ -57,12 +59,14 @@ class PaperVenue:
         strategy: StrategySettings,
         journal: JournalTap | None = None,
         clock_ns: Callable[[], int] = time.perf_counter_ns,
+        balances: Mapping[str, Decimal] | None = None,
     ) -> None:
         symbols = tuple(s.symbol for s in strategy.symbols)
         fees = local_venue_fees(strategy)
         self.venue = LocalVenue(
             symbols,
             owner=PAPER_OWNER,
+            balances=balances,
             maker_fee_bps=fees.maker_bps,
             taker_fee_bps=fees.taker_bps,
             # ExecIDs unlike any earlier run's, as the simulator's (from the clock's us)

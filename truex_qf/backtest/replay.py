@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -143,7 +143,9 @@ class BacktestSettings:
     ``latency_us``: one way, market maker to venue and venue to market maker. Fees are the
     venue's, in bps of notional (negative: a rebate); None: as
     :func:`~truex_qf.sim.local_venue.local_venue_fees` decides from the strategy, as for a
-    paper run. ``price_band`` as the simulator's.
+    paper run. ``price_band`` as the simulator's. ``balances``: the account's starting
+    balances per currency, every other currency 0, enforced as TrueX does (an order the
+    available balance cannot fund is rejected: Insufficient balance); None: not limited.
     """
 
     data: Sequence[str | Path]
@@ -152,6 +154,7 @@ class BacktestSettings:
     maker_fee_bps: Decimal | None = None
     taker_fee_bps: Decimal | None = None
     price_band: Decimal | None = Decimal("0.05")
+    balances: Mapping[str, Decimal] | None = None
 
 
 @dataclass
@@ -214,6 +217,7 @@ class Backtest:
         self.venue = LocalVenue(
             symbols,
             price_band=settings.price_band,
+            balances=settings.balances,
             maker_fee_bps=fees.maker_bps,
             taker_fee_bps=fees.taker_bps,
             clock=self.clock.utc,

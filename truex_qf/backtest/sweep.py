@@ -99,6 +99,7 @@ class PointJob:
     database_url: str
     spill_path: Path
     run_id: str
+    balances: dict[str, Decimal] | None = None  # None: not limited (BacktestSettings)
 
 
 @dataclass(frozen=True)
@@ -284,6 +285,7 @@ def run_point(job: PointJob) -> PointResult:
         latency_us=job.latency_us,
         maker_fee_bps=job.maker_fee_bps,
         taker_fee_bps=job.taker_fee_bps,
+        balances=job.balances,
     )
     writer = StoreWriter(job.database_url, job.spill_path)
     replay = Backtest(settings, job.run_id, writer.submit)

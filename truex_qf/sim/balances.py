@@ -18,10 +18,12 @@ recorded: they stand for the rest of the market, whose funds are not ours to mod
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
+from truex_qf.domain.errors import ConfigError
 from truex_qf.domain.model import Side
 
 # What a new account starts with: large enough that the demo and every test keep trading
@@ -29,6 +31,7 @@ from truex_qf.domain.model import Side
 DEFAULT_BALANCES: dict[str, Decimal] = {"PYUSD": Decimal(1_000_000), "BTC": Decimal(10)}
 SIMULATED_OWNER_PREFIX = "SIM-"
 ZERO = Decimal(0)
+_ASSET_NAME = re.compile(r"[A-Z0-9]{1,16}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,35 @@ class AssetBalance:
     def available(self) -> Decimal:
         """What a new order may still use (spec §9.5)."""
         return self.balance - self.order_hold - self.transfer_hold
+
+
+def parse_balances(
+    texts: Iterable[str], option: str = "--balance", base: Mapping[str, Decimal] | None = None
+) -> dict[str, Decimal]:
+    """Balances from ``CCY=AMOUNT`` texts (an option given once per currency), each replacing
+    or adding one currency of ``base`` (none: only those given).
+
+    Raises :class:`ConfigError` naming ``option`` for anything else (a missing ``=``, a name
+    that is not letters and digits, a negative, non-finite or absurdly large amount).
+    """
+    balances = dict(base or {})
+    for text in texts:
+        name, sep, amount_text = text.partition("=")
+        name = name.strip().upper()
+        if not sep or not _ASSET_NAME.fullmatch(name):
+            raise ConfigError(option, f"{text[:40]!r}: expected CCY=AMOUNT, e.g. PYUSD=50000")
+        try:
+            amount = Decimal(amount_text.strip())
+        except InvalidOperation:
+            raise ConfigError(
+                option, f"{text[:40]!r}: {amount_text[:30]!r} is not a number"
+            ) from None
+        if not amount.is_finite() or amount < 0 or (amount and not -18 <= amount.adjusted() < 15):
+            raise ConfigError(
+                option, f"{text[:40]!r}: the amount must be 0 or a positive number below 1e15"
+            )
+        balances[name] = amount
+    return balances
 
 
 def assets_of(symbol: str, quote: str | None = None) -> tuple[str, str]:

@@ -15,15 +15,14 @@ taken from the environment is never printed, only named.
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from truex_qf.config import Credentials, load_credentials, load_identity
 from truex_qf.domain.errors import ConfigError, TruexError
-from truex_qf.sim.balances import DEFAULT_BALANCES
+from truex_qf.sim.balances import DEFAULT_BALANCES, parse_balances
 from truex_qf.sim.fix_acceptor import VenueAccount
 from truex_qf.sim.flow import FlowSettings, SimulatedFlow
 from truex_qf.sim.rest_server import SimulatorRestServer
@@ -50,7 +49,6 @@ IDENTITY_DEFAULTS = {
     "TRUEX_CLIENT_ID": DEMO_CLIENT_ID,
 }
 _ANY_ADDRESS = {"", "0.0.0.0", "::"}
-_ASSET_NAME = re.compile(r"[A-Z0-9]{1,16}")
 
 
 @dataclass(frozen=True)
@@ -89,29 +87,9 @@ def simulator_identity(env: Mapping[str, str]) -> SimulatorIdentity:
 
 def starting_balances(settings: Iterable[str]) -> dict[str, Decimal]:
     """The account's starting balances: the defaults, each ``CCY=AMOUNT`` given replacing
-    (or adding) one currency. ``BTC=0`` leaves the account without BTC.
-
-    Raises :class:`ConfigError` naming ``--balance`` for anything else (a missing ``=``, a
-    name that is not letters and digits, a negative, non-finite or absurdly large amount).
-    """
-    balances = dict(DEFAULT_BALANCES)
-    for text in settings:
-        name, sep, amount_text = text.partition("=")
-        name = name.strip().upper()
-        if not sep or not _ASSET_NAME.fullmatch(name):
-            raise ConfigError("--balance", f"{text[:40]!r}: expected CCY=AMOUNT, e.g. PYUSD=50000")
-        try:
-            amount = Decimal(amount_text.strip())
-        except InvalidOperation:
-            raise ConfigError(
-                "--balance", f"{text[:40]!r}: {amount_text[:30]!r} is not a number"
-            ) from None
-        if not amount.is_finite() or amount < 0 or (amount and not -18 <= amount.adjusted() < 15):
-            raise ConfigError(
-                "--balance", f"{text[:40]!r}: the amount must be 0 or a positive number below 1e15"
-            )
-        balances[name] = amount
-    return balances
+    (or adding) one currency (:func:`~truex_qf.sim.balances.parse_balances`). ``BTC=0``
+    leaves the account without BTC."""
+    return parse_balances(settings, base=DEFAULT_BALANCES)
 
 
 def client_host(listen_host: str) -> str:
