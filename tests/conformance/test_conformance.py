@@ -18,7 +18,6 @@ import pytest
 from tests.conformance.scenario import STEP_KINDS, Scenario, Venue
 from tests.support.sessions import unique_comp_id
 from truex_qf.app.demo import DEMO_MID, DEMO_SYMBOL, LocalVenue, demo_account, start_local_venue
-from truex_qf.domain.errors import TruexError
 from truex_qf.domain.model import SessionRole
 
 TABLE = Path(__file__).with_name("facts.toml")
@@ -56,7 +55,7 @@ def simulator(tmp_path: Path) -> Iterator[Any]:
     started: list[LocalVenue] = []
 
     def start(levels: int) -> LocalVenue:
-        local = _start_venue(tmp_path / "state")
+        local = start_local_venue(tmp_path / "state", demo_account(unique_comp_id()), seed=False)
         started.append(local)
         if levels:
             local.venue.seed_book(DEMO_SYMBOL, DEMO_MID, levels=levels)
@@ -65,18 +64,6 @@ def simulator(tmp_path: Path) -> Iterator[Any]:
     yield start
     for local in started:
         local.venue.stop(force=True)
-
-
-def _start_venue(state_dir: Path, attempts: int = 3) -> LocalVenue:
-    """A simulator on free ports. The ports are picked free and bound a moment later; another
-    process on the machine may take one in between, so a bind failure is retried."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return start_local_venue(state_dir, demo_account(unique_comp_id()), seed=False)
-        except TruexError as failure:
-            if "in use" not in str(failure) or attempt == attempts:
-                raise
-    raise AssertionError("unreachable")
 
 
 def _venue(local: LocalVenue) -> Venue:

@@ -26,6 +26,7 @@ from truex_qf.app.live_view import LiveView
 from truex_qf.app.pipeline import Pipeline, pipeline_settings
 from truex_qf.app.runner import Runner, RunSummary
 from truex_qf.config import Credentials, FixSettings
+from truex_qf.domain.errors import TruexError
 from truex_qf.domain.netutil import free_port
 from truex_qf.feeds.coinbase_ws import CoinbaseStream
 from truex_qf.rest.client import TruexRestClient
@@ -39,6 +40,7 @@ from truex_qf.strategy.settings import StrategySettings, load_strategy
 
 DEMO_SYMBOL = "BTC-PYUSD"
 DEMO_MID = Decimal("100000")
+PORT_ATTEMPTS = 3  # start_local_venue: ports found taken are picked again this many times
 DEMO_BOOK_LAG_STEPS = 5  # the TrueX book follows the reference 1 s late (0.2 s flow steps)
 DEMO_INFORMED_TAKERS = 0.3  # chance per flow step of an informed taker
 DEMO_CAPTURE_SUBDIR = "capture"  # the demo's capture files, under its state folder
@@ -64,13 +66,24 @@ def demo_account(sender_comp_id: str = "DEMO_MM") -> VenueAccount:
 def start_local_venue(
     state_dir: Path, account: VenueAccount | None = None, seed: bool = True
 ) -> LocalVenue:
-    """Start a simulator on free ports (seeded around DEMO_MID) and describe how to reach it."""
+    """Start a simulator on free ports (seeded around DEMO_MID) and describe how to reach it.
+
+    The ports are picked free and bound a moment later; anything else on the machine (an
+    outgoing connection is given a port from the same range) may take one in between, so a
+    port found in use is replaced by another, up to :data:`PORT_ATTEMPTS` times."""
     account = account or demo_account()
-    settings = SimulatorSettings(
-        account=account, order_entry_port=free_port(), market_data_port=free_port()
-    )
-    venue = SimulatedVenue(settings)
-    venue.start()
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        settings = SimulatorSettings(
+            account=account, order_entry_port=free_port(), market_data_port=free_port()
+        )
+        venue = SimulatedVenue(settings)
+        try:
+            venue.start()
+            break
+        except TruexError as failure:
+            venue.stop(force=True)
+            if "in use" not in str(failure) or attempt == PORT_ATTEMPTS:
+                raise
     if seed:
         venue.seed_book(DEMO_SYMBOL, DEMO_MID)
     client = FixSettings(

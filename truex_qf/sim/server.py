@@ -132,6 +132,9 @@ class SimulatedVenue:
             )
             self._acceptor.start()
         except (fix.ConfigError, fix.RuntimeError) as exc:
+            # dropped, so that its sessions leave QuickFIX's registry with it: another
+            # acceptor for the same account (a retry on other ports) may be made next
+            self._acceptor = None
             raise TruexError(f"cannot start the simulated exchange: {exc}") from None
         self.gate = VenueGate(
             self.settings.host, self._routes, logon_deadline_s=self.settings.logon_deadline_s
