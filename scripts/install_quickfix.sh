@@ -6,7 +6,7 @@
 # an older build (or plain 1.16.0) builds again once, and `pip show quickfix` says which it runs.
 #
 # PyPI has only the sdist. Compiling it costs 7.5 to 8 minutes of CPU (441-492 s measured), spread
-# over every core by scripts/quickfix_build_ext.py: about 4 minutes on two free cores. The wheel
+# over every core by scripts/quickfix_build_ext.py: 2 to 4 minutes on two free cores. The wheel
 # built the first time is kept in a wheelhouse outside the repository, keyed by Python
 # version and platform; every later install on the machine takes it from there in seconds.
 #
@@ -30,7 +30,7 @@ wheelhouse=${TRUEX_QF_WHEELHOUSE:-${XDG_CACHE_HOME:-$HOME/.cache}/truex-qf/wheel
 mkdir -p "$wheelhouse"
 
 if ! ls "$wheelhouse"/quickfix-"$version"-*.whl >/dev/null 2>&1; then
-  echo "Building quickfix $version from source, $jobs files at a time (once per machine: about 4 minutes on two free cores)..." >&2
+  echo "Building quickfix $version from source, $jobs files at a time (once per machine: 2 to 4 minutes on two free cores)..." >&2
   sdist_dir=$(mktemp -d)
   trap 'rm -rf "$sdist_dir"' EXIT
   "$py" -m pip download --quiet --no-deps --no-binary :all: --require-hashes \
