@@ -18,19 +18,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.rawfix import RawFixPeer, frame
-from tests.support.sessions import unique_comp_id
-from truex_qf.app.demo import LocalVenue, demo_account, start_local_venue
+from truex_qf.app.demo import LocalVenue
 from truex_qf.config import UAT_ORDER_ENTRY_TARGET
 
 ROUNDS = 150
 LOGON_ANSWER_S = 3.0  # the venue answers a Logon in milliseconds; QuickFIX's lockout was 5 s+
-
-
-@pytest.fixture
-def venue(tmp_path) -> Iterator[LocalVenue]:
-    local = start_local_venue(tmp_path / "state", demo_account(unique_comp_id()))
-    yield local
-    local.venue.stop(force=True)
 
 
 @pytest.fixture
@@ -56,9 +48,9 @@ def _logged_on_peer(local: LocalVenue) -> RawFixPeer:
 
 
 def test_a_disconnected_client_logs_on_again_at_once(
-    venue: LocalVenue, busy_interpreter: None
+    local_venue: LocalVenue, busy_interpreter: None
 ) -> None:
-    peer = _logged_on_peer(venue)
+    peer = _logged_on_peer(local_venue)
     assert peer.receive_type("A", LOGON_ANSWER_S) is not None
     slow: list[str] = []
     for round_number in range(ROUNDS):
@@ -66,11 +58,11 @@ def test_a_disconnected_client_logs_on_again_at_once(
         peer.send_bytes(b"".join(frame(peer.header("0")) for _ in range(50)))
         peer.close()
         started = time.monotonic()
-        peer = _logged_on_peer(venue)
+        peer = _logged_on_peer(local_venue)
         if peer.receive_type("A", LOGON_ANSWER_S) is None:
             slow.append(f"round {round_number}: no Logon answer within {LOGON_ANSWER_S} s")
             peer.close()
-            peer = _logged_on_peer(venue)  # the next round needs a live session
+            peer = _logged_on_peer(local_venue)  # the next round needs a live session
             assert peer.receive_type("A", 30.0) is not None, (
                 f"round {round_number}: the venue no longer accepts a logon ({slow})"
             )
