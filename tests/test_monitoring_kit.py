@@ -19,6 +19,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.exposition import exposition
 from tests.support.market_maker import quoting_market_maker
 from tests.support.runbook import resolve, sections
 from truex_qf.observe.alerts import RULES
@@ -48,7 +49,7 @@ def exposed_names() -> set[str]:
     metrics = Metrics()
     mm, _sent = quoting_market_maker()
     metrics.sample(mm)
-    text = metrics.render()
+    text = exposition(metrics)
     return {
         sample.name for family in text_string_to_metric_families(text) for sample in family.samples
     }

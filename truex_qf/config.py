@@ -70,20 +70,6 @@ class FixSettings:
     market_data_target: str = UAT_MARKET_DATA_TARGET
     state_dir: Path = Path("state")
 
-    def with_endpoint(self, host: str, order_entry_port: int, market_data_port: int) -> FixSettings:
-        """The same identity pointed at another venue address (e.g. a local simulator)."""
-        return FixSettings(
-            host=host,
-            order_entry_port=order_entry_port,
-            market_data_port=market_data_port,
-            sender_comp_id=self.sender_comp_id,
-            client_id=self.client_id,
-            credentials=self.credentials,
-            order_entry_target=self.order_entry_target,
-            market_data_target=self.market_data_target,
-            state_dir=self.state_dir,
-        )
-
 
 def load_env_file(path: Path) -> dict[str, str]:
     """Read ``KEY=VALUE`` lines (``export`` prefix, quotes and ``#`` comments allowed).

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -105,7 +105,7 @@ def test_a_dropped_connection_is_resubscribed_and_the_capture_goes_on(
     proxy = TcpProxy(settings.market_data_port)
     proxy.up()
     capture = MarketDataCapture(
-        settings.with_endpoint(settings.host, settings.order_entry_port, proxy.port),
+        replace(settings, market_data_port=proxy.port),
         [DEMO_SYMBOL],
         tmp_path / "out",
         stop=threading.Event(),

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.exposition import exposition
 from tests.support.market_maker import fill_report, quoting_market_maker
 from tests.support.timing import FakeClock
 from truex_qf.domain.model import (
@@ -239,7 +240,7 @@ def test_no_label_values_from_ids_or_free_text(metrics):
         metrics.command_sent(order(cl_ord_id))
         text = f"Invalid ClOrdID {cl_ord_id}" if n % 2 else f"weird venue text #{n} for {cl_ord_id}"
         metrics.observe(report(cl_ord_id, ExecType.REJECTED, OrdStatus.REJECTED, text=text))
-    exposed = metrics.render()
+    exposed = exposition(metrics)
     assert "QID" not in exposed and "weird" not in exposed
     rejected = {
         labels: count
@@ -284,7 +285,7 @@ def test_sample_reads_the_market_maker(metrics):
     other, _sent = quoting_market_maker()
     other.risk.set_state(TradingState.ACTIVE, "operator")
     metrics.sample(other)
-    info = [k for k in samples(metrics.render()) if k[0] == "truexqf_trading_state_info"]
+    info = [k for k in samples(exposition(metrics)) if k[0] == "truexqf_trading_state_info"]
     assert info == [("truexqf_trading_state_info", (("reason", "OPERATOR"), ("state", "ACTIVE")))]
 
 
@@ -402,7 +403,7 @@ def test_state_reason_label(reason, expected):
 def test_the_waiting_state_is_a_gauge_value_with_its_reason():
     metrics = Metrics()
     metrics.set_trading_state(TradingState.WAITING, "WAITING_FOR_RECONCILIATION")
-    text = metrics.render()
+    text = exposition(metrics)
     assert "truexqf_trading_state 3.0" in text
     assert 'reason="WAITING_FOR_RECONCILIATION",state="WAITING"' in text
 

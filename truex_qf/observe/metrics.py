@@ -42,7 +42,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import start_http_server
 
 from truex_qf.domain.errors import ConfigError
@@ -761,7 +761,3 @@ class Metrics:
         if server is not None:
             server.shutdown()
             server.server_close()
-
-    def render(self) -> str:
-        """The text exposition format, as a scrape would get it."""
-        return generate_latest(self.registry).decode("utf-8")
