@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from tests.support import books
+from tests.support.books import BID, OFFER, SYMBOL, TRADE
 from truex_qf.domain.model import (
     BookChange,
-    BookEntry,
     CancelOrder,
     ExecType,
     ExecutionReport,
@@ -34,9 +35,7 @@ from truex_qf.sim.local_venue import LocalVenue, VenueFees, local_venue_fees
 from truex_qf.sim.matching import OUTSIDE_PRICE_BANDS, POST_ONLY_WOULD_CROSS, ToClient
 from truex_qf.strategy.settings import StrategySettings, default_strategy
 
-SYMBOL = "BTC-PYUSD"
 D = Decimal
-BID, OFFER, TRADE = MDEntryType.BID, MDEntryType.OFFER, MDEntryType.TRADE
 
 
 def venue(**kwargs: Any) -> LocalVenue:
@@ -44,9 +43,8 @@ def venue(**kwargs: Any) -> LocalVenue:
 
 
 def snapshot(bids: list[tuple[str, str]], offers: list[tuple[str, str]]) -> MarketDataSnapshot:
-    entries = [BookEntry(BID, D(p), D(s)) for p, s in bids]
-    entries += [BookEntry(OFFER, D(p), D(s)) for p, s in offers]
-    return MarketDataSnapshot("MD1", SYMBOL, tuple(entries))
+    """The observed book, as (price, size) levels of each side."""
+    return books.snapshot(*[(BID, p, s) for p, s in bids], *[(OFFER, p, s) for p, s in offers])
 
 
 def change(

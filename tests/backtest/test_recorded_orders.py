@@ -4,28 +4,20 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+from tests.support.books import BID, OFFER, SYMBOL, TRADE, snapshot
 from truex_qf.backtest.recorded_orders import OthersBook
 from truex_qf.domain.model import (
     BookChange,
-    BookEntry,
     ExecType,
     ExecutionReport,
     MarketDataIncrement,
-    MarketDataSnapshot,
     MDEntryType,
     MDUpdateAction,
     OrdStatus,
     Side,
 )
 
-SYMBOL = "BTC-PYUSD"
-BID, OFFER = MDEntryType.BID, MDEntryType.OFFER
 NEW, CHANGE, DELETE = MDUpdateAction.NEW, MDUpdateAction.CHANGE, MDUpdateAction.DELETE
-
-
-def snapshot(*levels: tuple[MDEntryType, str, str]) -> MarketDataSnapshot:
-    entries = tuple(BookEntry(kind, D(price), D(size)) for kind, price, size in levels)
-    return MarketDataSnapshot("1", SYMBOL, entries)
 
 
 def change(action: MDUpdateAction, kind: MDEntryType, price: str, size: str) -> BookChange:
@@ -106,6 +98,6 @@ def test_a_level_is_never_below_zero_and_trades_pass() -> None:
     others.snapshot(snapshot((BID, "100", "1")))
     # the report came before the book showed more than the order (sessions race)
     assert sizes(others.own_report(report(OrdStatus.NEW, "100", "2"))) == [("BID", "100", "0")]
-    trade = BookChange(NEW, MDEntryType.TRADE, D(100), D("0.5"), SYMBOL)
+    trade = BookChange(NEW, TRADE, D(100), D("0.5"), SYMBOL)
     seen = others.increment(MarketDataIncrement("1", (trade,)))
     assert seen.changes == (trade,)
