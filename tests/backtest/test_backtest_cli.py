@@ -20,13 +20,6 @@ CLI_TIMEOUT_S = 120.0
 RUN_ID = re.compile(r"^run id: ([0-9a-f-]{36}); see it with: truex-qf summary ([0-9a-f]{8})$", re.M)
 
 
-@pytest.fixture
-def strategy_file(tmp_path: Path) -> Path:
-    path = tmp_path / "tight.toml"
-    path.write_text(AT_THE_TOUCH)
-    return path
-
-
 def test_backtest_prints_the_summary_and_the_command_that_shows_it_again(
     tmp_path: Path, strategy_file: Path
 ) -> None:

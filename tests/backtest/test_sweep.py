@@ -130,13 +130,6 @@ def capture(tmp_path: Path) -> Path:
     return write_walk_capture(tmp_path / "capture", seconds=30)
 
 
-@pytest.fixture
-def strategy_file(tmp_path: Path) -> Path:
-    path = tmp_path / "tight.toml"
-    path.write_text(AT_THE_TOUCH)
-    return path
-
-
 def _sweep(capture: Path, strategy: Path, state: Path, csv_path: Path) -> tuple[str, str]:
     done = run_cli(
         "backtest",
