@@ -14,19 +14,18 @@ from __future__ import annotations
 from typing import Protocol
 
 from truex_qf.domain.model import (
+    ORDER_COMMANDS,
     BusinessMessageReject,
-    CancelOrder,
     ExecutionReport,
     MarketDataIncrement,
     MarketDataSnapshot,
-    NewOrder,
     OrderCancelReject,
-    ReplaceOrder,
+    OrderCommand,
 )
 
-OrderCommand = NewOrder | CancelOrder | ReplaceOrder
+__all__ = ["ORDER_COMMANDS", "OrderCommand", "OrderReport", "OrderVenue"]
+
 OrderReport = ExecutionReport | OrderCancelReject | BusinessMessageReject
-ORDER_COMMANDS = (NewOrder, CancelOrder, ReplaceOrder)
 
 
 class OrderVenue(Protocol):

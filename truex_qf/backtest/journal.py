@@ -12,11 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from truex_qf.domain.model import (
-    CancelOrder,
     ExecutionReport,
-    NewOrder,
     OrderCancelReject,
-    ReplaceOrder,
+    OrderCommand,
 )
 from truex_qf.sim.local_venue import report_text, request_text
 from truex_qf.storage.recorder import JournalMessage
@@ -36,7 +34,7 @@ class BacktestJournal:
         self._submit = submit
         self._clock_s = clock_s
 
-    def sent(self, command: NewOrder | CancelOrder | ReplaceOrder) -> None:
+    def sent(self, command: OrderCommand) -> None:
         self._submit(
             JournalMessage(
                 self.run_id, SESSION, "OUT", request_text(command, SESSION), self._clock_s()

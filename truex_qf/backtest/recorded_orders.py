@@ -25,6 +25,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from truex_qf.domain.model import (
+    RESTING_SIDE,
     BookChange,
     ExecutionReport,
     MarketDataIncrement,
@@ -36,7 +37,6 @@ from truex_qf.domain.model import (
 )
 
 _ZERO = Decimal(0)
-_SIDES = {MDEntryType.BID: Side.BUY, MDEntryType.OFFER: Side.SELL}
 _ENTRY_TYPES = {Side.BUY: MDEntryType.BID, Side.SELL: MDEntryType.OFFER}
 Level = tuple[str, Side, Decimal]  # symbol, side, price
 
@@ -76,14 +76,14 @@ class OthersBook:
         for level in [key for key in self._captured if key[0] == symbol]:
             del self._captured[level]
         for entry in snapshot.entries:
-            side = _SIDES.get(entry.entry_type)
+            side = RESTING_SIDE.get(entry.entry_type)
             if side is not None and entry.price > 0 and entry.size > 0:
                 self._captured[(symbol, side, entry.price)] = entry.size
         if not self.active:
             return snapshot
         entries = []
         for entry in snapshot.entries:
-            side = _SIDES.get(entry.entry_type)
+            side = RESTING_SIDE.get(entry.entry_type)
             if side is not None and entry.price > 0 and entry.size > 0:
                 others = self._others((symbol, side, entry.price))
                 if others <= 0:
@@ -100,7 +100,7 @@ class OthersBook:
         level the book never saw)."""
         changes = []
         for change in increment.changes:
-            side = _SIDES.get(change.entry_type)
+            side = RESTING_SIDE.get(change.entry_type)
             symbol = change.symbol or self._only
             if side is None or symbol is None:
                 changes.append(change)

@@ -54,14 +54,13 @@ from truex_qf.capture.sink import ORDER_ENTRY_SESSION as RECORDED_OWN_ORDERS
 from truex_qf.domain.clordid import ClOrdIdGenerator
 from truex_qf.domain.errors import ConfigError
 from truex_qf.domain.model import (
-    CancelOrder,
+    ORDER_COMMANDS,
     Command,
     ExecutionReport,
     MarketDataIncrement,
     MarketDataSnapshot,
-    NewOrder,
     OrderCancelReject,
-    ReplaceOrder,
+    OrderCommand,
     SessionLoggedOn,
     SessionLoggedOut,
     SessionRole,
@@ -92,7 +91,6 @@ MARKET_DATA_TYPES = frozenset({"W", "X", "Y", "y", "BK"})
 """The market-data session's application messages the market maker reads."""
 NS = 1_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ORDER_COMMANDS = (NewOrder, ReplaceOrder, CancelOrder)
 
 
 class VirtualClock:
@@ -422,13 +420,13 @@ class Backtest:
     def _send(self, command: Command) -> bool:
         """The market maker's sender: order commands travel to the venue; subscriptions and
         security list requests are answered by the capture itself."""
-        if isinstance(command, _ORDER_COMMANDS):
+        if isinstance(command, ORDER_COMMANDS):
             if self._journal is not None:
                 self._journal.sent(command)
             self._at(self.clock.now_ns + self._latency_ns, partial(self._at_venue, command))
         return True
 
-    def _at_venue(self, command: NewOrder | ReplaceOrder | CancelOrder) -> None:
+    def _at_venue(self, command: OrderCommand) -> None:
         self._reports_back(self.venue.submit(command))
 
     def _reports_back(self, reports: Iterable[ExecutionReport | OrderCancelReject]) -> None:

@@ -156,6 +156,10 @@ class MDEntryType(str, Enum):
     TRADE = "2"
 
 
+RESTING_SIDE = {MDEntryType.BID: Side.BUY, MDEntryType.OFFER: Side.SELL}
+"""The side of the orders resting in a book entry of this type (a trade entry has none)."""
+
+
 class MDUpdateAction(str, Enum):
     """MDUpdateAction(279)."""
 
@@ -234,8 +238,14 @@ class RequestSecurityList:
     symbol: str | None = None
 
 
+OrderCommand = NewOrder | CancelOrder | ReplaceOrder
+"""An order message: what any order venue takes (the order-entry session, the paper venue, a
+backtest's local venue)."""
+ORDER_COMMANDS = (NewOrder, CancelOrder, ReplaceOrder)
+"""OrderCommand's members, for isinstance."""
+
 # What the market maker hands the FIX client to send.
-Command = NewOrder | CancelOrder | ReplaceOrder | SubscribeMarketData | RequestSecurityList
+Command = OrderCommand | SubscribeMarketData | RequestSecurityList
 
 
 # --------------------------------------------------------------------------- reports in

@@ -66,6 +66,7 @@ from decimal import Decimal
 from truex_qf.domain.clordid import to_base36
 from truex_qf.domain.increments import PriceGrid
 from truex_qf.domain.model import (
+    RESTING_SIDE,
     CancelOrder,
     ExecType,
     ExecutionReport,
@@ -75,6 +76,7 @@ from truex_qf.domain.model import (
     MDUpdateAction,
     NewOrder,
     OrderCancelReject,
+    OrderCommand,
     OrdType,
     ReplaceOrder,
     Side,
@@ -100,12 +102,10 @@ DEFAULT_OWNER = "LOCAL"
 FORGET_EVERY = 10_000
 """Engine calls between two purges of the market's done orders (:meth:`MatchingEngine.forget`)."""
 
-Command = NewOrder | ReplaceOrder | CancelOrder
 Report = ExecutionReport | OrderCancelReject
 
 _ZERO = Decimal(0)
 log = logging.getLogger("truex_qf.sim.local_venue")
-_SIDES = {MDEntryType.BID: Side.BUY, MDEntryType.OFFER: Side.SELL}
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,7 @@ class LocalVenue:
 
     # ------------------------------------------------------------------ our orders
 
-    def submit(self, command: Command) -> list[Report]:
+    def submit(self, command: OrderCommand) -> list[Report]:
         """One command of ours; the reports the venue sends back, in order."""
         if isinstance(command, NewOrder):
             events = self.engine.submit(self.owner, command)
@@ -247,7 +247,7 @@ class LocalVenue:
             return
         targets: dict[_Level, Decimal] = {key: _ZERO for key in self._levels if key[0] == symbol}
         for entry in snapshot.entries:
-            side = _SIDES.get(entry.entry_type)
+            side = RESTING_SIDE.get(entry.entry_type)
             if side is None or entry.price <= 0 or entry.size <= 0:
                 continue  # trades (the last one, not a new one) and the empty-book sentinel
             targets[(symbol, side, entry.price)] = entry.size
@@ -265,7 +265,7 @@ class LocalVenue:
             if change.entry_type is MDEntryType.TRADE:
                 self._replay_trade(symbol, change.price, change.size, change.aggressor_side)
                 continue
-            side = _SIDES[change.entry_type]
+            side = RESTING_SIDE[change.entry_type]
             deleted = change.action is MDUpdateAction.DELETE or change.price <= 0
             targets[(symbol, side, change.price)] = _ZERO if deleted else max(change.size, _ZERO)
         self._mirror(targets)
@@ -404,7 +404,7 @@ class LocalVenue:
         return kind + to_base36(next(self._ids), 12)
 
 
-def request_text(command: Command, session: str) -> str:
+def request_text(command: OrderCommand, session: str) -> str:
     """35=D/F/G of ours as a run's journal keeps an outbound message; ``session`` (the
     journal's session name) stands for the sender, the target and the client ID."""
     if isinstance(command, NewOrder):
