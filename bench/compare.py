@@ -3,7 +3,8 @@
 
 Usage, from the repository root with the venv's python::
 
-    python -m bench [--quick | --smoke] [--floor] [--json FILE] [--seed N] [--py-spy DIR]
+    python -m bench [--quick | --smoke] [--floor] [--no-pin] [--json FILE] [--seed N]
+                    [--py-spy DIR]
 
 Default mode takes ten minutes or more on two cores (its soak alone, 1,000,000 messages, about
 five), ``--quick`` two to three minutes, ``--smoke`` (for the test suite) a few seconds of
@@ -45,6 +46,15 @@ floor receivers (``--floor``; the first alone in the full run, all five in ``--s
     target can be read against what any Python receiver pays before the quote decision.
     The first rung keeps the JSON keys it had as the fourth pair
     (``baseline_thread_state_kept``).
+
+Placement: with two usable CPUs or more, every pair runs its receiver on one CPU and its sender
+(and, with the journal, the journal's process, moved there once the receiver has started it) on
+another, the same CPUs for every pair; the JSON's ``machine.placement`` says which, and the
+mask every thread had.
+Co-located, the sender's work was scheduled onto the receiver's core in the middle of its
+socket writes, which a remote venue never does (docs/performance.md). ``--no-pin`` leaves
+them to the scheduler, as before 2026-12-07. The single-process modules (reference to quote,
+soak, backtest speed) are not pinned.
 
 Both senders push the same stream, without an engine log: a deterministic L2 book for
 BTC-PYUSD around 60 000 (TrueX grid of that bucket: tick 0.1, lot 0.0001), a 35=W then 35=X
@@ -164,7 +174,7 @@ from typing import Any
 
 from bench.bare import FLOOR_STEPS
 from bench.common import AUTO, DEFAULT_SEED, MODES, BenchError, Mode
-from bench.orchestrate import _progress, run_pair
+from bench.orchestrate import Placement, _progress, run_pair
 from bench.report import _floor_key, build_report, machine_facts, render_table
 from truex_qf.app.cpu_wake import (
     cpu_wake_latency,
@@ -196,6 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         "truex-qf run --cpu-wake-latency-us does (default: the machine as it is)",
     )
     parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="leave every process where the scheduler puts it (default, with two usable CPUs "
+        "or more: each pair's client on one CPU, its venue/sender on another)",
+    )
+    parser.add_argument(
         "--floor",
         action="store_true",
         help="also run the five floor receivers (bare QuickFIX doing truex-qf's per-message "
@@ -218,8 +234,14 @@ def main(argv: list[str] | None = None) -> int:
 def _run_all(args: argparse.Namespace, mode: Mode) -> int:
     """Every pair, one after the other, then the table (and the JSON)."""
     facts = machine_facts()
+    placement = Placement.choose(pin=not args.no_pin)
+    facts["placement"] = placement.describe(pin=not args.no_pin)
     started = time.monotonic()
-    options = {"py_spy": args.py_spy, "switch_interval_s": args.switch_interval}
+    options = {
+        "py_spy": args.py_spy,
+        "switch_interval_s": args.switch_interval,
+        "placement": placement,
+    }
     # truex-qf first: half its sustained rate is the load every receiver's CPU is measured at
     runs = {
         "truex": run_pair(
@@ -247,6 +269,9 @@ def _run_all(args: argparse.Namespace, mode: Mode) -> int:
             floor_steps=steps,
             market_data_only=True,  # the round trip barely moves with any of them
         )
+    facts["placement"]["observed"] = {
+        name: run.get("placement_observed") for name, run in runs.items()
+    }
     extra = {
         "reference_to_quote": run_module(
             "bench.reference_to_quote",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -26,6 +28,80 @@ from bench.common import (
 from bench.receivers import client_main
 from bench.venue import venue_main
 from truex_qf.domain.netutil import free_port
+
+
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """Where each pair's processes run: the receiver (client) on one CPU, the sender (venue)
+    on another, the same for every pair; None: wherever the scheduler puts them.
+
+    Co-located on two vCPUs, the venue's order handling (~160 us a 35=D) was scheduled onto the
+    client's core in the middle of its socket write, and the second order of a tick waited
+    behind it (docs/performance.md, "What tick to quote includes"): a remote venue never shares
+    our core. The truex-qf client's journal process is moved to the venue's CPU once started:
+    it is a process of its own so that it runs beside the trading process, not on its core, and
+    with a remote venue the second CPU would be its own."""
+
+    client_cpu: int | None = None
+    venue_cpu: int | None = None
+
+    @classmethod
+    def choose(cls, pin: bool) -> Placement:
+        """The last usable CPU for the client, the first for the venue, if there are two."""
+        usable = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        if not pin or len(usable) < 2:
+            return cls()
+        return cls(client_cpu=usable[-1], venue_cpu=usable[0])
+
+    def describe(self, pin: bool) -> dict[str, Any]:
+        pinned = self.client_cpu is not None
+        return {
+            "pinned": pinned,
+            "client_cpu": self.client_cpu,
+            "venue_cpu": self.venue_cpu,
+            "journal_process": "the venue's CPU (moved there once started by the client)"
+            if pinned
+            else "unpinned",
+            "orchestrator_and_single_process_modules": "unpinned (reference_to_quote, soak, "
+            "backtest_speed: one process each, venue and client threads together)",
+            "why": "pinned: a remote venue does not share our core"
+            if pinned
+            else ("--no-pin" if not pin else "fewer than two usable CPUs"),
+        }
+
+
+def observed_affinity(pid: int | None) -> dict[str, Any]:
+    """The CPUs every thread of ``pid`` may run on, and those of its child processes (the
+    journal's), read back from the kernel: the placement as it was, not as it was asked."""
+    if pid is None:
+        return {}
+    cpus: set[int] = set()
+    threads = 0
+    children: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            cpus |= os.sched_getaffinity(int(task.name))
+            threads += 1
+            children += [int(c) for c in (task / "children").read_text().split()]
+    except OSError:
+        return {"threads": threads, "cpus": sorted(cpus)}
+    observed: dict[str, Any] = {"threads": threads, "cpus": sorted(cpus)}
+    if children:
+        observed["child_processes"] = [observed_affinity(child) for child in children]
+    return observed
+
+
+def move_children(pid: int | None, cpu: int | None) -> None:
+    """Every thread of every child process of ``pid`` (the journal's) onto ``cpu``; threads
+    they start later inherit it."""
+    if pid is None or cpu is None:
+        return
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with contextlib.suppress(OSError):  # a child that has just ended
+                for _ in range(2):  # again, for a thread started while the first pass ran
+                    for thread in Path(f"/proc/{child}/task").iterdir():
+                        os.sched_setaffinity(int(thread.name), {cpu})
 
 
 class Peer:
@@ -228,10 +304,12 @@ def run_pair(
     floor_steps: int = 0,
     market_data_only: bool = False,
     reflex: bool = False,
+    placement: Placement | None = None,
 ) -> dict[str, Any]:
     """Start a sender and a receiver, run every measurement of ``kind`` (or market data
     alone, or with ``reflex`` the reflex alone: bare QuickFIX answering each tick-to-quote
-    35=X with a prebuilt 35=D), stop both."""
+    35=X with a prebuilt 35=D), stop both, each on its CPU of ``placement``."""
+    placement = placement or Placement()
     _progress(label, "starting")
     with tempfile.TemporaryDirectory(prefix="truex-bench-") as temp:
         common = {
@@ -250,7 +328,7 @@ def run_pair(
             "floor_steps": floor_steps,
             "reflex": reflex,
         }
-        venue = Peer(f"{label}-venue", venue_main, common)
+        venue = Peer(f"{label}-venue", venue_main, {**common, "cpu": placement.venue_cpu})
         client: Peer | None = None
         profiler: Profiler | None = None
         try:
@@ -258,9 +336,15 @@ def run_pair(
             client = Peer(
                 f"{label}-client",
                 client_main,
-                {**common, "journal": journal, "state_dir": str(Path(temp) / "state")},
+                {
+                    **common,
+                    "journal": journal,
+                    "state_dir": str(Path(temp) / "state"),
+                    "cpu": placement.client_cpu,
+                },
             )
             client.ready(90)
+            move_children(client.pid, placement.venue_cpu)
             _progress(label, "logged on")
             profiler = Profiler(py_spy, label, client.pid)
             venue.call("snapshot", 30)
@@ -289,6 +373,10 @@ def run_pair(
                     "rtt", timeout_s + 10, n=mode.rtt_n, warmup=mode.warmup, timeout_s=timeout_s
                 )
             result["measure_s"] = round(time.monotonic() - started, 1)
+            result["placement_observed"] = {
+                "client": observed_affinity(client.pid),
+                "venue": observed_affinity(venue.pid),
+            }
             if profiler is not None:
                 profiler.stop()
                 profiler = None

@@ -54,6 +54,11 @@ class CountingHandler(logging.Handler):
 
 
 def _child_setup(config: dict[str, Any]) -> CountingHandler:
+    cpu = config.get("cpu")
+    if cpu is not None:
+        # first, before any thread starts: every thread of this process, and any process it
+        # starts (the truex-qf client's journal writer), inherits the mask
+        os.sched_setaffinity(0, {cpu})
     faulthandler.enable(all_threads=True)
     if config.get("switch_interval_s"):
         sys.setswitchinterval(config["switch_interval_s"])

@@ -82,6 +82,10 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     for stat in ("p50", "p99"):
         positive(report, "reflex_us", stat)
         positive(report, "tick_to_quote_ratio", stat)
+        # the first order of each tick alone (most ticks send two), and over the reflex
+        positive(report, "tick_to_quote_us", "first_order", stat)
+        positive(report, "tick_to_quote_ratio", "first_order", stat)
+    assert "first order per tick p50 vs reflex" in finished.stdout
     assert report["reflex_us"]["callback_failures"] == 0
     assert report["reflex_us"]["x_answered"] == report["runs"]["reflex"]["reflex"]["orders_built"]
     assert "onOutgoing" in report["reflex_us"]["measured"]
@@ -138,6 +142,18 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     # how deeply idle CPUs sleep moves every latency: the run says what it was measured under
     assert "cpuidle_driver" in report["machine"]
     assert "cpu_wake_latency_limit_us" in report["machine"]
+    # where each pair ran: with two usable CPUs, client and venue apart, the same for every pair
+    placement = report["machine"]["placement"]
+    if report["machine"]["cores_usable"] >= 2:
+        client, venue = placement["client_cpu"], placement["venue_cpu"]
+        assert placement["pinned"] and client != venue
+        for pair, observed in placement["observed"].items():
+            assert observed["client"]["cpus"] == [client], pair
+            assert observed["venue"]["cpus"] == [venue], pair
+        # the journal's process, started by the client, is moved to the other CPU
+        journal = placement["observed"]["truex_journal"]["client"]["child_processes"]
+        assert journal and all(process["cpus"] == [venue] for process in journal), journal
+        assert f"client on CPU {client}, venue on CPU {venue}" in finished.stdout
     names = {row["name"] for row in report["targets"]}
     assert names == {
         "md_throughput_ratio",
