@@ -243,6 +243,32 @@ def test_a_second_capture_of_the_same_day_appends_after_its_own_header(tmp_path:
     assert len(stream.headers) == 2
 
 
+def test_files_whose_names_do_not_sort_by_time_are_read_in_receive_time_order(
+    tmp_path: Path,
+) -> None:
+    # The demo names its captures demo-<run id>-YYYYMMDD: a folder of two demos' captures
+    # sorts by run id, not by time. A backtest of the folder must not replay the later
+    # market first (the earlier one's records would all land at the later one's end).
+    start = ns("2026-12-07T10:00:00")
+    for prefix, first_ns in (("demo-aaaa", start + 60 * 10**9), ("demo-ffff", start)):
+        with writer(tmp_path, ManualClock(first_ns), prefix=prefix) as capture:
+            for offset in range(3):
+                capture.write_fix(first_ns + offset, "MD", fix("X", offset + 1))
+    recv = [r.recv_ns for r in read_capture(tmp_path)]
+    assert recv == sorted(recv)
+    assert len(recv) == 6
+
+
+def test_overlapping_captures_are_interleaved_by_receive_time(tmp_path: Path) -> None:
+    # two captures of the same hour (say, one a symbol) replay as one market
+    start = ns("2026-12-07T10:00:00")
+    for prefix, first_ns in (("btc", start), ("eth", start + 1)):
+        with writer(tmp_path, ManualClock(first_ns), prefix=prefix) as capture:
+            for offset in range(0, 6, 2):
+                capture.write_fix(first_ns + offset, "MD", fix("X", offset + 1))
+    assert [r.recv_ns - start for r in read_capture(tmp_path)] == [0, 1, 2, 3, 4, 5]
+
+
 def test_an_empty_capture_still_leaves_a_file(tmp_path: Path) -> None:
     clock = ManualClock(ns("2026-12-07T10:00:00"))
     writer(tmp_path, clock).close()

@@ -13,8 +13,9 @@ member at least every second (and on close), each with a single ``write``; a ``k
 most the unwritten second, and every member already on disk stays readable. ``cat``-joined files,
 or a file a later capture appended to (a second header line), read as one stream.
 
-:func:`read_capture` streams records from a list of files, globs or directories; at a
-truncated or corrupt tail it stops that file quietly and says so (``CaptureStream.truncated``).
+:func:`read_capture` streams records from a list of files, globs or directories, merged in
+receive-time order across files (their names need not sort by time); at a truncated or corrupt
+tail it stops that file quietly and says so (``CaptureStream.truncated``).
 
 Pure Python on purpose (no engine, no network): a backtest, the paper engine or a notebook
 reads captures without QuickFIX.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import glob
 import gzip
+import heapq
 import json
 import time
 import zlib
@@ -31,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from operator import attrgetter
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Final
@@ -341,8 +344,8 @@ class CaptureWriter:
 
 def expand_capture_paths(paths: Iterable[str | Path]) -> list[Path]:
     """Files named by ``paths``: a file as given, a directory's ``*.cap.gz`` files, a glob's
-    matches (each sorted by name, which is date order for one prefix); CaptureFormatError if
-    a name matches nothing."""
+    matches (each sorted by name; :class:`CaptureStream` merges them by receive time, so the
+    order only breaks ties); CaptureFormatError if a name matches nothing."""
     files: list[Path] = []
     for item in paths:
         path = Path(item)
@@ -364,7 +367,11 @@ def expand_capture_paths(paths: Iterable[str | Path]) -> list[Path]:
 
 
 class CaptureStream:
-    """Records of one or more capture files, in file order, read as they are iterated.
+    """Records of one or more capture files, read as they are iterated.
+
+    Several files are merged by receive time (each file's own order kept; equal times in file
+    order): a folder of captures whose names do not sort by time (the demo's are
+    ``demo-<run id>-YYYYMMDD``), or two captures of the same hour, replay as one market.
 
     After (or during) iteration: ``headers`` holds every header line met, ``records`` the
     number of records yielded, ``truncated_files`` the files whose tail was cut or corrupt
@@ -383,8 +390,10 @@ class CaptureStream:
         return bool(self.truncated_files)
 
     def __iter__(self) -> Iterator[CaptureRecord]:
-        for path in self.files:
-            yield from self._read_file(path)
+        if len(self.files) == 1:
+            yield from self._read_file(self.files[0])
+            return
+        yield from heapq.merge(*map(self._read_file, self.files), key=attrgetter("recv_ns"))
 
     def _read_file(self, path: Path) -> Iterator[CaptureRecord]:
         has_header = False
@@ -485,7 +494,8 @@ def _parse_record(line: str, path: Path, line_number: int) -> CaptureRecord | No
 
 
 def read_capture(paths: Iterable[str | Path] | str | Path) -> CaptureStream:
-    """Stream the records of capture ``paths`` (files, globs or directories), in file order.
+    """Stream the records of capture ``paths`` (files, globs or directories), merged by
+    receive time across files.
 
     Iterate the result for :class:`FixRecord` / :class:`ReferenceRecord`; it also reports
     ``headers`` and ``truncated_files``. CaptureFormatError names a missing file or a file that
