@@ -276,8 +276,6 @@ def build_report(
         report["tick_to_quote_ratio"] = {
             "p50": _ratio(ttq_tap.get("p50"), reflex.get("p50")),
             "p99": _ratio(ttq_tap.get("p99"), reflex.get("p99")),
-            "first_order_per_tick_p50": _ratio(first_tap.get("p50"), reflex.get("p50")),
-            "first_order_per_tick_p99": _ratio(first_tap.get("p99"), reflex.get("p99")),
             "first_order": {
                 "p50": _ratio(first_tap.get("p50"), reflex.get("p50")),
                 "p99": _ratio(first_tap.get("p99"), reflex.get("p99")),
@@ -286,8 +284,7 @@ def build_report(
             "TruexApplication.fromApp's entry for the 35=X to the 35=D/G at the engine log's "
             "onOutgoing, journal on, every order: two replaces per tick, the second later); "
             "the reflex is reflex_us, measured between the same two hooks with one order per "
-            "tick; first_order (and first_order_per_tick_*, the same figures) compares only "
-            "the first order of each tick",
+            "tick; first_order compares only the first order of each tick",
             "target_p50": 1.5,
         }
     reference = extra.get("reference_to_quote", {}).get("reference_to_quote_us")
