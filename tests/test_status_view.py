@@ -154,8 +154,28 @@ def test_live_fields_are_all_shown():
     btc_quotes = lines[lines.index(btc) + 1]
     assert btc_quotes == "  quotes: BUY 0.1 @ 100.4 NEW, SELL 0.05 @ 101.3 PENDING_NEW"
     eth = line_with(lines, ETH)
-    assert eth.split() == [ETH, "-", "-", "-", "0", "0", "-"]
+    assert eth.split() == [ETH, "-", "-", "-", "0", "0.00", "-"]  # money: 2 decimals
     assert lines[lines.index(eth) + 1] == "  quotes: none"
+
+
+def test_amounts_are_shown_at_the_instruments_precision():
+    # a live demo published realized -0.0188480769230769230769231: 28 characters that pushed
+    # the unrealized column past 100 columns ("un…")
+    live = live_state()
+    live["symbols"][BTC].update(
+        bid_price="100156.5",
+        ask_price="100231.5",
+        fair_value="100203.0769",
+        position_base="-0.0012",
+        realized_pnl_quote="-0.0188480769230769230769231",
+        unrealized_pnl_quote="-0.0162807692307692307692308",
+    )
+    lines = render_status(live, None, now_s=NOW)
+    header = line_with(lines, "symbol")
+    btc = line_with(lines, BTC)
+    assert btc.split()[-4:] == ["100203.1", "-0.00120", "-0.02", "-0.02"]
+    assert btc.rindex("-0.02") == header.index("unrealized")
+    assert not btc.endswith("…")
 
 
 def test_kill_switch_and_stale_snapshot_are_flagged():

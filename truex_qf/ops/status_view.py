@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, TextIO
 
 from rich.console import Console, Group
@@ -30,6 +31,7 @@ from sqlalchemy import Engine, select
 
 from truex_qf.domain.errors import TruexError
 from truex_qf.observe.live_state import DEFAULT_PREFIX, read_live_state
+from truex_qf.ops.amounts import Amounts
 from truex_qf.ops.reports import fetch_rows, latest_run_id
 from truex_qf.storage.schema import risk_events, runs, session_events
 
@@ -271,15 +273,22 @@ def _symbol_lines(symbols: Mapping[str, Any]) -> list[str]:
     quotes: list[str] = []
     for name in sorted(symbols):
         view = symbols[name] or {}
+        # at the instrument's precision, as summary shows them: the live state keeps every digit
+        amounts = Amounts(
+            str(name),
+            _decimal(view.get("fair_value"))
+            or _decimal(view.get("bid_price"))
+            or _decimal(view.get("ask_price")),
+        )
         rows.append(
             [
                 str(name),
                 _level(view.get("bid_price"), view.get("bid_size")),
                 _level(view.get("ask_price"), view.get("ask_size")),
-                _text(view.get("fair_value")),
-                _text(view.get("position_base")),
-                _text(view.get("realized_pnl_quote")),
-                _text(view.get("unrealized_pnl_quote")),
+                _amount(amounts.price, view.get("fair_value")),
+                _amount(amounts.quantity, view.get("position_base")),
+                _amount(amounts.money, view.get("realized_pnl_quote")),
+                _amount(amounts.money, view.get("unrealized_pnl_quote")),
             ]
         )
         quotes.append(_quotes_text(view.get("working_quotes") or []))
@@ -334,6 +343,22 @@ def _event_lines(summary: DbSummary | None, now: float) -> list[str]:
 
 def _text(value: object) -> str:
     return "-" if value is None else str(value)
+
+
+def _decimal(value: object) -> Decimal | None:
+    """A published amount (a plain string, or a number) as a finite Decimal, else None."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _amount(show: Callable[[Decimal], str], value: object) -> str:
+    number = _decimal(value)
+    return _text(value) if number is None else show(number)
 
 
 def _number(value: object) -> float | None:
