@@ -264,6 +264,21 @@ def test_events_are_rendered_with_the_run(engine):
     assert lines[start + 4] == "  10:00:00Z  SESSION  LOGON order_entry"
 
 
+def test_the_title_of_an_ended_run_fits_100_columns():
+    # after a paper run: "... run dd19e806-fff0-4442-ae6d-d66e19786c18 (paper) started
+    # 14:17:07Z, end…": the full id took the room of the end time
+    summary = DbSummary(
+        run_id="dd19e806-fff0-4442-ae6d-d66e19786c18",
+        mode="paper",
+        started_at=datetime.fromtimestamp(NOW - 62, UTC),
+        ended_at=datetime.fromtimestamp(NOW - 1, UTC),
+    )
+    title = render_status(None, summary, now_s=NOW)[0]
+    assert title == (
+        "truex-qf status  10:05:00Z  run dd19e806 (paper) started 10:03:58Z, ended 10:04:59Z"
+    )
+
+
 def test_empty_database_and_database_errors(tmp_path, engine):
     empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     bare = make_engine(f"sqlite:///{tmp_path / 'bare.db'}")

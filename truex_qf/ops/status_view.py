@@ -33,6 +33,7 @@ from truex_qf.domain.errors import TruexError
 from truex_qf.observe.live_state import DEFAULT_PREFIX, read_live_state
 from truex_qf.ops.amounts import Amounts
 from truex_qf.ops.reports import fetch_rows, latest_run_id
+from truex_qf.ops.runs import RUN_ID_SHOWN
 from truex_qf.storage.schema import risk_events, runs, session_events
 
 ERROR_KEY = "error"
@@ -194,7 +195,7 @@ def render_status(
 def _title(summary: DbSummary | None, now: float) -> str:
     title = f"truex-qf status  {_clock(now, now)}"
     if summary is not None and summary.run_id is not None:
-        run = f"run {summary.run_id}"
+        run = f"run {summary.run_id[:RUN_ID_SHOWN]}"  # as `runs` shows it; leaves room for the end
         if summary.mode:
             run += f" ({summary.mode})"
         if summary.started_at is not None:
