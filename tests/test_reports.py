@@ -580,6 +580,22 @@ def test_report_html_draws_every_chart(engine, tmp_path):
     assert markouts([(0.0, 100.0)], fair, -1)[1] == -100.0
 
 
+def test_chart_axis_labels_are_short_and_end_at_the_axis(engine):
+    # a fresh clone's demo report labelled its PnL axis 2.96438 and 0.100496 from x=2, the
+    # longer one drawn across the axis line at x=48
+    import re
+
+    from truex_qf.ops.charts import PAD, read_series, render_html
+
+    page = render_html(_summary(engine).run, read_series(engine, "run-b"))
+    btc = page.split(f"<h2>{BTC}</h2>")[1].split("<h2>")[0]
+    labels = re.findall(r"<text class='y-label' x='(\d+)'[^>]*text-anchor='end'>([^<]*)<", btc)
+    assert len(labels) == 6  # top and bottom of three charts
+    assert all(int(x) < PAD for x, _ in labels)
+    # three significant digits of each axis' span: PnL, inventory (0 to 2), quotes
+    assert [text for _, text in labels] == ["1.19", "-0.06", "2.10", "-0.10", "101.30", "100.25"]
+
+
 def test_report_html_renders_in_headless_chromium(engine, tmp_path):
     browser = program_or_skip(("chromium", "chromium-browser"), "chromium", "CHROMIUM")
     import subprocess

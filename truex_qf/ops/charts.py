@@ -22,6 +22,7 @@ revision 0001) has the fair value line in their place.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -300,9 +301,20 @@ class _Scale:
             f"<line x1='{PAD}' y1='{PAD}' x2='{PAD}' y2='{bottom}' stroke='#888'/>",
             f"<text x='{PAD}' y='{bottom + 16}' font-size='11'>{start}</text>",
             f"<text x='{right - 50}' y='{bottom + 16}' font-size='11'>{end}</text>",
-            f"<text x='2' y='{PAD + 4}' font-size='11'>{self.y1:.6g}</text>",
-            f"<text x='2' y='{bottom}' font-size='11'>{self.y0:.6g}</text>",
+            *(
+                f"<text class='y-label' x='{PAD - 4}' y='{y}' font-size='11' "
+                f"text-anchor='end'>{self.label(value)}</text>"
+                for y, value in ((PAD + 4, self.y1), (bottom, self.y0))
+            ),
         ]
+
+    def label(self, value: float) -> str:
+        """``value`` to three significant digits of the axis' span (2.96, not 2.96438; 0.0146,
+        100334): the labels end at the axis, and a long one would run off the chart's left."""
+        span = self.y1 - self.y0
+        decimals = max(0, 2 - math.floor(math.log10(span)))
+        text = f"{value:.{decimals}f}"
+        return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def _markout_table(buys: Mapping[int, float | None], sells: Mapping[int, float | None]) -> str:
