@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -295,6 +297,49 @@ def test_rate_governor_alone() -> None:
     assert governor.denial(1.0) is None
     governor.record(1.0)
     assert "minute" in (governor.denial(2.0) or "")
+
+
+def _paced_sends(
+    risk: RiskEngine, seconds: float, start_s: float = 1000.0, step_s: float = 0.01
+) -> list[float]:
+    """A market that wants an order every step: the times at which one went out."""
+    sent: list[float] = []
+    for i in range(round(seconds / step_s)):
+        now = start_s + i * step_s
+        if risk.has_message_budget(now_s=now):
+            assert_allowed(check(risk, order(), now_s=now))
+            sent.append(now)
+    return sent
+
+
+def test_the_pace_spreads_the_minutes_budget_over_the_minute() -> None:
+    # The default limits: spent as fast as 8 a second allows, 240 a minute lasted 30 s and
+    # left the book without our quotes for the next 30.
+    risk = engine(max_messages_per_s=8, max_messages_per_min=240)
+    sent = _paced_sends(risk, 300.0)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sent)]
+    assert max(gaps) < 1.0  # at worst the per-second window of the first burst
+    for i, start in enumerate(sent):  # never over the venue's limits, in any window
+        assert bisect.bisect_left(sent, start + 60.0) - i <= 240
+        assert bisect.bisect_left(sent, start + 1.0) - i <= 8
+    assert len(sent) >= 240 * 5 * 0.8  # the budget is used, not hoarded
+
+
+def test_the_pace_lets_a_burst_out_at_once_after_a_lull() -> None:
+    risk = engine(max_messages_per_s=8, max_messages_per_min=240)
+    assert len(_paced_sends(risk, 1.0)) == 8  # the per-second limit, not the pace
+    # Then the burst's 40 and the refill of 200 a minute (at 8 a second, 120 would go out).
+    sent = 8 + len(_paced_sends(risk, 14.0, start_s=1001.0))
+    assert 40 + 15 * 200 / 60 - 2 <= sent <= 40 + 15 * 200 / 60 + 1
+
+
+def test_rejects_are_paid_back_before_the_next_paced_message() -> None:
+    governor = RateGovernor(per_s=100, per_min=60)  # a burst of 10, a refill of 50 a minute
+    for _ in range(12):
+        governor.record(0.0)  # ten paced messages and two rejects: the bucket at -2
+    assert not governor.paced(0.0)
+    assert not governor.paced(3.59)  # one token takes 1.2 s to refill, and three are owed
+    assert governor.paced(3.61)
 
 
 # --------------------------------------------------------------------------- replaces

@@ -111,11 +111,23 @@ def exposure_for(symbol: str, orders: OrderManager, positions: PositionBook) -> 
     return Exposure(positions.position_base(symbol), buy, sell, open_orders)
 
 
-class RateGovernor:
-    """Sliding one-second and one-minute windows over sent messages (and venue rejects).
+PACE_BURST_SHARE = 6
+"""The pace's burst: the minute's budget over this, what may go out at once after a lull."""
 
-    A message at time t counts while ``now - t < window``: at exactly one second later it has
-    left the per-second window.
+
+class RateGovernor:
+    """The venue's message limits, and the pace at which we spend them.
+
+    The limits are sliding one-second and one-minute windows over sent messages (and venue
+    rejects): a message at time t counts while ``now - t < window``, so at exactly one second
+    later it has left the per-second window. A message beyond them is denied (:meth:`denial`).
+
+    The pace (:meth:`paced`) spreads the minute's budget over the minute. Spent as fast as the
+    per-second limit allows, a busy market used the whole minute's budget in half of it and left
+    us without quotes for the rest (a 60 s paper run: quotes gone for its last 27 s). The pace
+    is a token bucket holding at most ``per_min / PACE_BURST_SHARE`` messages, refilled at the
+    rest of the budget over 60 s, so no 60 s window holds more than ``per_min`` paced messages,
+    a quiet market's first requotes go out at once, and a busy one is requoted steadily.
     """
 
     def __init__(self, per_s: int, per_min: int) -> None:
@@ -123,6 +135,10 @@ class RateGovernor:
         self._per_min = per_min
         self._last_s: deque[float] = deque()
         self._last_min: deque[float] = deque()
+        self._burst = float(max(1, per_min // PACE_BURST_SHARE))
+        self._refill_per_s = (per_min - self._burst) / 60.0
+        self._tokens = self._burst
+        self._tokens_at: float | None = None
 
     def denial(self, now_s: float) -> str | None:
         """Why one more message now would exceed a window, or None if it fits."""
@@ -133,11 +149,25 @@ class RateGovernor:
             return f"{len(self._last_min)} messages in the last minute (max {self._per_min})"
         return None
 
+    def paced(self, now_s: float) -> bool:
+        """Whether one more message now fits the limits and keeps to the pace."""
+        return self.denial(now_s) is None and self._tokens_now(now_s) >= 1.0
+
     def record(self, now_s: float) -> None:
         """Count one message (or one venue reject) at ``now_s``."""
         self._expire(now_s)
         self._last_s.append(now_s)
         self._last_min.append(now_s)
+        # A reject, or a message the pace was not asked about, may take the bucket below zero:
+        # it is paid back before the next paced message.
+        self._tokens = self._tokens_now(now_s) - 1.0
+        self._tokens_at = now_s
+
+    def _tokens_now(self, now_s: float) -> float:
+        if self._tokens_at is None:
+            return self._tokens
+        elapsed = max(0.0, now_s - self._tokens_at)
+        return min(self._burst, self._tokens + elapsed * self._refill_per_s)
 
     def _expire(self, now_s: float) -> None:
         while self._last_s and now_s - self._last_s[0] >= 1.0:
@@ -260,12 +290,13 @@ class RiskEngine:
         return self._check(proposal, fair_value, book_age_s, book_crossed, working_exposure, now_s)
 
     def has_message_budget(self, now_s: float | None = None) -> bool:
-        """Whether one more order or replace fits the rate windows now.
+        """Whether one more order or replace fits the rate windows and the pace now.
 
-        The trading loop asks before a requote pass and waits when the budget is spent: pacing
-        is not a denial, so it is neither counted nor logged as one.
+        The trading loop asks before each order or replace and waits when the answer is no
+        (:meth:`RateGovernor.paced`): pacing is not a denial, so it is neither counted nor
+        logged as one.
         """
-        return self._governor.denial(self._now(now_s)) is None
+        return self._governor.paced(self._now(now_s))
 
     def record_reject(self, now_s: float | None = None) -> None:
         """Count a venue reject into the rate governor: rejects slow us down like messages."""
