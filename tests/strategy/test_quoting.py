@@ -301,6 +301,13 @@ def test_diff_keep_replace_create_cancel_and_in_flight() -> None:
     assert all(q.key != (BUY, 2) for q in actions.create)
 
 
+def test_diff_lists_actions_top_down_the_bid_before_the_ask_at_each_level() -> None:
+    # The market maker sends a diff's actions in order until the message budget is spent:
+    # with two to spare of four, both sides' best level must be the two that go.
+    actions = diff_quotes(PROPOSAL, [], TOL_BPS, SIZE_TOL, "replace")
+    assert [q.key for q in actions.create] == [(BUY, 1), (SELL, 1), (BUY, 2), (SELL, 2)]
+
+
 def test_diff_cancel_new_mode_cancels_and_waits() -> None:
     working = [
         w("b1", BUY, 1, "49951.0", "0.01"),

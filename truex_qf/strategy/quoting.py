@@ -522,6 +522,10 @@ def _crosses_own(quote: Quote, highest_bid: Decimal | None, lowest_offer: Decima
     return highest_bid is not None and quote.price <= highest_bid
 
 
+def _top_down(key: tuple[Side, int]) -> tuple[int, Side]:
+    return key[1], key[0]
+
+
 def diff_quotes(
     proposal: Proposal,
     working: Sequence[WorkingQuote],
@@ -529,8 +533,11 @@ def diff_quotes(
     size_tolerance: Decimal,
     requote_mode: RequoteMode | str = RequoteMode.REPLACE,
 ) -> QuoteActions:
-    """Compare the proposal with our working orders, level by level (buys level 1 outward,
-    then sells).
+    """Compare the proposal with our working orders, level by level from the top of the book
+    outward, the bid before the ask at each level: the actions come in that order, so when the
+    message budget lets only part of them out (the market maker sends until it is spent), the
+    best level of both sides goes first (buys then sells sent every bid level before the
+    first ask).
 
     Per (side, level): a resting order within tolerance is kept (extra resting orders at the
     same level are cancelled); with none within tolerance the first resting order is replaced
@@ -558,8 +565,8 @@ def diff_quotes(
     replaces: list[QuoteReplace] = []
     held: list[HeldLevel] = []
 
-    # (side, level) keys sort buys first (Side is a str enum: "1" < "2"), level 1 outward
-    for key in sorted(proposed.keys() | by_key.keys()):
+    # Level 1 outward, and at each level the buy first (Side is a str enum: "1" < "2").
+    for key in sorted(proposed.keys() | by_key.keys(), key=_top_down):
         quote = proposed.get(key)
         orders = by_key.get(key)
         if orders is None:  # an empty level (so the key is proposed)
