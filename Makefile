@@ -1,5 +1,5 @@
 # truex-qf: every target installs what it needs first, so each works as the first command
-# on a fresh clone. The quickfix compile (about 6 minutes) happens once per machine.
+# on a fresh clone. The quickfix compile (2 to 4 minutes on two free cores) happens once per machine.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
