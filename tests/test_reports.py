@@ -441,11 +441,15 @@ def test_summary_figures_by_hand(engine):
     assert fields["notional_pyusd"] == "302.250" and fields["fees_pyusd"] == "0.010"
     assert fields["maker_share_pct"] == "100.0" and fields["spread_captured_bps"] == "74.3"
     assert report.symbols[ETH].spread_captured_bps is None  # sold only
+    # four quote snapshots, one (10:00:10) with no ask of ours: ACTIVE, yet one-sided
+    assert (btc.quote_snapshots, btc.two_sided_snapshots) == (4, 3)
+    assert fields["two_sided_quotes_pct"] == "75.0"
 
     text = report.lines()
     assert all(len(line) <= 100 for line in text)
     joined = "\n".join(text)
     assert "50.0% of the run in ACTIVE" in joined
+    assert "quoted both sides 75.0% of 4 quote snapshots" in joined
     assert "net pnl           0.630 PYUSD" in joined  # 0.74 - 0.1 - 0.01 (its last snapshot)
     assert "MAX_POSITION 1" in joined and "Invalid quantity increment 1" in joined
 

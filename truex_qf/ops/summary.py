@@ -18,6 +18,10 @@ Definitions, so that the figures can be checked by hand:
   high, over the PnL snapshots (every 5 s and at the end).
 - quoting uptime: the time in state ACTIVE over the run's length (start to end; a run that
   has not ended counts to its last recorded event).
+- quoted both sides: per symbol, the share of the quote snapshots (every 5 s with the position
+  snapshot, and at the end) that found both a bid and an ask of ours working. ACTIVE says the
+  market maker may quote; this says it did (a spent message budget, a position limit or a
+  stale book leave a side empty while the state stays ACTIVE).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from truex_qf.storage.schema import (
     order_events,
     pnl_snapshots,
     position_snapshots,
+    quote_snapshots,
     risk_events,
     session_events,
 )
@@ -76,6 +81,14 @@ class SymbolSummary:
     max_inventory_base: Decimal = ZERO
     max_drawdown_quote: Decimal = ZERO
     fair_value: Decimal | None = None
+    quote_snapshots: int = 0
+    two_sided_snapshots: int = 0
+
+    @property
+    def two_sided_share(self) -> Decimal | None:
+        if not self.quote_snapshots:
+            return None
+        return Decimal(self.two_sided_snapshots) / self.quote_snapshots
 
     @property
     def volume_base(self) -> Decimal:
@@ -124,6 +137,7 @@ class SymbolSummary:
             f"net_pnl_{a.quote.lower()}": a.money(self.net_pnl_quote),
             f"max_inventory_{a.base.lower()}": a.quantity(self.max_inventory_base),
             f"max_drawdown_{a.quote.lower()}": a.money(self.max_drawdown_quote),
+            "two_sided_quotes_pct": percent(self.two_sided_share),
         }
 
 
@@ -218,6 +232,11 @@ class RunReport:
                 _pair("max inventory", f"{a.quantity(s.max_inventory_base)} {a.base}"),
                 _pair("max drawdown", _money(a, s.max_drawdown_quote)),
             ]
+            if s.quote_snapshots:
+                both = percent(s.two_sided_share)
+                out.append(
+                    _pair("quoted both sides", f"{both}% of {s.quote_snapshots} quote snapshots")
+                )
         return [line[:WIDTH] for line in out]
 
 
@@ -303,6 +322,13 @@ def summarize_run(engine: Engine, run: StoredRun) -> RunReport:
         peak = max(peaks.get(s.symbol, net), net)
         peaks[s.symbol] = peak
         s.max_drawdown_quote = max(s.max_drawdown_quote, peak - net)
+        last_at = max(last_at, _utc(row["at"]))
+
+    for row in _ordered(engine, quote_snapshots, run_id):
+        s = symbol(row["symbol"])
+        s.quote_snapshots += 1
+        both = row["bid_quote_price"] is not None and row["ask_quote_price"] is not None
+        s.two_sided_snapshots += both
         last_at = max(last_at, _utc(row["at"]))
 
     for row in _ordered(engine, risk_events, run_id):
