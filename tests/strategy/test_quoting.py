@@ -20,6 +20,7 @@ from truex_qf.strategy.quoting import (
     IN_FLIGHT,
     LEVEL_COLLISION,
     NON_POSITIVE_PRICE,
+    OUT_OF_BUDGET,
     POSITION_LIMIT,
     SELF_CROSS,
     WOULD_CROSS,
@@ -328,6 +329,31 @@ def test_diff_cancel_new_mode_cancels_and_waits() -> None:
     # Cancel acknowledged (order gone): now it is created.
     actions = diff_quotes(PROPOSAL, [working[0]], TOL_BPS, SIZE_TOL, RequoteMode.CANCEL_NEW)
     assert Quote(SELL, 1, D("50050.0"), D("0.01")) in actions.create
+
+
+def test_diff_without_budget_holds_passive_moves_and_cancels_aggressive_ones() -> None:
+    mode = RequoteMode.CANCEL_NEW
+    working = [
+        w("b1", BUY, 1, "49940.0", "0.01"),  # 2 bps below the wanted 49950: passive, stays
+        w("b2", BUY, 2, "49935.0", "0.005"),  # 2 bps above the wanted 49925: a taker's gift
+        w("s1", SELL, 1, "50050.0", "0.02"),  # the right price, twice the size: stays
+        w("s2", SELL, 2, "50090.0", "0.005"),  # 3 bps above the wanted 50075: passive, stays
+    ]
+    actions = diff_quotes(PROPOSAL, working, TOL_BPS, SIZE_TOL, mode, budget=False)
+    assert [o.cl_ord_id for o in actions.cancel] == ["b2"]
+    assert actions.replace == () and actions.create == ()
+    assert set(actions.held) == {
+        HeldLevel(BUY, 1, OUT_OF_BUDGET),
+        HeldLevel(BUY, 2, AWAITING_CANCEL),
+        HeldLevel(SELL, 1, OUT_OF_BUDGET),
+        HeldLevel(SELL, 2, OUT_OF_BUDGET),
+    }
+    # With budget, every one of them moves.
+    actions = diff_quotes(PROPOSAL, working, TOL_BPS, SIZE_TOL, mode)
+    assert sorted(o.cl_ord_id for o in actions.cancel) == ["b1", "b2", "s1", "s2"]
+    # REPLACE: every move is a replace, which the market maker sends when the budget allows.
+    actions = diff_quotes(PROPOSAL, working, TOL_BPS, SIZE_TOL, RequoteMode.REPLACE, budget=False)
+    assert sorted(r.working.cl_ord_id for r in actions.replace) == ["b1", "b2", "s1", "s2"]
 
 
 def test_diff_tolerance_edges() -> None:

@@ -55,6 +55,7 @@ from truex_qf.marketdata.book import BookKeeper, OrderBook
 from truex_qf.marketdata.own_orders import BookWithoutOwnOrders
 from truex_qf.strategy.fair_value import FairValueModel, PriceSource, PricingDecision
 from truex_qf.strategy.quoting import (
+    OUT_OF_BUDGET,
     Proposal,
     Quote,
     WorkingQuote,
@@ -621,13 +622,17 @@ class MarketMaker:
             )
             for order in self.orders.working_orders(symbol)
         ]
+        budget = self.risk.has_message_budget(now)
         actions = diff_quotes(
             proposal,
             working,
             self.strategy.requote_tolerance_bps,
             self.strategy.requote_size_tolerance,
             self.strategy.requote_mode,
+            budget,
         )
+        if not budget and any(held.reason == OUT_OF_BUDGET for held in actions.held):
+            state.dirty = True  # a move waits for the message budget: look again next turn
         for stale in actions.cancel:
             self._cancel(stale.cl_ord_id)
         fair = state.decision.fair_value.price if state.decision.fair_value else None
