@@ -7,6 +7,8 @@ plain strings, times as epoch seconds), as :func:`read_live_state` hands it back
 from __future__ import annotations
 
 import io
+import json
+import os
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,8 +17,10 @@ import pytest
 from sqlalchemy import Engine, insert
 
 from tests.support.report_db import fill_database
+from tests.support.services import redis_url_or_skip
 from tests.support.terminal import WIDTH, needs_tmux, terminal_screen
 from truex_qf.domain.errors import TruexError
+from truex_qf.observe.live_state import DEFAULT_PREFIX
 from truex_qf.ops.status_view import (
     DbSummary,
     EventLine,
@@ -308,6 +312,95 @@ def test_unreachable_redis_becomes_a_reason(engine):
     text = "\n".join(render_status(live, summary))
     assert "live state unavailable: redis" in text
     assert "secret" not in text
+
+
+# --------------------------------------------------------------------------- stored snapshots
+
+
+def test_without_redis_the_stored_snapshots_are_shown_dated(engine):
+    # a fresh clone's `make demo` (no Redis) showed the run and its events, but no position and
+    # no PnL, although the run stores them every 5 s
+    live, summary = status_reader(engine, redis_url=None, namespace=None)()
+    lines = render_status(live, summary, now_s=NOW)
+    assert max(len(line) for line in lines) <= 100
+    start = lines.index(line_with(lines, "NOT LIVE"))
+    assert lines[start - 1] == "live state unavailable: not read (no Redis configured)"
+    header = lines[start + 1]
+    assert header.split() == [
+        "symbol", "our", "bid", "our", "ask", "fair", "position", "realized", "unrealized"
+    ]  # fmt: skip
+    # run-b's last rows; run-a's BTC (position 3, fair 91) never shows
+    btc = lines[start + 2]
+    assert btc.split() == [BTC, "100.600", "101.200", "100.900", "1.00", "0.740", "0.400"]
+    assert btc.index("0.400") == header.index("unrealized")
+    assert lines[start + 3] == "  stored 10:00:20Z, 4m40s ago"
+    eth = lines[start + 4]
+    assert eth.split() == [ETH, "1999.50", "2000.50", "2000.00", "0.000", "0.00", "-"]
+    assert lines[start + 5] == (  # its quotes were stored after its position and PnL
+        "  stored 10:00:12Z, 4m48s ago; our quotes stored 10:00:20Z, 4m40s ago"
+    )
+    assert lines[start + 6].split() == ["SOL-PYUSD", "-", "-", "21.000", "5.00", "-", "-"]
+    assert lines[start + 7] == "  stored 10:00:30Z, 4m30s ago"
+    assert lines[start + 8] == "recent events (newest first)"
+
+
+def test_stored_snapshots_stand_in_for_any_live_state_without_symbols(engine):
+    summary = read_db_summary(engine)
+    for live in (
+        live_unavailable("redis redis://h:6379 unavailable: refused"),
+        {"state": None, "sessions": None, "symbols": {}},
+        {**live_state(), "symbols": {}},
+    ):
+        lines = render_status(live, summary, now_s=NOW)
+        assert line_with(lines, "stored    NOT LIVE")
+        assert "  stored 10:00:20Z, 4m40s ago" in lines
+    empty = DbSummary(run_id="run-c")  # a run that has not written a snapshot yet
+    assert "stored    no position or PnL snapshot yet (a run writes one every 5 s)" in (
+        render_status(None, empty, now_s=NOW)
+    )
+
+
+def test_live_symbols_are_shown_alone(engine):
+    summary = read_db_summary(engine)
+    assert [s.symbol for s in summary.stored] == [BTC, ETH, "SOL-PYUSD"]
+    lines = render_status(live_state(), summary, now_s=NOW)
+    assert lines == render_status(live_state(), read_db_summary(engine, snapshots=False), now_s=NOW)
+    assert not [line for line in lines if "stored" in line]
+    assert "  quotes: BUY 0.1 @ 100.4 NEW, SELL 0.05 @ 101.3 PENDING_NEW" in lines
+
+
+@pytest.mark.redis
+def test_status_reader_reads_the_store_only_without_live_symbols(engine):
+    import redis
+
+    url = redis_url_or_skip()
+    namespace = f"status{os.getpid()}"
+    client = redis.Redis.from_url(url)
+    live = live_state()
+    keys = {
+        "state": live["state"],
+        "sessions": live["sessions"],
+        "symbols": [BTC],
+        f"symbol:{BTC}": live["symbols"][BTC],
+    }
+    try:
+        for key, value in keys.items():
+            client.set(f"{DEFAULT_PREFIX}:{namespace}:{key}", json.dumps(value), ex=30)
+        live_now, summary = status_reader(engine, redis_url=url, namespace=namespace)()
+        assert live_now is not None and summary is not None
+        assert list(live_now["symbols"]) == [BTC] and summary.stored == ()
+        lines = render_status(live_now, summary, now_s=NOW)
+        assert line_with(lines, BTC).split()[1:3] == ["100.5", "x"]
+        assert not [line for line in lines if "stored" in line]
+
+        quiet, summary = status_reader(engine, redis_url=url, namespace=f"{namespace}-none")()
+        assert quiet is not None and summary is not None and len(summary.stored) == 3
+        lines = render_status(quiet, summary, now_s=NOW)
+        assert "live state: nothing published" in lines[1]
+        assert "  stored 10:00:20Z, 4m40s ago" in lines
+    finally:
+        client.delete(*(f"{DEFAULT_PREFIX}:{namespace}:{key}" for key in keys))
+        client.close()
 
 
 # --------------------------------------------------------------------------- watch

@@ -8,6 +8,10 @@ Two sources, either of which may be missing or down:
 - the database (:func:`read_db_summary`): the run, and its latest ``risk_events`` and
   ``session_events``. Alerts themselves are only logged (there is no alert table); the events
   behind them (denials, trading-state changes, logons and logouts, rejects) are these rows.
+  When Redis has no symbol to show (none configured, down, or nothing published), also the
+  run's latest stored snapshot per symbol (``position_snapshots``, ``pnl_snapshots``,
+  ``quote_snapshots``, written every 5 s and at the end), each labelled with its time and age
+  so that it is never taken for the live figures.
 
 :func:`render_status` turns both into lines, never raising on missing or odd data;
 :func:`watch` redraws them every interval, in place on a terminal (a rich Live region).
@@ -32,9 +36,16 @@ from sqlalchemy import Engine, select
 from truex_qf.domain.errors import TruexError
 from truex_qf.observe.live_state import DEFAULT_PREFIX, read_live_state
 from truex_qf.ops.amounts import Amounts
-from truex_qf.ops.reports import fetch_rows, latest_run_id
+from truex_qf.ops.reports import _last_by_symbol, fetch_rows, latest_run_id
 from truex_qf.ops.runs import RUN_ID_SHOWN
-from truex_qf.storage.schema import risk_events, runs, session_events
+from truex_qf.storage.schema import (
+    pnl_snapshots,
+    position_snapshots,
+    quote_snapshots,
+    risk_events,
+    runs,
+    session_events,
+)
 
 ERROR_KEY = "error"
 """Set in a live dict (by :func:`live_unavailable`) when reading Redis failed, with the reason."""
@@ -59,8 +70,27 @@ class EventLine:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredSymbol:
+    """A symbol's latest stored snapshot: its ``position_snapshots``, ``pnl_snapshots`` and
+    ``quote_snapshots`` rows (None: no such row). ``at`` dates the position and PnL (the older
+    of the two), ``quotes_at`` our best bid and ask (None: none working)."""
+
+    symbol: str
+    at: datetime | None = None
+    position_base: Decimal | None = None
+    avg_entry_price: Decimal | None = None
+    fair_value: Decimal | None = None
+    realized_pnl_quote: Decimal | None = None
+    unrealized_pnl_quote: Decimal | None = None
+    quotes_at: datetime | None = None
+    bid_quote_price: Decimal | None = None
+    ask_quote_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DbSummary:
-    """A run as the view shows it: which run, and its latest stored events, newest first."""
+    """A run as the view shows it: which run, its latest stored events, newest first, and
+    (when read) its latest stored snapshot per symbol, by symbol."""
 
     run_id: str | None
     mode: str | None = None
@@ -69,6 +99,7 @@ class DbSummary:
     events: tuple[EventLine, ...] = ()
     error: str | None = None
     """Why the database could not be read (then the other fields are empty)."""
+    stored: tuple[StoredSymbol, ...] = ()
 
 
 def live_unavailable(reason: str) -> dict[str, Any]:
@@ -76,10 +107,13 @@ def live_unavailable(reason: str) -> dict[str, Any]:
     return {"state": None, "sessions": None, "symbols": {}, ERROR_KEY: reason}
 
 
-def read_db_summary(engine: Engine, run_id: str | None = None, events: int = 8) -> DbSummary:
+def read_db_summary(
+    engine: Engine, run_id: str | None = None, events: int = 8, *, snapshots: bool = True
+) -> DbSummary:
     """The run (the latest when ``run_id`` is None) and its last ``events`` risk events and last
-    ``events`` session events, merged newest first. Raises :class:`TruexError` (one line, URL
-    masked) when the database cannot be read."""
+    ``events`` session events, merged newest first, and with ``snapshots`` its latest stored
+    snapshot per symbol. Raises :class:`TruexError` (one line, URL masked) when the database
+    cannot be read."""
     run = run_id if run_id is not None else latest_run_id(engine)
     if run is None:
         return DbSummary(run_id=None)
@@ -130,7 +164,35 @@ def read_db_summary(engine: Engine, run_id: str | None = None, events: int = 8) 
         started_at=_as_utc(run_row["started_at"]) if run_row.get("started_at") else None,
         ended_at=_as_utc(run_row["ended_at"]) if run_row.get("ended_at") else None,
         events=tuple(lines),
+        stored=read_stored_symbols(engine, run) if snapshots else (),
     )
+
+
+def read_stored_symbols(engine: Engine, run_id: str) -> tuple[StoredSymbol, ...]:
+    """The run's last ``position_snapshots``, ``pnl_snapshots`` and ``quote_snapshots`` row per
+    symbol (as ``pnl`` and ``replay`` pick them: the last written), by symbol."""
+    positions = _last_by_symbol(engine, position_snapshots, run_id)
+    pnl = _last_by_symbol(engine, pnl_snapshots, run_id)
+    quotes = _last_by_symbol(engine, quote_snapshots, run_id)
+    stored = []
+    for symbol in sorted(set(positions) | set(pnl) | set(quotes)):
+        position, money, quote = positions.get(symbol, {}), pnl.get(symbol, {}), quotes.get(symbol)
+        times = [_as_utc(row["at"]) for row in (position, money) if row.get("at") is not None]
+        stored.append(
+            StoredSymbol(
+                symbol=symbol,
+                at=min(times) if times else None,
+                position_base=position.get("quantity_base"),
+                avg_entry_price=position.get("avg_entry_price"),
+                fair_value=position.get("fair_value"),
+                realized_pnl_quote=money.get("realized_pnl_quote"),
+                unrealized_pnl_quote=money.get("unrealized_pnl_quote"),
+                quotes_at=_as_utc(quote["at"]) if quote else None,
+                bid_quote_price=quote["bid_quote_price"] if quote else None,
+                ask_quote_price=quote["ask_quote_price"] if quote else None,
+            )
+        )
+    return tuple(stored)
 
 
 def status_reader(
@@ -145,7 +207,8 @@ def status_reader(
     """A ``read`` for :func:`watch`: each source read on its own, a failure kept as its reason.
 
     Without ``redis_url`` and ``namespace`` there is no live part (None); without ``engine``
-    no database part (None).
+    no database part (None). The stored snapshots are read only when the live part has no
+    symbol to show.
     """
 
     def read() -> tuple[dict[str, Any] | None, DbSummary | None]:
@@ -158,7 +221,7 @@ def status_reader(
         summary: DbSummary | None = None
         if engine is not None:
             try:
-                summary = read_db_summary(engine, run_id, events)
+                summary = read_db_summary(engine, run_id, events, snapshots=not _live_symbols(live))
             except TruexError as error:
                 summary = DbSummary(run_id=run_id, error=str(error))
         return live, summary
@@ -188,8 +251,18 @@ def render_status(
         lines += _live_lines(live, now, ended_at)
     except (AttributeError, KeyError, TypeError, ValueError) as error:
         lines.append(f"live state unreadable: {type(error).__name__}: {error}")
+    if not _live_symbols(live):
+        lines += _stored_lines(db_summary, now)
     lines += _event_lines(db_summary, now)
     return [_fit(line, width) for line in lines]
+
+
+def _live_symbols(live: Mapping[str, Any] | None) -> bool:
+    """Whether the live state has symbols to show (then the stored snapshots are not shown)."""
+    if not isinstance(live, Mapping) or live.get(ERROR_KEY):
+        return False
+    symbols = live.get("symbols")
+    return isinstance(symbols, Mapping) and bool(symbols)
 
 
 def _title(summary: DbSummary | None, now: float) -> str:
@@ -265,6 +338,7 @@ def _state_line(state: Mapping[str, Any] | None, now: float) -> str:
 
 
 _SYMBOL_HEADER = ("symbol", "bid", "ask", "fair", "position", "realized", "unrealized")
+_STORED_HEADER = ("symbol", "our bid", "our ask", "fair", "position", "realized", "unrealized")
 
 
 def _symbol_lines(symbols: Mapping[str, Any]) -> list[str]:
@@ -292,14 +366,61 @@ def _symbol_lines(symbols: Mapping[str, Any]) -> list[str]:
                 _amount(amounts.money, view.get("unrealized_pnl_quote")),
             ]
         )
-        quotes.append(_quotes_text(view.get("working_quotes") or []))
-    widths = [max(len(row[index]) for row in rows) for index in range(len(_SYMBOL_HEADER))]
+        quotes.append(f"  quotes: {_quotes_text(view.get('working_quotes') or [])}")
+    return _table(rows, quotes)
+
+
+def _table(rows: list[list[str]], under: list[str]) -> list[str]:
+    """``rows`` (the header first) in aligned columns, each row but the header followed by its
+    line of ``under``."""
+    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
     lines = []
     for index, row in enumerate(rows):
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         if index > 0:
-            lines.append(f"  quotes: {quotes[index - 1]}")
+            lines.append(under[index - 1])
     return lines
+
+
+def _stored_lines(summary: DbSummary | None, now: float) -> list[str]:
+    """The run's latest stored snapshot per symbol, each dated, for a view without live ones."""
+    if summary is None or summary.error is not None or summary.run_id is None:
+        return []
+    if not summary.stored:
+        return ["stored    no position or PnL snapshot yet (a run writes one every 5 s)"]
+    rows = [list(_STORED_HEADER)]
+    dates = []
+    for s in summary.stored:
+        reference = next(
+            (v for v in (s.fair_value, s.avg_entry_price, s.bid_quote_price) if v), None
+        )
+        amounts = Amounts(s.symbol, reference or s.ask_quote_price)
+        rows.append(
+            [
+                s.symbol,
+                _amount(amounts.price, s.bid_quote_price),
+                _amount(amounts.price, s.ask_quote_price),
+                _amount(amounts.price, s.fair_value),
+                _amount(amounts.quantity, s.position_base),
+                _amount(amounts.money, s.realized_pnl_quote),
+                _amount(amounts.money, s.unrealized_pnl_quote),
+            ]
+        )
+        date = f"  stored {_stored_at(s.at, now)}" if s.at else "  no position or PnL stored"
+        if s.quotes_at is not None and (s.at is None or _seconds(s.quotes_at) != _seconds(s.at)):
+            date += f"; our quotes stored {_stored_at(s.quotes_at, now)}"
+        dates.append(date)
+    title = "stored    NOT LIVE: the run's last snapshots (every 5 s and at its end)"
+    return [title, *_table(rows, dates)]
+
+
+def _stored_at(at: datetime, now: float) -> str:
+    """``10:00:20Z, 4m40s ago``."""
+    return f"{_clock(at.timestamp(), now)}, {duration_text(now - at.timestamp())} ago"
+
+
+def _seconds(at: datetime) -> int:
+    return int(at.timestamp())
 
 
 def _level(price: object, size: object) -> str:
@@ -347,7 +468,10 @@ def _text(value: object) -> str:
 
 
 def _decimal(value: object) -> Decimal | None:
-    """A published amount (a plain string, or a number) as a finite Decimal, else None."""
+    """A published amount (a plain string, or a number) or a stored one (a Decimal) as a finite
+    Decimal, else None."""
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None
     try:
