@@ -283,8 +283,8 @@ def pnl_report(engine: Engine, *, run_id: str | None = None) -> Report:
     run = _run_or_latest(engine, run_id)
     if run is None:
         return Report(list(PNL_COLUMNS), [])
-    positions = _last_by_symbol(engine, position_snapshots, run)
-    pnl = _last_by_symbol(engine, pnl_snapshots, run)
+    positions = last_by_symbol(engine, position_snapshots, run)
+    pnl = last_by_symbol(engine, pnl_snapshots, run)
     fills = fetch_rows(
         engine,
         select(
@@ -374,7 +374,7 @@ def _run_or_latest(engine: Engine, run_id: str | None) -> str | None:
     return run_id if run_id is not None else latest_run_id(engine)
 
 
-def _last_by_symbol(engine: Engine, table: Any, run_id: str) -> dict[str, Mapping[str, Any]]:
+def last_by_symbol(engine: Engine, table: Any, run_id: str) -> dict[str, Mapping[str, Any]]:
     """The row with the highest id (the last written) per symbol of the run."""
     last_ids = (
         select(func.max(table.c.id))

@@ -36,7 +36,7 @@ from sqlalchemy import Engine, select
 from truex_qf.domain.errors import TruexError
 from truex_qf.observe.live_state import DEFAULT_PREFIX, read_live_state
 from truex_qf.ops.amounts import Amounts
-from truex_qf.ops.reports import _last_by_symbol, fetch_rows, latest_run_id
+from truex_qf.ops.reports import fetch_rows, last_by_symbol, latest_run_id
 from truex_qf.ops.runs import RUN_ID_SHOWN
 from truex_qf.storage.schema import (
     pnl_snapshots,
@@ -171,9 +171,9 @@ def read_db_summary(
 def read_stored_symbols(engine: Engine, run_id: str) -> tuple[StoredSymbol, ...]:
     """The run's last ``position_snapshots``, ``pnl_snapshots`` and ``quote_snapshots`` row per
     symbol (as ``pnl`` and ``replay`` pick them: the last written), by symbol."""
-    positions = _last_by_symbol(engine, position_snapshots, run_id)
-    pnl = _last_by_symbol(engine, pnl_snapshots, run_id)
-    quotes = _last_by_symbol(engine, quote_snapshots, run_id)
+    positions = last_by_symbol(engine, position_snapshots, run_id)
+    pnl = last_by_symbol(engine, pnl_snapshots, run_id)
+    quotes = last_by_symbol(engine, quote_snapshots, run_id)
     stored = []
     for symbol in sorted(set(positions) | set(pnl) | set(quotes)):
         position, money, quote = positions.get(symbol, {}), pnl.get(symbol, {}), quotes.get(symbol)
