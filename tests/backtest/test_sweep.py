@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from bench.synthetic_capture import AT_THE_TOUCH, SYMBOL, write_walk_capture
 from tests.support.processes import run_cli, store_env
 from truex_qf.backtest.sweep import (
     FIGURE_COLUMNS,
+    TABLE_FIGURES,
     SweepKey,
     grid,
     parse_sweeps,
@@ -28,7 +30,7 @@ from truex_qf.backtest.sweep import (
 )
 from truex_qf.domain.errors import ConfigError
 from truex_qf.ops.runs import open_store, resolve_run
-from truex_qf.ops.summary import summarize_run
+from truex_qf.ops.summary import WIDTH, summarize_run
 from truex_qf.storage.database import database_url
 from truex_qf.strategy.settings import strategy_from_document
 
@@ -176,8 +178,18 @@ def test_a_sweep_is_deterministic_and_each_point_is_the_single_backtest_of_its_v
     assert {r["symbol"] for r in rows} == {SYMBOL}
     assert int(rows[0]["fills"]) > 0  # the tightest point trades on this capture
     lines = first_out.splitlines()
-    for row in rows:  # the printed table holds the CSV's rows (an empty cell is blank)
-        assert any(line.split() == [v for v in row.values() if v] for line in lines), row
+    assert _width(first_out) <= WIDTH, first_out  # was 243 columns
+    assert lines[0].split() == [
+        "#",
+        "spread_bps",
+        "level_size_base",
+        *(header for header, _ in TABLE_FIGURES),
+    ]
+    assert f"{SYMBOL}: net_pnl in PYUSD; volume, max_inv in BTC" in first_out
+    for row in rows:  # the printed table holds the CSV's cells of its columns, unchanged
+        shown = [row["point"], row["spread_bps"], row["level_size_base"]]
+        shown += [row[column] for _, column in TABLE_FIGURES]
+        assert any(line.split() == [v for v in shown if v] for line in lines), row
     # ranked by the exact PnL: of the points showing the highest (rounded) PnL
     top = max(float(r["net_pnl_quote"] or "-inf") for r in rows)
     best = re.search(r"^best point by net PnL: (\d+) \(", first_out, re.M)
@@ -217,6 +229,78 @@ def test_a_sweep_is_deterministic_and_each_point_is_the_single_backtest_of_its_v
     listed = run_cli("runs", env=store_env(state))  # every point is a stored backtest run
     for short in swept.values():
         assert re.search(rf"^{short} .* backtest ", listed.stdout, re.M), listed.stdout
+
+
+def _width(stdout: str) -> int:
+    """The widest line a sweep printed, but the CSV's path (a path is as long as it is)."""
+    return max(len(line) for line in stdout.splitlines() if not line.startswith("csv: "))
+
+
+def _small_sweep(
+    tmp_path: Path, strategy_file: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    capture = tmp_path / "capture"
+    if not capture.exists():
+        write_walk_capture(capture, seconds=2)
+    return run_cli(
+        "backtest",
+        "--data",
+        str(capture),
+        "--strategy",
+        str(strategy_file),
+        "--jobs",
+        "1",
+        *args,
+        env=store_env(tmp_path / "state"),
+        timeout_s=CLI_TIMEOUT_S,
+    )
+
+
+def test_a_sweep_of_many_keys_prints_short_key_names_within_the_width(
+    tmp_path: Path, strategy_file: Path
+) -> None:
+    keys = [
+        "BTC-PYUSD.spread_bps=0.05",
+        "BTC-PYUSD.inventory_skew_bps=0,1",
+        "BTC-PYUSD.max_skew_bps=0",
+        "BTC-PYUSD.fair_value.widen_bps=0",
+        "requote_tolerance_bps=0.5",
+    ]
+    done = _small_sweep(tmp_path, strategy_file, *(f"--sweep={key}" for key in keys))
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert _width(done.stdout) <= WIDTH, done.stdout
+    assert lines[0].split()[:6] == ["#", "k1", "k2", "k3", "k4", "k5"]
+    legend = " ".join(lines)
+    for number, key in enumerate(keys, start=1):
+        assert f"k{number} {key.partition('=')[0]}" in legend, done.stdout
+    assert re.search(r"^2 +0\.05 +1 +0 +0 +0\.5 ", done.stdout, re.M), done.stdout
+
+
+def test_each_sweep_writes_its_own_csv_and_says_where(tmp_path: Path, strategy_file: Path) -> None:
+    written = []
+    for _ in range(2):
+        done = _small_sweep(tmp_path, strategy_file, "--sweep", "spread_bps=0.05,0.1")
+        assert done.returncode == 0, done.stderr[-3000:]
+        found = re.search(r"^csv: (.+)$", done.stdout, re.M)
+        assert found is not None, done.stdout
+        written.append(Path(found.group(1)))
+    assert written[0] != written[1]  # the second sweep did not replace the first's file
+    assert written[0].parent == written[1].parent == tmp_path / "state"
+    assert written[0].read_bytes() == written[1].read_bytes()  # same sweep, same figures
+    assert re.fullmatch(r"sweep-tight-spread_bps-\d{8}T\d{6}Z-[0-9a-f]{8}\.csv", written[0].name)
+
+
+def test_an_existing_csv_is_refused_before_any_point_runs(
+    tmp_path: Path, strategy_file: Path
+) -> None:
+    kept = tmp_path / "mine.csv"
+    kept.write_text("an earlier sweep\n")
+    done = _small_sweep(tmp_path, strategy_file, "--sweep", "spread_bps=0.05", "--csv", str(kept))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr == f"error: --csv: {kept} exists; name a new file (it is not overwritten)\n"
+    assert kept.read_text() == "an earlier sweep\n"
+    assert not (tmp_path / "state" / "truex-qf.db").exists()  # no point ran
 
 
 @pytest.mark.parametrize(

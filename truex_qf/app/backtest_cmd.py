@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
+import textwrap
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,8 +98,8 @@ def _fee_bps(option: str, text: str | None) -> Decimal | None:
     "csv_path",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Where a sweep writes its table as CSV; default: sweep-<strategy>-<keys>.csv in "
-    "TRUEX_STATE_DIR.",
+    help="Where a sweep writes its table as CSV (a new file: an existing one is refused); "
+    "default: sweep-<strategy>-<keys>-<UTC time>-<first run id>.csv in TRUEX_STATE_DIR.",
 )
 @click.pass_context
 @_one_line_errors
@@ -125,8 +126,8 @@ def backtest(
     and `report --html` show it; the summary is printed at the end.
 
     With --sweep, one such backtest per point of the grid, in parallel processes: a line per
-    point (net PnL, fills, volume, max inventory, markouts), the best point by net PnL, and a
-    CSV of the same table.
+    point (net PnL, fills, volume, max inventory, 10 s markouts), the best point by net PnL,
+    and a CSV with every figure (a new file each sweep).
 
     \b
     Reads TRUEX_STATE_DIR and DATABASE_URL.
@@ -239,28 +240,36 @@ def _sweep(
     strategy_name: str,
 ) -> None:
     """``--sweep``: every point checked, then run in processes; the table, the best point,
-    the CSV. The table and CSV are the same for the same sweep (stdout); run ids and timings,
-    which differ, go to stderr."""
+    the CSV (a new file: one that exists is refused before any point runs). The table and CSV
+    are the same for the same sweep (stdout, all within WIDTH but the CSV's path); run ids
+    and timings, which differ, go to stderr."""
     from truex_qf.app.pipeline import pipeline_settings, prepare_database
     from truex_qf.backtest.replay import SENDER_COMP_ID
     from truex_qf.backtest.sweep import (
         PointJob,
         best_point,
+        default_csv_name,
         parse_sweeps,
         point_documents,
         results_report,
+        results_table,
         run_sweep,
     )
     from truex_qf.capture.format import CaptureFormatError
+    from truex_qf.ops.summary import WIDTH
 
     keys = parse_sweeps(sweeps, settings.strategy, document, source)
     points = point_documents(keys, document, source)
     state_dir = _state_dir()
+    run_ids = [str(uuid.uuid4()) for _ in points]
     if csv_path is None:
-        name = re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join([strategy_name, *(k.name for k in keys)]))
-        csv_path = state_dir / f"sweep-{name}.csv"
+        csv_path = state_dir / default_csv_name(strategy_name, keys, datetime.now(UTC), run_ids[0])
     if csv_path.is_dir() or not csv_path.parent.is_dir():
         raise ConfigError("--csv", f"{csv_path}: not a file in an existing folder")
+    if csv_path.exists():
+        # refused, as a shell's noclobber does: a sweep's CSV is its only table of figures,
+        # and a refusal here costs nothing (no point has run yet)
+        raise ConfigError("--csv", f"{csv_path} exists; name a new file (it is not overwritten)")
     recording = pipeline_settings(state_dir, SENDER_COMP_ID)
     prepare_database(recording)
     spill = recording.spill_path
@@ -279,8 +288,7 @@ def _sweep(
             spill_path=spill.with_name(f"{spill.stem}.sweep-{run_id[:8]}{spill.suffix}"),
             run_id=run_id,
         )
-        for point, point_document in points
-        for run_id in [str(uuid.uuid4())]
+        for (point, point_document), run_id in zip(points, run_ids, strict=True)
     ]
     processes = min(jobs or _usable_cores(), len(work))
     began = time.perf_counter()
@@ -291,19 +299,24 @@ def _sweep(
         raise ConfigError("--data", str(exc)) from None
     wall_s = time.perf_counter() - began
 
-    report = results_report(keys, results)
-    click.echo(report.to_table(), nl=False)
+    click.echo(results_table(keys, results), nl=False)
     best = best_point(results)
     if best is None:
         click.echo("best point: none (no point has a net PnL in one currency to rank by)")
     else:
         net = best.net_pnl() or Decimal(0)
-        click.echo(
+        line = (
             f"best point by net PnL: {best.point.number} ({best.point.label()}): "
             f"{net:.2f} {best.symbols[0].quote}"
         )
-    with open(csv_path, "w", newline="", encoding="utf-8") as out:
-        out.write(report.to_csv())
+        click.echo(textwrap.fill(line, WIDTH, break_on_hyphens=False))
+    try:  # "x": a file made while the sweep ran is not replaced either
+        with open(csv_path, "x", newline="", encoding="utf-8") as out:
+            out.write(results_report(keys, results).to_csv())
+    except FileExistsError:
+        raise ConfigError(
+            "--csv", f"{csv_path} appeared during the sweep; not overwritten"
+        ) from None
     click.echo(f"csv: {csv_path}")
 
     for path in sorted({p for r in results for p in r.truncated_files}):

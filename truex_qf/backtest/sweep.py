@@ -20,6 +20,11 @@ store by the code that reads them for ``summary`` (:func:`~truex_qf.ops.summary.
 and ``report --html`` (:func:`~truex_qf.ops.charts.markouts`), not computed here. Results come
 back in grid order whatever order the processes finish in, so the same sweep gives the same
 table and CSV (only the run ids differ).
+
+The CSV (:func:`results_report`) holds every figure; the printed table (:func:`results_table`)
+the ones a trader reads first, cut from the same rows so that both show the same digits, within
+:data:`~truex_qf.ops.summary.WIDTH` columns. The CSV's default name (:func:`default_csv_name`)
+carries the sweep's UTC start and first run id, so that no sweep's file replaces another's.
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ import dataclasses
 import itertools
 import logging
 import re
+import textwrap
 import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from multiprocessing import get_context
 from pathlib import Path
@@ -45,7 +52,7 @@ from truex_qf.ops.amounts import Amounts, bps
 from truex_qf.ops.charts import MARKOUT_HORIZONS_S, markouts, read_series
 from truex_qf.ops.reports import Report
 from truex_qf.ops.runs import open_store, resolve_run
-from truex_qf.ops.summary import SymbolSummary, summarize_run
+from truex_qf.ops.summary import WIDTH, SymbolSummary, summarize_run
 from truex_qf.storage.writer import StoreWriter
 from truex_qf.strategy.settings import StrategySettings, strategy_from_document
 
@@ -138,6 +145,19 @@ FIGURE_COLUMNS = (
     "max_inventory_base",
     *(f"markout_{side}_{h}s_bps" for side in ("buy", "sell") for h in MARKOUT_HORIZONS_S),
 )
+TABLE_MARKOUT_S = 10
+"""The markout horizon the printed table shows (the CSV has every one)."""
+TABLE_FIGURES = (
+    ("net_pnl", "net_pnl_quote"),
+    ("fills", "fills"),
+    ("volume", "volume_base"),
+    ("max_inv", "max_inventory_base"),
+    (f"buy_{TABLE_MARKOUT_S}s", f"markout_buy_{TABLE_MARKOUT_S}s_bps"),
+    (f"sell_{TABLE_MARKOUT_S}s", f"markout_sell_{TABLE_MARKOUT_S}s_bps"),
+)
+"""The printed table's figures: its header and the CSV column it shows."""
+NAME_CHARS = 80
+"""The most of the strategy's and keys' names a default CSV name holds (files: 255 bytes)."""
 
 
 # ----------------------------------------------------------------------------- the grid
@@ -395,3 +415,54 @@ def best_point(results: Sequence[PointResult]) -> PointResult | None:
         return None
     top = max(pnl for pnl, _ in known)
     return next(r for pnl, r in known if pnl == top)
+
+
+def results_table(keys: Sequence[SweepKey], results: Sequence[PointResult]) -> str:
+    """The table to print: per point and symbol the point's values and :data:`TABLE_FIGURES`,
+    cells as the CSV has them, then a legend of units; within :data:`WIDTH` columns.
+
+    The symbol column is left out when the sweep quotes one symbol (the legend names it). Key
+    columns are headed by the key as written; when that is too wide (many or long keys), by
+    ``k1``, ``k2``... and the legend says which key each is.
+    """
+    full = results_report(keys, results)
+    symbols = sorted({s.symbol for r in results for s in r.symbols})
+    first_figure = 2 + len(keys)
+    picked = [
+        0,
+        *range(1, 1 + len(keys)),
+        *([1 + len(keys)] if len(symbols) > 1 else []),
+        *(first_figure + FIGURE_COLUMNS.index(column) for _, column in TABLE_FIGURES),
+    ]
+    rows = [[row[index] for index in picked] for row in full.rows]
+    after = [*(["symbol"] if len(symbols) > 1 else []), *(header for header, _ in TABLE_FIGURES)]
+    short = [f"k{number}" for number in range(1, len(keys) + 1)]
+    for names in ([key.name for key in keys], short):
+        table = Report(["#", *names, *after], rows).to_table()
+        if max(len(line) for line in table.splitlines()) <= WIDTH:
+            break
+    legend = []
+    if names == short:
+        legend.append(", ".join(f"{k} {key.name}" for k, key in zip(short, keys, strict=True)))
+    quotes = sorted({s.quote for r in results for s in r.symbols})
+    if len(symbols) == 1:
+        base = symbols[0].partition("-")[0]
+        units = f"{symbols[0]}: net_pnl in {', '.join(quotes)}; volume, max_inv in {base}"
+    else:
+        units = "net_pnl in the quote currency; volume, max_inv in the base"
+    legend.append(
+        f"{units}; buy_{TABLE_MARKOUT_S}s, sell_{TABLE_MARKOUT_S}s: {TABLE_MARKOUT_S} s "
+        "markouts in bps"
+    )
+    wrapped = [textwrap.fill(text, WIDTH, break_on_hyphens=False) for text in legend]
+    return table + "\n".join(wrapped) + "\n"
+
+
+def default_csv_name(
+    strategy_name: str, keys: Sequence[SweepKey], started: datetime, first_run_id: str
+) -> str:
+    """``sweep-<strategy>-<keys>-<UTC start>-<first run id>.csv``: one file per sweep (the
+    same sweep run twice, or over another capture, writes a second file), named after the
+    run ``summary`` shows first; strategy and keys cut to :data:`NAME_CHARS`."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join([strategy_name, *(k.name for k in keys)]))
+    return f"sweep-{name[:NAME_CHARS]}-{started:%Y%m%dT%H%M%SZ}-{first_run_id[:8]}.csv"
