@@ -390,9 +390,7 @@ class CaptureStream:
         return bool(self.truncated_files)
 
     def __iter__(self) -> Iterator[CaptureRecord]:
-        if len(self.files) == 1:
-            yield from self._read_file(self.files[0])
-            return
+        # heapq.merge yields a lone file's records straight through: no key is read for them
         yield from heapq.merge(*map(self._read_file, self.files), key=attrgetter("recv_ns"))
 
     def _read_file(self, path: Path) -> Iterator[CaptureRecord]:
