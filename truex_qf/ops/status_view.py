@@ -351,9 +351,7 @@ def _symbol_lines(symbols: Mapping[str, Any]) -> list[str]:
         # at the instrument's precision, as summary shows them: the live state keeps every digit
         amounts = Amounts(
             str(name),
-            _decimal(view.get("fair_value"))
-            or _decimal(view.get("bid_price"))
-            or _decimal(view.get("ask_price")),
+            _reference(view.get("fair_value"), view.get("bid_price"), view.get("ask_price")),
         )
         rows.append(
             [
@@ -391,10 +389,10 @@ def _stored_lines(summary: DbSummary | None, now: float) -> list[str]:
     rows = [list(_STORED_HEADER)]
     dates = []
     for s in summary.stored:
-        reference = next(
-            (v for v in (s.fair_value, s.avg_entry_price, s.bid_quote_price) if v), None
+        amounts = Amounts(
+            s.symbol,
+            _reference(s.fair_value, s.avg_entry_price, s.bid_quote_price, s.ask_quote_price),
         )
-        amounts = Amounts(s.symbol, reference or s.ask_quote_price)
         rows.append(
             [
                 s.symbol,
@@ -479,6 +477,12 @@ def _decimal(value: object) -> Decimal | None:
     except InvalidOperation:
         return None
     return number if number.is_finite() else None
+
+
+def _reference(*prices: object) -> Decimal | None:
+    """The first of ``prices`` that is a price (finite, not zero): what sets a symbol's
+    precision (:class:`~truex_qf.ops.amounts.Amounts`) when the row has no trade price."""
+    return next((p for p in map(_decimal, prices) if p), None)
 
 
 def _amount(show: Callable[[Decimal], str], value: object) -> str:
